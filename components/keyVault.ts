@@ -1,0 +1,105 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { toJson } from "../policies/document";
+import { keyBucketPolicy } from "../policies/keyBucket";
+import { MANAGED_TAG } from "../policies/keyNaming";
+import { vaultKeyPolicy } from "../policies/kmsKey";
+
+export interface KeyVaultArgs {
+    /**
+     * Days AWS waits before deleting the KMS key once it is scheduled for deletion (7-30). Until
+     * then the key can be recovered; afterwards every volume and object under it is unreadable.
+     * @default 30
+     */
+    readonly keyDeletionWindowDays?: number;
+    /** Tags for every resource. @default {} */
+    readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The S3 bucket that holds per-instance LUKS keys, and the KMS key that encrypts them (and the
+ * instances' volumes).
+ *  - customer-managed KMS key with yearly rotation; SSE-KMS by default, S3 Bucket Keys off so that
+ *    every decrypt is bound to one object's ARN;
+ *  - all public access blocked, ACLs disabled (bucket owner enforced), TLS only;
+ *  - versioning deliberately never enabled (and denied by policy): deleting a key object destroys
+ *    the key, which is what makes a deleted instance's backups unreadable;
+ *  - a bucket policy of constant size that binds each key object to its own instance.
+ */
+export class KeyVault extends pulumi.ComponentResource {
+    declare public readonly bucketName: pulumi.Output<string>;
+    declare public readonly bucketArn: pulumi.Output<string>;
+    declare public readonly kmsKeyArn: pulumi.Output<string>;
+    /** The bucket policy's JSON text, for audits and for the size benchmark. */
+    declare public readonly bucketPolicyJson: pulumi.Output<string>;
+
+    constructor(name: string, args: KeyVaultArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
+        super("airlock:storage:KeyVault", name, {}, opts);
+
+        const keyDeletionWindowDays = args.keyDeletionWindowDays ?? 30;
+        if (!Number.isInteger(keyDeletionWindowDays) || keyDeletionWindowDays < 7 || keyDeletionWindowDays > 30) {
+            throw new Error(`KeyVault ${name}: \`keyDeletionWindowDays\` must be a whole number from 7 to 30, not ${keyDeletionWindowDays}.`);
+        }
+        if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(name)) {
+            throw new Error(`KeyVault ${name}: the name becomes part of the bucket name; use up to 41 lowercase letters, digits and hyphens.`);
+        }
+        const tags = { ...args.tags, [MANAGED_TAG]: "true" };
+        const child = { parent: this };
+        const partition = aws.getPartitionOutput({}, child);
+        const caller = aws.getCallerIdentityOutput({}, child);
+
+        const key = new aws.kms.Key(
+            `${name}-key`,
+            {
+                description: `Airlock ${name}: per-instance LUKS keys and instance volumes`,
+                enableKeyRotation: true,
+                deletionWindowInDays: keyDeletionWindowDays,
+                policy: pulumi
+                    .all([partition.partition, partition.dnsSuffix, caller.accountId])
+                    .apply(([p, dnsSuffix, accountId]) => toJson(vaultKeyPolicy({ partition: p, dnsSuffix, accountId }))),
+                tags,
+            },
+            child,
+        );
+        new aws.kms.Alias(`${name}-key-alias`, { namePrefix: `alias/airlock-${name}-`, targetKeyId: key.keyId }, child);
+
+        const bucket = new aws.s3.Bucket(`${name}-keys`, { forceDestroy: false, tags }, child);
+        const ownership = new aws.s3.BucketOwnershipControls(
+            `${name}-keys-ownership`,
+            { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } },
+            child,
+        );
+        const publicAccess = new aws.s3.BucketPublicAccessBlock(
+            `${name}-keys-public-access`,
+            { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+            child,
+        );
+        const encryption = new aws.s3.BucketServerSideEncryptionConfiguration(
+            `${name}-keys-encryption`,
+            {
+                bucket: bucket.id,
+                rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key.arn }, bucketKeyEnabled: false }],
+            },
+            child,
+        );
+        const policyJson = pulumi
+            .all([partition.partition, partition.dnsSuffix, bucket.bucket, key.arn])
+            .apply(([p, dnsSuffix, bucketName, kmsKeyArn]) => toJson(keyBucketPolicy({ partition: p, dnsSuffix, bucketName, kmsKeyArn })));
+        new aws.s3.BucketPolicy(
+            `${name}-keys-policy`,
+            { bucket: bucket.id, policy: policyJson },
+            { parent: this, dependsOn: [publicAccess, ownership, encryption] },
+        );
+
+        this.bucketName = bucket.bucket;
+        this.bucketArn = bucket.arn;
+        this.kmsKeyArn = key.arn;
+        this.bucketPolicyJson = policyJson;
+        this.registerOutputs({
+            bucketName: this.bucketName,
+            bucketArn: this.bucketArn,
+            kmsKeyArn: this.kmsKeyArn,
+            bucketPolicyJson: this.bucketPolicyJson,
+        });
+    }
+}

@@ -1,0 +1,306 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { bootPackages, renderUserData } from "../cloud-init/render";
+import { DATA_VOLUME_MAX_GIB, DATA_VOLUME_MIN_GIB, OperatingSystem, ScannerKind, Severity } from "../config/schema";
+import { toJson } from "../policies/document";
+import { instanceTrustPolicy, launchPolicy, productionPolicy } from "../policies/instance";
+import {
+    BOOTSTRAP_REASON_TAG,
+    BOOTSTRAP_STATUS_TAG,
+    INSTANCE_ARN_TAG,
+    INSTANCE_NAME_TAG,
+    MANAGED_TAG,
+    ROLE_PATH,
+    keyObjectKey,
+} from "../policies/keyNaming";
+import { PHASE_POLICY_NAME } from "../providers/promotionInputs";
+import { ScanAndPromote } from "../providers/scanAndPromote";
+
+export type Architecture = "x86_64" | "arm64";
+
+/** EC2 families built on Graviton (m7g, c6gn, t4g, x2gd, ...) and the a1 family run arm64. */
+export function architectureOf(instanceType: string): Architecture {
+    const family = instanceType.split(".")[0] ?? "";
+    return family === "a1" || /^[a-z]+\d+g[a-z]*$/.test(family) ? "arm64" : "x86_64";
+}
+
+/** The public SSM parameter that names the latest AMI of an OS for an architecture. */
+export function amiParameterName(os: OperatingSystem, arch: Architecture): string {
+    const debArch = arch === "arm64" ? "arm64" : "amd64";
+    switch (os) {
+        case "al2023":
+            return `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${arch}`;
+        case "debian12":
+            return `/aws/service/debian/release/12/latest/${debArch}`;
+        case "ubuntu2204":
+            return `/aws/service/canonical/ubuntu/server/22.04/stable/current/${debArch}/hvm/ebs-gp2/ami-id`;
+        case "ubuntu2404":
+            return `/aws/service/canonical/ubuntu/server/24.04/stable/current/${debArch}/hvm/ebs-gp3/ami-id`;
+    }
+}
+
+/** Settings of the vulnerability scan that gates promotion. */
+export interface ScanSettings {
+    readonly kind: ScannerKind;
+    /** Tenable base URL. @default undefined (required for tenable) */
+    readonly url?: pulumi.Input<string>;
+    /** Tenable API keys; pass secrets (`config.requireSecret`). @default undefined (required for tenable) */
+    readonly accessKey?: pulumi.Input<string>;
+    readonly secretKey?: pulumi.Input<string>;
+    /** Tenable scan template UUID and optional policy id. @default undefined */
+    readonly templateUuid?: pulumi.Input<string>;
+    readonly policyId?: pulumi.Input<number>;
+    /** Lowest severity that blocks promotion. @default "medium" */
+    readonly severityThreshold?: Severity;
+    /** @default 20 */
+    readonly readinessTimeoutMinutes?: number;
+    /** @default 60 */
+    readonly scanTimeoutMinutes?: number;
+    /** Change to force a rescan. @default undefined */
+    readonly rescanTrigger?: pulumi.Input<string>;
+}
+
+export interface SecureInstanceArgs {
+    /** AWS region; the promotion provider runs outside the aws provider and needs it explicitly. */
+    readonly region: string;
+    readonly instanceType: string;
+    readonly subnetId: pulumi.Input<string>;
+    /** Operating system, for the AMI lookup and the first-boot packages. @default "al2023" */
+    readonly os?: OperatingSystem;
+    /**
+     * Pinned AMI. @default the OS's latest public AMI, looked up once: later releases do not replace
+     * a running instance (pin an AMI, or `pulumi up --replace`, to move on).
+     */
+    readonly ami?: pulumi.Input<string>;
+    /** Size of the LUKS-encrypted gp3 data volume. @default 20 */
+    readonly dataVolumeGiB?: number;
+    /** Root volume size. @default the AMI's own size */
+    readonly rootVolumeGiB?: number;
+    /** Where the decrypted data volume is mounted. @default "/data" */
+    readonly mountPoint?: string;
+    /**
+     * Give the instance a public IP. This component does not second-guess it; the stack config
+     * requires an explicit `allowPublicIp` opt-in before it passes true here.
+     * @default false
+     */
+    readonly associatePublicIp?: boolean;
+    /** Managed policies the application needs in production. @default [] */
+    readonly managedPolicyArns?: readonly pulumi.Input<string>[];
+    /** The key vault (bucket name and KMS key); pass the KeyVault itself so keys wait for its policy. */
+    readonly vault: { readonly bucketName: pulumi.Input<string>; readonly kmsKeyArn: pulumi.Input<string> };
+    /** The airlock's security groups. */
+    readonly zones: {
+        readonly remediationSecurityGroupId: pulumi.Input<string>;
+        readonly productionSecurityGroupId: pulumi.Input<string>;
+    };
+    readonly scan: ScanSettings;
+    /** Tags for every resource. @default {} */
+    readonly tags?: Readonly<Record<string, string>>;
+}
+
+const NAME = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,31}$/;
+
+/**
+ * One EC2 instance behind the airlock: its own role and instance profile, its own LUKS key in the
+ * vault (bound to this instance by tag), an encrypted data volume, the instance itself in
+ * quarantine (remediation group, IMDSv2 only, no public IP, encrypted root), and the
+ * scan-and-promote resource that alone moves it to production.
+ */
+export class SecureInstance extends pulumi.ComponentResource {
+    declare public readonly instanceId: pulumi.Output<string>;
+    declare public readonly instanceArn: pulumi.Output<string>;
+    declare public readonly privateIp: pulumi.Output<string>;
+    declare public readonly roleArn: pulumi.Output<string>;
+    declare public readonly roleName: pulumi.Output<string>;
+    declare public readonly keyObjectKey: pulumi.Output<string>;
+    declare public readonly dataVolumeId: pulumi.Output<string>;
+    declare public readonly phase: pulumi.Output<string>;
+
+    constructor(name: string, args: SecureInstanceArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super("airlock:compute:SecureInstance", name, {}, opts);
+
+        if (!NAME.test(name)) {
+            throw new Error(
+                `SecureInstance ${JSON.stringify(name)}: the name is used in AWS names and keys; use 1-32 lowercase letters, digits and single hyphens, starting with a letter.`,
+            );
+        }
+        const dataVolumeGiB = args.dataVolumeGiB ?? 20;
+        if (!Number.isInteger(dataVolumeGiB) || dataVolumeGiB < DATA_VOLUME_MIN_GIB || dataVolumeGiB > DATA_VOLUME_MAX_GIB) {
+            throw new Error(`SecureInstance ${name}: \`dataVolumeGiB\` must be a whole number from ${DATA_VOLUME_MIN_GIB} to ${DATA_VOLUME_MAX_GIB}, not ${dataVolumeGiB}.`);
+        }
+        const os = args.os ?? "al2023";
+        const mountPoint = args.mountPoint ?? "/data";
+        const scan = args.scan;
+        const keyObject = keyObjectKey(name);
+        const tags = { ...args.tags, [MANAGED_TAG]: "true", [INSTANCE_NAME_TAG]: name };
+        const child = { parent: this };
+        const partition = aws.getPartitionOutput({}, child);
+
+        // Identity: a role per instance, trusted by EC2 only. The promotion resource owns its phase
+        // policy; managed policies the application needs are attached here.
+        const role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                path: ROLE_PATH,
+                description: `Airlock instance role of ${name}`,
+                assumeRolePolicy: pulumi.all([partition.partition, partition.dnsSuffix]).apply(([p, dnsSuffix]) => toJson(instanceTrustPolicy({ partition: p, dnsSuffix }))),
+                forceDetachPolicies: true,
+                tags,
+            },
+            child,
+        );
+        const attachments = (args.managedPolicyArns ?? []).map(
+            (policyArn, i) => new aws.iam.RolePolicyAttachment(`${name}-managed-${i}`, { role: role.name, policyArn }, child),
+        );
+        const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, path: ROLE_PATH, tags }, child);
+
+        // Storage: the data volume lives in the subnet's zone and is encrypted with the vault key
+        // (LUKS on top, inside the guest, with the key object below).
+        const subnet = aws.ec2.getSubnetOutput({ id: args.subnetId }, child);
+        const dataVolume = new aws.ebs.Volume(
+            `${name}-data`,
+            {
+                availabilityZone: subnet.availabilityZone,
+                size: dataVolumeGiB,
+                type: "gp3",
+                encrypted: true,
+                kmsKeyId: args.vault.kmsKeyArn,
+                tags: { ...tags, Name: `${name}-data` },
+            },
+            child,
+        );
+
+        const ami =
+            args.ami ??
+            aws.ssm.getParameterOutput({ name: amiParameterName(os, architectureOf(args.instanceType)) }, child).apply((p) => p.value);
+        const userData = pulumi
+            .all([args.vault.bucketName, dataVolume.id])
+            .apply(([bucketName, volumeId]) =>
+                renderUserData({ instanceName: name, os, region: args.region, bucketName, keyObjectKey: keyObject, volumeId, mountPoint }),
+            );
+
+        const instance = new aws.ec2.Instance(
+            name,
+            {
+                ami,
+                instanceType: args.instanceType,
+                subnetId: args.subnetId,
+                vpcSecurityGroupIds: [args.zones.remediationSecurityGroupId],
+                iamInstanceProfile: profile.name,
+                associatePublicIpAddress: args.associatePublicIp ?? false,
+                metadataOptions: {
+                    httpEndpoint: "enabled",
+                    httpTokens: "required",
+                    httpPutResponseHopLimit: 1,
+                    instanceMetadataTags: "disabled",
+                },
+                rootBlockDevice: {
+                    encrypted: true,
+                    kmsKeyId: args.vault.kmsKeyArn,
+                    volumeType: "gp3",
+                    volumeSize: args.rootVolumeGiB,
+                    deleteOnTermination: true,
+                },
+                userData,
+                userDataReplaceOnChange: false,
+                instanceInitiatedShutdownBehavior: "stop",
+                tags: { ...tags, Name: name },
+            },
+            {
+                parent: this,
+                dependsOn: attachments,
+                ignoreChanges: [
+                    // Owned by the promotion resource after launch (DESIGN §4: one owner per property).
+                    "vpcSecurityGroupIds",
+                    "securityGroups",
+                    // Written by the instance itself as its readiness signal.
+                    `tags["${BOOTSTRAP_STATUS_TAG}"]`,
+                    `tags["${BOOTSTRAP_REASON_TAG}"]`,
+                    // Read at first boot only; changing it later would just stop and start the instance.
+                    "userData",
+                    // A looked-up AMI moves with every release; only a pinned AMI replaces the instance.
+                    ...(args.ami === undefined ? ["ami"] : []),
+                ],
+            },
+        );
+
+        new aws.ec2.VolumeAttachment(
+            `${name}-data-attachment`,
+            { instanceId: instance.id, volumeId: dataVolume.id, deviceName: "/dev/sdf", stopInstanceBeforeDetaching: true },
+            child,
+        );
+
+        // The LUKS key: 64 random bytes, stored only in the vault (SSE-KMS) and, as a secret, in state.
+        const keyMaterial = new random.RandomBytes(`${name}-luks-key`, { length: 64 }, child);
+        new aws.s3.BucketObjectv2(
+            `${name}-luks-key`,
+            {
+                bucket: args.vault.bucketName,
+                key: keyObject,
+                contentBase64: keyMaterial.base64,
+                contentType: "application/octet-stream",
+                serverSideEncryption: "aws:kms",
+                kmsKeyId: args.vault.kmsKeyArn,
+                bucketKeyEnabled: false,
+                tags: { ...tags, [INSTANCE_ARN_TAG]: instance.arn },
+            },
+            {
+                parent: this,
+                additionalSecretOutputs: ["contentBase64"],
+                dependsOn: args.vault instanceof pulumi.Resource ? [args.vault] : [],
+            },
+        );
+
+        const grant = pulumi
+            .all([partition.partition, partition.dnsSuffix, args.vault.bucketName, args.vault.kmsKeyArn])
+            .apply(([p, dnsSuffix, bucketName, kmsKeyArn]) => ({ partition: p, dnsSuffix, region: args.region, bucketName, keyObjectKey: keyObject, kmsKeyArn }));
+        const promotion = new ScanAndPromote(
+            `${name}-promotion`,
+            {
+                instanceName: name,
+                region: args.region,
+                instanceId: instance.id,
+                roleName: role.name,
+                phasePolicyName: PHASE_POLICY_NAME,
+                launchPolicy: grant.apply((g) => toJson(launchPolicy(g))),
+                productionPolicy: grant.apply((g) => toJson(productionPolicy(g))),
+                remediationSecurityGroupIds: [args.zones.remediationSecurityGroupId],
+                productionSecurityGroupIds: [args.zones.productionSecurityGroupId],
+                scanner: {
+                    kind: scan.kind,
+                    url: scan.url,
+                    accessKey: scan.accessKey,
+                    secretKey: scan.secretKey,
+                    templateUuid: scan.templateUuid,
+                    policyId: scan.policyId,
+                },
+                severityThreshold: scan.severityThreshold ?? "medium",
+                readinessTimeoutSeconds: (scan.readinessTimeoutMinutes ?? 20) * 60,
+                scanTimeoutSeconds: (scan.scanTimeoutMinutes ?? 60) * 60,
+                rescanTrigger: scan.rescanTrigger,
+            },
+            { parent: this, dependsOn: [instance] },
+        );
+
+        this.instanceId = instance.id;
+        this.instanceArn = instance.arn;
+        this.privateIp = instance.privateIp;
+        this.roleArn = role.arn;
+        this.roleName = role.name;
+        this.keyObjectKey = pulumi.output(keyObject);
+        this.dataVolumeId = dataVolume.id;
+        this.phase = promotion.phase;
+        this.registerOutputs({
+            instanceId: this.instanceId,
+            instanceArn: this.instanceArn,
+            privateIp: this.privateIp,
+            roleArn: this.roleArn,
+            roleName: this.roleName,
+            keyObjectKey: this.keyObjectKey,
+            dataVolumeId: this.dataVolumeId,
+            phase: this.phase,
+            bootPackages: bootPackages(os),
+        });
+    }
+}

@@ -1,0 +1,631 @@
+import { checkCidr, isWholeInternet } from "./cidr";
+import { didYouMean } from "./suggest";
+
+export const NAMESPACE = "airlock";
+
+/** Vulnerability severities, lowest first. A threshold blocks promotion at its level and above. */
+export const SEVERITIES = ["info", "low", "medium", "high", "critical"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const SCANNER_KINDS = ["tenable", "inspector", "none"] as const;
+export type ScannerKind = (typeof SCANNER_KINDS)[number];
+
+/** Operating systems whose first boot Airlock knows; the AMI is looked up per OS unless pinned. */
+export const OPERATING_SYSTEMS = ["al2023", "debian12", "ubuntu2204", "ubuntu2404"] as const;
+export type OperatingSystem = (typeof OPERATING_SYSTEMS)[number];
+
+export const PROTOCOLS = ["tcp", "udp", "icmp", "all"] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** gp3 volume size limits in GiB (EBS). */
+export const DATA_VOLUME_MIN_GIB = 1;
+export const DATA_VOLUME_MAX_GIB = 16384;
+
+/** Ports that must never be open to the whole internet on a production group. */
+export const ADMIN_PORTS: ReadonlyArray<{ readonly port: number; readonly service: string }> = [
+    { port: 22, service: "SSH" },
+    { port: 3389, service: "RDP" },
+];
+
+/** One security group rule. Exactly one kind of source/destination: CIDRs, a security group or a prefix list. */
+export interface NetworkRule {
+    readonly description: string;
+    readonly protocol: Protocol;
+    /** Inclusive port range; both are -1 for `all` and `icmp` (all types). */
+    readonly fromPort: number;
+    readonly toPort: number;
+    readonly cidrs: readonly string[];
+    readonly ipv6Cidrs: readonly string[];
+    readonly securityGroupId?: string;
+    readonly prefixListId?: string;
+}
+
+export interface InstanceSpec {
+    /** Lowercase letters, digits and single hyphens; used in every AWS name derived for the instance. */
+    readonly name: string;
+    readonly instanceType: string;
+    readonly subnetId: string;
+    readonly os: OperatingSystem;
+    /** Pinned AMI; when absent the OS's latest public AMI is looked up. */
+    readonly ami?: string;
+    readonly dataVolumeGiB: number;
+    readonly rootVolumeGiB?: number;
+    readonly mountPoint: string;
+    readonly associatePublicIp: boolean;
+    readonly managedPolicyArns: readonly string[];
+}
+
+export interface ScannerSettings {
+    readonly kind: ScannerKind;
+    readonly url?: string;
+    readonly templateUuid?: string;
+    readonly policyId?: number;
+    readonly sourceCidrs: readonly string[];
+    readonly securityGroupId?: string;
+    /** True when the access/secret key pair is configured (values are read as secrets, never here). */
+    readonly hasApiKeys: boolean;
+    readonly readinessTimeoutMinutes: number;
+    readonly scanTimeoutMinutes: number;
+}
+
+export interface AirlockConfig {
+    readonly region: string;
+    readonly vpcId: string;
+    readonly instances: readonly InstanceSpec[];
+    readonly allowPublicIp: boolean;
+    readonly remediationEgress: readonly NetworkRule[];
+    readonly productionIngress: readonly NetworkRule[];
+    readonly productionEgress: readonly NetworkRule[];
+    readonly scanner: ScannerSettings;
+    readonly severityThreshold: Severity;
+    readonly keyDeletionWindowDays: number;
+    readonly tags: Readonly<Record<string, string>>;
+}
+
+/** What Pulumi.yaml can declare: its schema knows these four types; objects are documented there in comments. */
+export type ConfigKeyType = "string" | "integer" | "boolean" | "array" | "object";
+
+export interface ConfigKeySpec {
+    readonly key: string;
+    readonly type: ConfigKeyType;
+    readonly description: string;
+    readonly default?: string | number | boolean | readonly unknown[];
+    readonly secret?: boolean;
+    /** Item type for arrays. */
+    readonly items?: "string" | "object";
+}
+
+const HTTPS_EGRESS: NetworkRule = {
+    description: "HTTPS to package repositories and AWS endpoints",
+    protocol: "tcp",
+    fromPort: 443,
+    toPort: 443,
+    cidrs: ["0.0.0.0/0"],
+    ipv6Cidrs: [],
+};
+
+/**
+ * Every `airlock:` key. Pulumi.yaml mirrors this table (a test keeps the two in step), and the
+ * README's config reference is written from it.
+ */
+export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
+    { key: "vpcId", type: "string", description: "VPC that holds the remediation and production security groups (vpc-...)." },
+    { key: "subnetId", type: "string", description: "Default private subnet for instances that do not name their own (subnet-...)." },
+    { key: "instances", type: "object", description: "Instances to launch through the airlock: a list of objects (see README, 'instances')." },
+    { key: "allowPublicIp", type: "boolean", default: false, description: "Opt-in that lets an instance set associatePublicIp: true. Off: no instance gets a public IP." },
+    { key: "remediationEgress", type: "object", description: "Egress rules of the remediation (quarantine) group: what updates need. Default: TCP 443 anywhere." },
+    { key: "productionIngress", type: "object", description: "Ingress rules of the production group, exactly as declared. Default: none." },
+    { key: "productionEgress", type: "object", description: "Egress rules of the production group. Default: TCP 443 anywhere." },
+    { key: "scannerKind", type: "string", default: "inspector", description: "Vulnerability scanner: tenable, inspector or none (none promotes unscanned; throwaway environments only)." },
+    { key: "scannerUrl", type: "string", description: "Tenable: base URL of Nessus Manager or Tenable Vulnerability Management (https://...)." },
+    { key: "scannerAccessKey", type: "string", secret: true, description: "Tenable: API access key (set with --secret)." },
+    { key: "scannerSecretKey", type: "string", secret: true, description: "Tenable: API secret key (set with --secret)." },
+    { key: "scannerTemplateUuid", type: "string", description: "Tenable: scan template UUID used to create each instance's scan." },
+    { key: "scannerPolicyId", type: "integer", description: "Tenable: optional scan policy id applied with the template." },
+    { key: "scannerSourceCidrs", type: "array", items: "string", default: [], description: "CIDRs the scanner connects from; the only sources the remediation group admits." },
+    { key: "scannerSecurityGroupId", type: "string", description: "Security group of the scanner; admitted by the remediation group in addition to scannerSourceCidrs." },
+    { key: "readinessTimeoutMinutes", type: "integer", default: 20, description: "How long promotion waits for the instance's bootstrap signal." },
+    { key: "scanTimeoutMinutes", type: "integer", default: 60, description: "How long promotion waits for a scan to finish." },
+    { key: "severityThreshold", type: "string", default: "medium", description: "Lowest finding severity that blocks promotion: info, low, medium, high or critical." },
+    { key: "keyDeletionWindowDays", type: "integer", default: 30, description: "Waiting period (7-30 days) before the vault's KMS key is deleted after the stack is destroyed." },
+    { key: "tags", type: "object", description: "Tags added to every resource Airlock creates (string to string)." },
+];
+
+const INSTANCE_FIELDS = [
+    "name",
+    "instanceType",
+    "subnetId",
+    "os",
+    "ami",
+    "dataVolumeGiB",
+    "rootVolumeGiB",
+    "mountPoint",
+    "associatePublicIp",
+    "managedPolicyArns",
+] as const;
+
+const RULE_FIELDS = ["description", "protocol", "fromPort", "toPort", "port", "cidrs", "ipv6Cidrs", "securityGroupId", "prefixListId"] as const;
+
+const INSTANCE_NAME = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,31}$/;
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+const VPC_ID = /^vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+const SUBNET_ID = /^subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+const PREFIX_LIST_ID = /^pl-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+const AMI_ID = /^ami-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+const REGION = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const POLICY_ARN = /^arn:aws[a-z-]*:iam::(?:aws|\d{12}):policy\/[\w+=,.@/-]+$/;
+const MOUNT_POINT = /^\/[A-Za-z0-9._\/-]{1,200}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12,}$/i;
+const TAG_KEY = /^[\p{L}\p{N} _.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{N} _.:/=+\-@]{0,256}$/u;
+
+/** Thrown for invalid configuration; lists every problem at once so a user fixes them in one pass. */
+export class ConfigError extends Error {
+    constructor(public readonly problems: readonly string[]) {
+        super(
+            `Airlock configuration is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** Reads raw config strings (as `pulumi.runtime.allConfig()` returns them) and records problems. */
+class Reader {
+    readonly problems: string[] = [];
+
+    constructor(private readonly raw: Readonly<Record<string, string>>) {}
+
+    fail(message: string): void {
+        this.problems.push(message);
+    }
+
+    has(key: string): boolean {
+        return this.raw[key] !== undefined && this.raw[key] !== "";
+    }
+
+    string(key: string): string | undefined {
+        const value = this.raw[key];
+        return value === undefined || value === "" ? undefined : value;
+    }
+
+    json(key: string): Json | undefined {
+        const text = this.raw[key];
+        if (text === undefined || text === "") {
+            return undefined;
+        }
+        try {
+            return JSON.parse(text) as Json;
+        } catch {
+            this.fail(`\`${key}\` is not valid structured config. Set it in the stack file as YAML, or with \`pulumi config set --path\`.`);
+            return undefined;
+        }
+    }
+
+    integer(key: string, fallback: number, min: number, max: number): number {
+        const text = this.string(key);
+        if (text === undefined) {
+            return fallback;
+        }
+        const value = Number(text);
+        if (!/^-?\d+$/.test(text.trim()) || value < min || value > max) {
+            this.fail(`\`${key}\` must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}.`);
+            return fallback;
+        }
+        return value;
+    }
+
+    boolean(key: string, fallback: boolean): boolean {
+        const text = this.string(key);
+        if (text === undefined) {
+            return fallback;
+        }
+        if (text !== "true" && text !== "false") {
+            this.fail(`\`${key}\` must be true or false, not ${JSON.stringify(text)}.`);
+            return fallback;
+        }
+        return text === "true";
+    }
+}
+
+function isObject(value: Json | undefined): value is { [key: string]: Json } {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function oneOf<T extends string>(r: Reader, path: string, value: string, allowed: readonly T[], what: string): T | undefined {
+    if ((allowed as readonly string[]).includes(value)) {
+        return value as T;
+    }
+    r.fail(`Unknown ${what} ${JSON.stringify(value)} in \`${path}\`. Use one of: ${allowed.join(", ")}.${didYouMean(value, allowed)}`);
+    return undefined;
+}
+
+function unknownFields(r: Reader, path: string, value: { [key: string]: Json }, known: readonly string[]): void {
+    for (const field of Object.keys(value)) {
+        if (!known.includes(field)) {
+            r.fail(`Unknown setting \`${path}.${field}\`. Known settings: ${known.join(", ")}.${didYouMean(field, known, "`")}`);
+        }
+    }
+}
+
+function cidrList(r: Reader, path: string, value: Json | undefined, family: "ipv4" | "ipv6" | "any"): string[] {
+    if (value === undefined || value === null) {
+        return [];
+    }
+    if (!Array.isArray(value)) {
+        r.fail(`\`${path}\` must be a list of CIDR blocks, e.g. ["10.0.0.0/16"].`);
+        return [];
+    }
+    const result: string[] = [];
+    value.forEach((item, i) => {
+        const itemPath = `${path}[${i}]`;
+        if (typeof item !== "string") {
+            r.fail(`\`${itemPath}\` must be a CIDR string such as "10.0.0.0/16".`);
+            return;
+        }
+        const check = checkCidr(item);
+        if (!check.ok) {
+            const fix = check.suggestion === undefined ? " Write it as address/mask, e.g. \"10.0.0.0/16\"." : ` Did you mean "${check.suggestion}"?`;
+            const problem = check.problem.charAt(0).toUpperCase() + check.problem.slice(1);
+            r.fail(`${problem} in \`${itemPath}\`: ${JSON.stringify(item)}.${fix}`);
+            return;
+        }
+        if (family !== "any" && check.family !== family) {
+            const other = family === "ipv4" ? "ipv6Cidrs" : "cidrs";
+            r.fail(`\`${itemPath}\` is an ${check.family === "ipv4" ? "IPv4" : "IPv6"} block: ${JSON.stringify(item)}. Put it in \`${other}\`.`);
+            return;
+        }
+        result.push(check.cidr);
+    });
+    return result;
+}
+
+function optionalId(r: Reader, path: string, value: Json | undefined, pattern: RegExp, example: string): string | undefined {
+    if (value === undefined || value === null) {
+        return undefined;
+    }
+    if (typeof value !== "string" || !pattern.test(value)) {
+        r.fail(`\`${path}\` must look like "${example}", not ${JSON.stringify(value)}.`);
+        return undefined;
+    }
+    return value;
+}
+
+function port(r: Reader, path: string, value: Json | undefined): number | undefined {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 65535) {
+        r.fail(`\`${path}\` must be a port number from 0 to 65535, not ${JSON.stringify(value ?? null)}.`);
+        return undefined;
+    }
+    return value;
+}
+
+function parseRule(r: Reader, path: string, value: Json, direction: "ingress" | "egress"): NetworkRule | undefined {
+    if (!isObject(value)) {
+        r.fail(`\`${path}\` must be an object such as {protocol: tcp, port: 443, cidrs: ["10.0.0.0/16"], description: "..."}.`);
+        return undefined;
+    }
+    unknownFields(r, path, value, RULE_FIELDS);
+    const before = r.problems.length;
+    const protocolText = typeof value.protocol === "string" ? value.protocol : "tcp";
+    const protocol = oneOf(r, `${path}.protocol`, protocolText, PROTOCOLS, "protocol");
+    const description = typeof value.description === "string" ? value.description.trim() : "";
+    if (description === "") {
+        r.fail(`\`${path}.description\` is required: say why this rule exists (it is shown in the AWS console and audits).`);
+    } else if (!/^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$/.test(description)) {
+        r.fail(`\`${path}.description\` may use letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* only (AWS limit), up to 255 characters.`);
+    }
+    let fromPort = -1;
+    let toPort = -1;
+    if (protocol === "tcp" || protocol === "udp") {
+        if (value.port !== undefined && (value.fromPort !== undefined || value.toPort !== undefined)) {
+            r.fail(`\`${path}\` sets both \`port\` and \`fromPort\`/\`toPort\`. Use \`port\` for one port, or \`fromPort\` and \`toPort\` for a range.`);
+        } else if (value.port !== undefined) {
+            fromPort = toPort = port(r, `${path}.port`, value.port) ?? -1;
+        } else if (value.fromPort === undefined && value.toPort === undefined) {
+            r.fail(`\`${path}\` needs \`port\` (one port) or \`fromPort\` and \`toPort\` (a range) for protocol ${protocol}.`);
+        } else {
+            fromPort = port(r, `${path}.fromPort`, value.fromPort) ?? -1;
+            toPort = port(r, `${path}.toPort`, value.toPort) ?? -1;
+            if (fromPort > toPort && toPort >= 0) {
+                r.fail(`\`${path}\` has fromPort ${fromPort} above toPort ${toPort}. Swap them.`);
+            }
+        }
+    } else if (value.port !== undefined || value.fromPort !== undefined || value.toPort !== undefined) {
+        r.fail(`\`${path}\` uses protocol ${protocolText}, which has no ports. Remove \`port\`/\`fromPort\`/\`toPort\`.`);
+    }
+    const cidrs = cidrList(r, `${path}.cidrs`, value.cidrs, "ipv4");
+    const ipv6Cidrs = cidrList(r, `${path}.ipv6Cidrs`, value.ipv6Cidrs, "ipv6");
+    const securityGroupId = optionalId(r, `${path}.securityGroupId`, value.securityGroupId, SECURITY_GROUP_ID, "sg-0123456789abcdef0");
+    const prefixListId = optionalId(r, `${path}.prefixListId`, value.prefixListId, PREFIX_LIST_ID, "pl-0123456789abcdef0");
+    const peers = [cidrs.length + ipv6Cidrs.length > 0, securityGroupId !== undefined, prefixListId !== undefined].filter(Boolean).length;
+    const side = direction === "ingress" ? "source" : "destination";
+    if (peers === 0 && r.problems.length === before) {
+        r.fail(`\`${path}\` has no ${side}: set \`cidrs\`, \`ipv6Cidrs\`, \`securityGroupId\` or \`prefixListId\`.`);
+    } else if (peers > 1) {
+        r.fail(`\`${path}\` mixes kinds of ${side}. Use CIDRs, or one security group, or one prefix list per rule; split it into several rules.`);
+    }
+    if (r.problems.length > before || protocol === undefined) {
+        return undefined;
+    }
+    return { description, protocol, fromPort, toPort, cidrs, ipv6Cidrs, securityGroupId, prefixListId };
+}
+
+function parseRules(r: Reader, key: string, fallback: readonly NetworkRule[], direction: "ingress" | "egress"): NetworkRule[] {
+    const value = r.json(key);
+    if (value === undefined) {
+        return [...fallback];
+    }
+    if (!Array.isArray(value)) {
+        r.fail(`\`${key}\` must be a list of rules.`);
+        return [];
+    }
+    return value.flatMap((item, i) => parseRule(r, `${key}[${i}]`, item, direction) ?? []);
+}
+
+/** True when the rule lets the given TCP port through from the whole internet. */
+export function exposesPortToInternet(rule: NetworkRule, tcpPort: number): boolean {
+    const coversPort =
+        rule.protocol === "all" || (rule.protocol === "tcp" && rule.fromPort <= tcpPort && tcpPort <= rule.toPort);
+    return coversPort && [...rule.cidrs, ...rule.ipv6Cidrs].some(isWholeInternet);
+}
+
+function parseInstance(
+    r: Reader,
+    path: string,
+    value: Json,
+    defaultSubnetId: string | undefined,
+    allowPublicIp: boolean,
+): InstanceSpec | undefined {
+    if (!isObject(value)) {
+        r.fail(`\`${path}\` must be an object such as {name: web-1, instanceType: t3.small, dataVolumeGiB: 20}.`);
+        return undefined;
+    }
+    unknownFields(r, path, value, INSTANCE_FIELDS);
+    const before = r.problems.length;
+    const name = typeof value.name === "string" ? value.name : "";
+    if (!INSTANCE_NAME.test(name)) {
+        const hint = name === "" ? "It is required." : `${JSON.stringify(name)} is not usable in AWS names.`;
+        const lower = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^[^a-z]+|-+$/g, "").slice(0, 32);
+        const suggestion = name !== "" && lower !== "" && INSTANCE_NAME.test(lower) ? ` Did you mean "${lower}"?` : "";
+        r.fail(
+            `\`${path}.name\`: ${hint} Use 1-32 lowercase letters, digits and single hyphens, starting with a letter.${suggestion}`,
+        );
+    }
+    const instanceType = typeof value.instanceType === "string" ? value.instanceType : "";
+    if (!INSTANCE_TYPE.test(instanceType)) {
+        r.fail(`\`${path}.instanceType\` must be an EC2 instance type such as "t3.small", not ${JSON.stringify(value.instanceType ?? null)}.`);
+    }
+    const subnetId = value.subnetId === undefined ? defaultSubnetId : optionalId(r, `${path}.subnetId`, value.subnetId, SUBNET_ID, "subnet-0123456789abcdef0");
+    if (subnetId === undefined && value.subnetId === undefined) {
+        r.fail(`\`${path}.subnetId\` is not set and there is no default. Set \`airlock:subnetId\` or give the instance its own subnetId.`);
+    }
+    const os = oneOf(r, `${path}.os`, typeof value.os === "string" ? value.os : "al2023", OPERATING_SYSTEMS, "operating system");
+    const ami = optionalId(r, `${path}.ami`, value.ami, AMI_ID, "ami-0123456789abcdef0");
+    const dataVolumeGiB = value.dataVolumeGiB ?? 20;
+    if (typeof dataVolumeGiB !== "number" || !Number.isInteger(dataVolumeGiB) || dataVolumeGiB < DATA_VOLUME_MIN_GIB || dataVolumeGiB > DATA_VOLUME_MAX_GIB) {
+        r.fail(
+            `\`${path}.dataVolumeGiB\` must be a whole number of GiB from ${DATA_VOLUME_MIN_GIB} to ${DATA_VOLUME_MAX_GIB} (gp3 limits), not ${JSON.stringify(dataVolumeGiB)}.`,
+        );
+    }
+    const rootVolumeGiB = value.rootVolumeGiB;
+    if (rootVolumeGiB !== undefined && (typeof rootVolumeGiB !== "number" || !Number.isInteger(rootVolumeGiB) || rootVolumeGiB < 8 || rootVolumeGiB > DATA_VOLUME_MAX_GIB)) {
+        r.fail(`\`${path}.rootVolumeGiB\` must be a whole number of GiB from 8 to ${DATA_VOLUME_MAX_GIB}, not ${JSON.stringify(rootVolumeGiB)}.`);
+    }
+    const mountPoint = value.mountPoint ?? "/data";
+    if (typeof mountPoint !== "string" || !MOUNT_POINT.test(mountPoint) || mountPoint.split("/").includes("..") || mountPoint === "/") {
+        r.fail(`\`${path}.mountPoint\` must be an absolute path below / made of letters, digits and ._-/, such as "/data", not ${JSON.stringify(mountPoint)}.`);
+    }
+    const associatePublicIp = value.associatePublicIp ?? false;
+    if (typeof associatePublicIp !== "boolean") {
+        r.fail(`\`${path}.associatePublicIp\` must be true or false.`);
+    } else if (associatePublicIp && !allowPublicIp) {
+        r.fail(
+            `\`${path}.associatePublicIp\` asks for a public IP, but public IPs are off. If this instance really must be reachable from the internet, set \`airlock:allowPublicIp\` to true as well.`,
+        );
+    }
+    const managedPolicyArns: string[] = [];
+    if (value.managedPolicyArns !== undefined) {
+        if (!Array.isArray(value.managedPolicyArns)) {
+            r.fail(`\`${path}.managedPolicyArns\` must be a list of IAM policy ARNs.`);
+        } else {
+            value.managedPolicyArns.forEach((arn, i) => {
+                if (typeof arn !== "string" || !POLICY_ARN.test(arn)) {
+                    r.fail(`\`${path}.managedPolicyArns[${i}]\` must be an IAM policy ARN such as "arn:aws:iam::aws:policy/ReadOnlyAccess", not ${JSON.stringify(arn)}.`);
+                } else {
+                    managedPolicyArns.push(arn);
+                }
+            });
+        }
+    }
+    if (r.problems.length > before || os === undefined || subnetId === undefined) {
+        return undefined;
+    }
+    return {
+        name,
+        instanceType,
+        subnetId,
+        os,
+        ami,
+        dataVolumeGiB: dataVolumeGiB as number,
+        rootVolumeGiB: rootVolumeGiB as number | undefined,
+        mountPoint: mountPoint as string,
+        associatePublicIp: associatePublicIp as boolean,
+        managedPolicyArns,
+    };
+}
+
+function parseTags(r: Reader, key: string): Record<string, string> {
+    const value = r.json(key);
+    if (value === undefined) {
+        return {};
+    }
+    if (!isObject(value)) {
+        r.fail(`\`${key}\` must be a map of tag names to values.`);
+        return {};
+    }
+    const tags: Record<string, string> = {};
+    for (const [name, tagValue] of Object.entries(value)) {
+        if (!TAG_KEY.test(name) || name.toLowerCase().startsWith("aws:") || name.startsWith("airlock:")) {
+            r.fail(`Tag name ${JSON.stringify(name)} in \`${key}\` is not allowed: 1-128 characters, not starting with aws: or airlock: (reserved).`);
+        } else if (typeof tagValue !== "string" || !TAG_VALUE.test(tagValue)) {
+            r.fail(`\`${key}.${name}\` must be a string of at most 256 characters (letters, digits, spaces and _.:/=+-@).`);
+        } else {
+            tags[name] = tagValue;
+        }
+    }
+    return tags;
+}
+
+/**
+ * Validates the whole stack configuration and returns it typed, with defaults applied.
+ * `raw` is the flat map Pulumi hands a program (`namespace:key` → string; structured values as JSON).
+ * Throws a ConfigError naming every bad key and its fix. Secret values are checked for presence only
+ * and never appear in messages.
+ */
+export function parseAirlockConfig(raw: Readonly<Record<string, string>>): AirlockConfig {
+    const key = (name: string) => `${NAMESPACE}:${name}`;
+    const r = new Reader(raw);
+
+    const known = CONFIG_KEYS.map((spec) => spec.key);
+    for (const fullKey of Object.keys(raw)) {
+        if (fullKey.startsWith(`${NAMESPACE}:`)) {
+            const name = fullKey.slice(NAMESPACE.length + 1);
+            if (!known.includes(name)) {
+                r.fail(`Unknown config key \`${fullKey}\`.${didYouMean(name, known, "`")} Known keys are listed in Pulumi.yaml.`);
+            }
+        }
+    }
+
+    const region = r.string("aws:region") ?? "";
+    if (!REGION.test(region)) {
+        r.fail(
+            region === ""
+                ? "`aws:region` is not set. Run `pulumi config set aws:region <region>`, e.g. eu-west-1."
+                : `\`aws:region\` must be an AWS region such as "eu-west-1", not ${JSON.stringify(region)}.`,
+        );
+    }
+
+    const vpcId = r.string(key("vpcId"));
+    if (vpcId === undefined) {
+        r.fail("`airlock:vpcId` is not set. Run `pulumi config set airlock:vpcId vpc-...` with the VPC the instances live in.");
+    } else {
+        optionalId(r, key("vpcId"), vpcId, VPC_ID, "vpc-0123456789abcdef0");
+    }
+    const defaultSubnetId = optionalId(r, key("subnetId"), r.string(key("subnetId")), SUBNET_ID, "subnet-0123456789abcdef0");
+    const allowPublicIp = r.boolean(key("allowPublicIp"), false);
+
+    const instances: InstanceSpec[] = [];
+    const instancesValue = r.json(key("instances"));
+    if (instancesValue !== undefined && !Array.isArray(instancesValue)) {
+        r.fail("`airlock:instances` must be a list of instance objects.");
+    } else if (instancesValue !== undefined) {
+        const seen = new Map<string, number>();
+        instancesValue.forEach((item, i) => {
+            const spec = parseInstance(r, `${key("instances")}[${i}]`, item, defaultSubnetId, allowPublicIp);
+            const name = isObject(item) && typeof item.name === "string" ? item.name : undefined;
+            if (name !== undefined) {
+                const first = seen.get(name.toLowerCase());
+                if (first !== undefined) {
+                    r.fail(`Duplicate instance name ${JSON.stringify(name)} in \`airlock:instances[${i}]\` (first used by \`airlock:instances[${first}]\`). Instance names must be unique.`);
+                } else {
+                    seen.set(name.toLowerCase(), i);
+                }
+            }
+            if (spec !== undefined) {
+                instances.push(spec);
+            }
+        });
+    }
+
+    const remediationEgress = parseRules(r, key("remediationEgress"), [HTTPS_EGRESS], "egress");
+    const productionIngress = parseRules(r, key("productionIngress"), [], "ingress");
+    const productionEgress = parseRules(r, key("productionEgress"), [HTTPS_EGRESS], "egress");
+    productionIngress.forEach((rule, i) => {
+        for (const admin of ADMIN_PORTS) {
+            if (exposesPortToInternet(rule, admin.port)) {
+                r.fail(
+                    `\`airlock:productionIngress[${i}]\` opens ${admin.service} (port ${admin.port}) to the whole internet. Limit it to your admin CIDRs, or reach instances through SSM Session Manager.`,
+                );
+            }
+        }
+    });
+
+    const kindText = r.string(key("scannerKind")) ?? "inspector";
+    const kind = oneOf(r, key("scannerKind"), kindText, SCANNER_KINDS, "scanner kind");
+    const url = r.string(key("scannerUrl"));
+    const templateUuid = r.string(key("scannerTemplateUuid"));
+    const policyIdText = r.string(key("scannerPolicyId"));
+    const policyId = policyIdText === undefined ? undefined : r.integer(key("scannerPolicyId"), 0, 1, 2 ** 31 - 1);
+    const sourceCidrsValue = r.json(key("scannerSourceCidrs"));
+    const sourceCidrs = cidrList(r, key("scannerSourceCidrs"), sourceCidrsValue, "any");
+    const scannerSecurityGroupId = optionalId(r, key("scannerSecurityGroupId"), r.string(key("scannerSecurityGroupId")), SECURITY_GROUP_ID, "sg-0123456789abcdef0");
+    for (const cidr of sourceCidrs) {
+        if (isWholeInternet(cidr)) {
+            r.fail(`\`airlock:scannerSourceCidrs\` contains ${cidr}, which would open the quarantine group to the whole internet. List the scanner's own addresses.`);
+        }
+    }
+    const hasApiKeys = r.has(key("scannerAccessKey")) && r.has(key("scannerSecretKey"));
+    if (kind === "tenable") {
+        if (url === undefined) {
+            r.fail("`airlock:scannerUrl` is required for the tenable scanner, e.g. https://nessus.example.internal:8834.");
+        } else if (!/^https:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(url)) {
+            r.fail(`\`airlock:scannerUrl\` must be an https:// URL (the API keys travel in its headers), not ${JSON.stringify(url)}.`);
+        }
+        for (const secretKey of ["scannerAccessKey", "scannerSecretKey"]) {
+            if (!r.has(key(secretKey))) {
+                r.fail(`\`airlock:${secretKey}\` is required for the tenable scanner. Run \`pulumi config set --secret airlock:${secretKey} <value>\`.`);
+            }
+        }
+        if (templateUuid === undefined) {
+            r.fail("`airlock:scannerTemplateUuid` is required for the tenable scanner: the UUID of the scan template to use.");
+        } else if (!UUID.test(templateUuid)) {
+            r.fail(`\`airlock:scannerTemplateUuid\` must be a template UUID, not ${JSON.stringify(templateUuid)}.`);
+        }
+        if (sourceCidrs.length === 0 && scannerSecurityGroupId === undefined && sourceCidrsValue === undefined) {
+            r.fail("The tenable scanner scans over the network: set `airlock:scannerSourceCidrs` or `airlock:scannerSecurityGroupId` so the remediation group admits it.");
+        }
+    } else if (kind !== undefined) {
+        for (const tenableOnly of ["scannerUrl", "scannerAccessKey", "scannerSecretKey", "scannerTemplateUuid", "scannerPolicyId"]) {
+            if (r.has(key(tenableOnly))) {
+                r.fail(`\`airlock:${tenableOnly}\` only applies to the tenable scanner, but \`airlock:scannerKind\` is ${kind}. Remove it or set scannerKind to tenable.`);
+            }
+        }
+    }
+
+    const severityText = r.string(key("severityThreshold")) ?? "medium";
+    const severityThreshold = oneOf(r, key("severityThreshold"), severityText.toLowerCase(), SEVERITIES, "severity");
+    const readinessTimeoutMinutes = r.integer(key("readinessTimeoutMinutes"), 20, 1, 24 * 60);
+    const scanTimeoutMinutes = r.integer(key("scanTimeoutMinutes"), 60, 1, 24 * 60);
+    const keyDeletionWindowDays = r.integer(key("keyDeletionWindowDays"), 30, 7, 30);
+    const tags = parseTags(r, key("tags"));
+
+    if (r.problems.length > 0 || kind === undefined || severityThreshold === undefined || vpcId === undefined) {
+        throw new ConfigError(r.problems);
+    }
+    return {
+        region,
+        vpcId,
+        instances,
+        allowPublicIp,
+        remediationEgress,
+        productionIngress,
+        productionEgress,
+        scanner: {
+            kind,
+            url,
+            templateUuid,
+            policyId,
+            sourceCidrs,
+            securityGroupId: scannerSecurityGroupId,
+            hasApiKeys,
+            readinessTimeoutMinutes,
+            scanTimeoutMinutes,
+        },
+        severityThreshold,
+        keyDeletionWindowDays,
+        tags,
+    };
+}

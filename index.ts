@@ -1,0 +1,79 @@
+import * as pulumi from "@pulumi/pulumi";
+import { KeyVault } from "./components/keyVault";
+import { SecureInstance } from "./components/secureInstance";
+import { SecurityZones } from "./components/securityZones";
+import { loadConfig } from "./config/load";
+
+/** What another stack reads through a StackReference, per instance. */
+interface InstanceOutputs {
+    readonly instanceId: pulumi.Output<string>;
+    readonly privateIp: pulumi.Output<string>;
+    readonly roleArn: pulumi.Output<string>;
+    readonly keyObjectKey: pulumi.Output<string>;
+    readonly phase: pulumi.Output<string>;
+    readonly dataVolumeId: pulumi.Output<string>;
+}
+
+export = async () => {
+    const config = loadConfig();
+    if (config.scanner.kind === "none") {
+        pulumi.log.warn("airlock:scannerKind is none: instances are promoted to production WITHOUT a vulnerability scan.");
+    }
+
+    const zones = new SecurityZones("airlock", {
+        vpcId: config.vpcId,
+        scannerSourceCidrs: config.scanner.sourceCidrs,
+        scannerSecurityGroupId: config.scanner.securityGroupId,
+        remediationEgress: config.remediationEgress,
+        productionIngress: config.productionIngress,
+        productionEgress: config.productionEgress,
+        tags: config.tags,
+    });
+    const vault = new KeyVault("airlock", { keyDeletionWindowDays: config.keyDeletionWindowDays, tags: config.tags });
+
+    const instances: Record<string, InstanceOutputs> = {};
+    for (const spec of config.instances) {
+        const instance = new SecureInstance(spec.name, {
+            region: config.region,
+            instanceType: spec.instanceType,
+            subnetId: spec.subnetId,
+            os: spec.os,
+            ami: spec.ami,
+            dataVolumeGiB: spec.dataVolumeGiB,
+            rootVolumeGiB: spec.rootVolumeGiB,
+            mountPoint: spec.mountPoint,
+            associatePublicIp: spec.associatePublicIp,
+            managedPolicyArns: spec.managedPolicyArns,
+            vault,
+            zones,
+            scan: {
+                kind: config.scanner.kind,
+                url: config.scanner.url,
+                accessKey: config.scannerAccessKey,
+                secretKey: config.scannerSecretKey,
+                templateUuid: config.scanner.templateUuid,
+                policyId: config.scanner.policyId,
+                severityThreshold: config.severityThreshold,
+                readinessTimeoutMinutes: config.scanner.readinessTimeoutMinutes,
+                scanTimeoutMinutes: config.scanner.scanTimeoutMinutes,
+            },
+            tags: config.tags,
+        });
+        instances[spec.name] = {
+            instanceId: instance.instanceId,
+            privateIp: instance.privateIp,
+            roleArn: instance.roleArn,
+            keyObjectKey: instance.keyObjectKey,
+            phase: instance.phase,
+            dataVolumeId: instance.dataVolumeId,
+        };
+    }
+
+    return {
+        remediationSecurityGroupId: zones.remediationSecurityGroupId,
+        productionSecurityGroupId: zones.productionSecurityGroupId,
+        keyBucketName: vault.bucketName,
+        kmsKeyArn: vault.kmsKeyArn,
+        instances,
+    };
+};

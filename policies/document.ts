@@ -1,0 +1,58 @@
+import type * as aws from "@pulumi/aws";
+
+export type Effect = "Allow" | "Deny";
+export type Conditions = Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
+
+/** An identity-policy statement: always scoped to resources, never names a principal. */
+export interface IdentityStatement {
+    readonly Sid: string;
+    readonly Effect: Effect;
+    readonly Action: string | readonly string[];
+    readonly Resource: string | readonly string[];
+    readonly Condition?: Conditions;
+}
+
+/** A resource-policy statement (bucket, key, trust): always names its principal. */
+export interface ResourceStatement {
+    readonly Sid: string;
+    readonly Effect: Effect;
+    readonly Principal: "*" | { readonly AWS: string | readonly string[] } | { readonly Service: string | readonly string[] };
+    readonly Action: string | readonly string[];
+    readonly NotAction?: undefined;
+    readonly Resource?: string | readonly string[];
+    readonly Condition?: Conditions;
+}
+
+/** A resource-policy statement that denies everything except some actions. */
+export interface ResourceNotActionStatement extends Omit<ResourceStatement, "Action" | "NotAction"> {
+    readonly NotAction: string | readonly string[];
+    readonly Action?: undefined;
+}
+
+export interface IdentityPolicyDocument {
+    readonly Version: "2012-10-17";
+    readonly Statement: readonly IdentityStatement[];
+}
+
+export interface ResourcePolicyDocument {
+    readonly Version: "2012-10-17";
+    readonly Statement: ReadonlyArray<ResourceStatement | ResourceNotActionStatement>;
+}
+
+// Compile-time proof that our plain, readonly documents are what @pulumi/aws accepts.
+type Mutable<T> = T extends string ? T : T extends ReadonlyArray<infer U> ? Mutable<U>[] : { -readonly [K in keyof T]: Mutable<T[K]> };
+const _identityIsAwsDocument = (d: Mutable<IdentityPolicyDocument>): aws.iam.PolicyDocument => d;
+const _resourceIsAwsDocument = (d: Mutable<ResourcePolicyDocument>): aws.iam.PolicyDocument => d;
+void _identityIsAwsDocument;
+void _resourceIsAwsDocument;
+
+/** The JSON text AWS stores; stable key order so diffs only show real changes. */
+export function toJson(document: IdentityPolicyDocument | ResourcePolicyDocument): string {
+    return JSON.stringify(document);
+}
+
+/** Where AWS lives: the partition and its DNS suffix (aws/amazonaws.com, aws-cn/amazonaws.com.cn, ...). */
+export interface Partition {
+    readonly partition: string;
+    readonly dnsSuffix: string;
+}

@@ -1,0 +1,32 @@
+/**
+ * Names shared by the key vault, the instances and the boot path. The bucket policy binds a key
+ * object to its instance through the object tag below, compared with the caller's
+ * `ec2:SourceInstanceARN`, so the policy never grows with the fleet.
+ */
+export const KEY_PREFIX = "keys/";
+
+/** Object tag that names the only instance allowed to read a key object. */
+export const INSTANCE_ARN_TAG = "airlock:instance-arn";
+
+/** Instance tags the bootstrap may set on its own instance during the launch phase (the readiness signal). */
+export const BOOTSTRAP_STATUS_TAG = "airlock:bootstrap";
+export const BOOTSTRAP_REASON_TAG = "airlock:bootstrap-reason";
+
+/** Tag put on everything Airlock manages; the audit uses it to find unmanaged instances. */
+export const MANAGED_TAG = "airlock:managed";
+export const INSTANCE_NAME_TAG = "airlock:instance";
+
+/** IAM path of every instance role, so roles are recognisable (and listable) as Airlock's. */
+export const ROLE_PATH = "/airlock/";
+
+export function keyObjectKey(instanceName: string): string {
+    return `${KEY_PREFIX}${instanceName}.key`;
+}
+
+export function bucketArn(partition: string, bucketName: string): string {
+    return `arn:${partition}:s3:::${bucketName}`;
+}
+
+export function objectArn(partition: string, bucketName: string, key: string): string {
+    return `${bucketArn(partition, bucketName)}/${key}`;
+}

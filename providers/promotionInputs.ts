@@ -1,0 +1,215 @@
+/**
+ * Inputs and outputs of the scan-and-promote resource, and the pure logic the provider runs
+ * before touching AWS (check and diff). Everything here is plain data: it is serialized into the
+ * dynamic provider and must import nothing at module load.
+ */
+
+export const PHASES = ["remediation", "production"] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const PROMOTION_SEVERITIES = ["info", "low", "medium", "high", "critical"] as const;
+export const PROMOTION_SCANNER_KINDS = ["tenable", "inspector", "none"] as const;
+
+/** Name of the inline role policy the promotion resource owns (launch, then production rights). */
+export const PHASE_POLICY_NAME = "airlock-phase";
+
+/** The value Pulumi substitutes for inputs that are not known yet (during preview). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export interface ScannerInputs {
+    readonly kind: string;
+    readonly url?: string;
+    /** Secret. */
+    readonly accessKey?: string;
+    /** Secret. */
+    readonly secretKey?: string;
+    readonly templateUuid?: string;
+    readonly policyId?: number;
+}
+
+export interface PromotionInputs {
+    /** Instance name from config: known at preview, used in every message. */
+    readonly instanceName: string;
+    readonly region: string;
+    /** Optional role the provider assumes for its AWS calls (credentials otherwise come from the standard chain). */
+    readonly assumeRoleArn?: string;
+    readonly instanceId: string;
+    readonly roleName: string;
+    readonly phasePolicyName: string;
+    /** JSON policy documents (the launch one is a strict superset of the production one). */
+    readonly launchPolicy: string;
+    readonly productionPolicy: string;
+    readonly remediationSecurityGroupIds: readonly string[];
+    readonly productionSecurityGroupIds: readonly string[];
+    readonly scanner: ScannerInputs;
+    readonly severityThreshold: string;
+    readonly readinessTimeoutSeconds: number;
+    readonly scanTimeoutSeconds: number;
+    /** Change it to force a rescan of an instance that is otherwise unchanged. */
+    readonly rescanTrigger?: string;
+}
+
+export interface PromotionOutputs {
+    readonly phase: Phase;
+    readonly findingCounts: Readonly<Record<string, number>>;
+    readonly scanId?: string;
+    readonly scannerKind: string;
+    readonly startedAt?: string;
+    readonly promotedAt?: string;
+    readonly reasons: readonly string[];
+    readonly warnings: readonly string[];
+}
+
+export interface Failure {
+    readonly property: string;
+    readonly reason: string;
+}
+
+function isUnknown(value: unknown): boolean {
+    if (value === UNKNOWN) {
+        return true;
+    }
+    if (Array.isArray(value)) {
+        return value.some(isUnknown);
+    }
+    return false;
+}
+
+/**
+ * Validates the promotion inputs. Values still unknown at preview are skipped, not failed: the
+ * engine calls check again with the real values before create.
+ */
+export function checkPromotionInputs(news: Readonly<Record<string, unknown>>): Failure[] {
+    const failures: Failure[] = [];
+    const fail = (property: string, reason: string) => failures.push({ property, reason });
+    const text = (property: string, pattern: RegExp, example: string, required = true) => {
+        const value = news[property];
+        if (isUnknown(value)) {
+            return;
+        }
+        if (value === undefined || value === null || value === "") {
+            if (required) {
+                fail(property, `\`${property}\` is required.`);
+            }
+            return;
+        }
+        if (typeof value !== "string" || !pattern.test(value)) {
+            fail(property, `\`${property}\` must look like ${example}, not ${JSON.stringify(value)}.`);
+        }
+    };
+
+    text("instanceName", /^[a-z][a-z0-9-]{0,31}$/, '"web-1"');
+    text("region", /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/, '"eu-west-1"');
+    text("assumeRoleArn", /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, '"arn:aws:iam::123456789012:role/deployer"', false);
+    text("instanceId", /^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/, '"i-0123456789abcdef0"');
+    text("roleName", /^[\w+=,.@-]{1,64}$/, "an IAM role name");
+    text("phasePolicyName", /^[\w+=,.@-]{1,128}$/, "an IAM policy name");
+
+    for (const property of ["launchPolicy", "productionPolicy"]) {
+        const value = news[property];
+        if (isUnknown(value)) {
+            continue;
+        }
+        try {
+            const document = JSON.parse(String(value)) as { Statement?: unknown };
+            if (!Array.isArray(document.Statement) || document.Statement.length === 0) {
+                fail(property, `\`${property}\` must be an IAM policy document with at least one statement.`);
+            }
+        } catch {
+            fail(property, `\`${property}\` must be a JSON IAM policy document.`);
+        }
+    }
+
+    const groups: Record<string, string[]> = {};
+    for (const property of ["remediationSecurityGroupIds", "productionSecurityGroupIds"]) {
+        const value = news[property];
+        if (isUnknown(value)) {
+            continue;
+        }
+        if (!Array.isArray(value) || value.length === 0) {
+            fail(property, `\`${property}\` must list at least one security group id.`);
+            continue;
+        }
+        const bad = value.filter((id) => typeof id !== "string" || !/^sg-[0-9a-f]{8}(?:[0-9a-f]{9})?$/.test(id));
+        if (bad.length > 0) {
+            fail(property, `\`${property}\` has entries that are not security group ids: ${JSON.stringify(bad)}.`);
+            continue;
+        }
+        groups[property] = value as string[];
+    }
+    const overlap = (groups.remediationSecurityGroupIds ?? []).filter((id) => (groups.productionSecurityGroupIds ?? []).includes(id));
+    if (overlap.length > 0) {
+        fail("productionSecurityGroupIds", `A group cannot be both remediation and production: ${overlap.join(", ")}.`);
+    }
+
+    const threshold = news.severityThreshold;
+    if (!isUnknown(threshold) && !(PROMOTION_SEVERITIES as readonly unknown[]).includes(threshold)) {
+        fail("severityThreshold", `\`severityThreshold\` must be one of ${PROMOTION_SEVERITIES.join(", ")}, not ${JSON.stringify(threshold)}.`);
+    }
+
+    const scanner = news.scanner;
+    if (!isUnknown(scanner)) {
+        if (typeof scanner !== "object" || scanner === null) {
+            fail("scanner", "`scanner` is required.");
+        } else {
+            const s = scanner as Record<string, unknown>;
+            if (!isUnknown(s.kind) && !(PROMOTION_SCANNER_KINDS as readonly unknown[]).includes(s.kind)) {
+                fail("scanner.kind", `\`scanner.kind\` must be one of ${PROMOTION_SCANNER_KINDS.join(", ")}, not ${JSON.stringify(s.kind)}.`);
+            }
+            if (s.kind === "tenable") {
+                for (const field of ["url", "accessKey", "secretKey", "templateUuid"]) {
+                    if (!isUnknown(s[field]) && (typeof s[field] !== "string" || s[field] === "")) {
+                        // Never echo the value: two of these fields are secrets.
+                        fail(`scanner.${field}`, `\`scanner.${field}\` is required for the tenable scanner.`);
+                    }
+                }
+            }
+        }
+    }
+
+    for (const property of ["readinessTimeoutSeconds", "scanTimeoutSeconds"]) {
+        const value = news[property];
+        if (!isUnknown(value) && (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 86400)) {
+            fail(property, `\`${property}\` must be a whole number of seconds from 1 to 86400, not ${JSON.stringify(value)}.`);
+        }
+    }
+    return failures;
+}
+
+/** Inputs whose change means a different instance: the promotion starts over on a new resource. */
+export const REPLACE_ON = ["instanceId", "region"] as const;
+/** Inputs whose change re-runs the flow in place (rescan, re-evaluate, move groups, rewrite policy). */
+export const UPDATE_ON = [
+    "instanceName",
+    "assumeRoleArn",
+    "roleName",
+    "phasePolicyName",
+    "launchPolicy",
+    "productionPolicy",
+    "remediationSecurityGroupIds",
+    "productionSecurityGroupIds",
+    "scanner",
+    "severityThreshold",
+    "readinessTimeoutSeconds",
+    "scanTimeoutSeconds",
+    "rescanTrigger",
+] as const;
+
+export interface PromotionDiff {
+    readonly changes: boolean;
+    readonly replaces: string[];
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+    return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+/**
+ * Which inputs changed, and whether that replaces the resource. `__provider` (the serialized
+ * provider code) is deliberately not compared: a new Airlock version alone must not rescan.
+ */
+export function diffPromotion(olds: Readonly<Record<string, unknown>>, news: Readonly<Record<string, unknown>>): PromotionDiff {
+    const replaces = REPLACE_ON.filter((k) => !sameValue(olds[k], news[k]));
+    const updates = UPDATE_ON.filter((k) => !sameValue(olds[k], news[k]));
+    return { changes: replaces.length + updates.length > 0, replaces: [...replaces] };
+}
