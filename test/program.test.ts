@@ -1,0 +1,187 @@
+/**
+ * The whole program (index.ts) with the dev environment, under the mock engine: what `pulumi up`
+ * and `pulumi preview` would declare, what the stack exports, and what invalid config does.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { UNKNOWN } from "../providers/promotionInputs";
+import { scanAndPromoteProvider } from "../providers/scanAndPromote";
+import { MockEngine, inspect, installMocks } from "./support/mocks";
+import { TEST_SECRET, devConfigWith, readStackConfig, runProgram } from "./support/program";
+
+/** Resolves every stack output to plain data (secrets included, as `pulumi stack output --show-secrets`). */
+async function resolved(outputs: Record<string, pulumi.Output<unknown>>): Promise<Record<string, any>> {
+    return (await inspect(pulumi.output(outputs) as unknown as pulumi.Output<Record<string, any>>)).value ?? {};
+}
+
+/** What the provider host hands the provider: unknowns as Pulumi's sentinel, secrets unwrapped. */
+function asProviderInputs(value: any): any {
+    if (Array.isArray(value)) {
+        return value.map(asProviderInputs);
+    }
+    if (value !== null && typeof value === "object") {
+        if (value.__pulumiUnknown === true) {
+            return UNKNOWN;
+        }
+        if (value[specialSigKey] === specialSecretSig) {
+            return asProviderInputs(value.value);
+        }
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asProviderInputs(v)]));
+    }
+    return value;
+}
+
+function countByType(engine: MockEngine): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const r of engine.resources) {
+        counts[r.type] = (counts[r.type] ?? 0) + 1;
+    }
+    return counts;
+}
+
+describe("the program with the dev environment", () => {
+    let engine: MockEngine;
+    let outputs: Record<string, pulumi.Output<unknown>>;
+
+    beforeAll(async () => {
+        ({ engine, outputs } = await runProgram(readStackConfig()));
+    });
+
+    it("declares the zones, the vault and a full set of resources per instance", () => {
+        expect(countByType(engine)).toEqual({
+            "airlock:network:SecurityZones": 1,
+            "airlock:storage:KeyVault": 1,
+            "airlock:compute:SecureInstance": 3,
+            "aws:ec2/securityGroup:SecurityGroup": 2,
+            // remediation: 2 scanner CIDRs; production: 2 LB CIDRs + 1 scraper group
+            "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 5,
+            // remediation: 443 + 80; production: 443
+            "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 3,
+            "aws:kms/key:Key": 1,
+            "aws:kms/alias:Alias": 1,
+            "aws:s3/bucket:Bucket": 1,
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 1,
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+            "aws:s3/bucketPolicy:BucketPolicy": 1,
+            "aws:iam/role:Role": 3,
+            "aws:iam/instanceProfile:InstanceProfile": 3,
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,
+            "aws:ebs/volume:Volume": 3,
+            "aws:ec2/instance:Instance": 3,
+            "aws:ec2/volumeAttachment:VolumeAttachment": 3,
+            "random:index/randomBytes:RandomBytes": 3,
+            "aws:s3/bucketObjectv2:BucketObjectv2": 3,
+            "pulumi-nodejs:dynamic/airlock:ScanAndPromote": 3,
+        });
+    });
+
+    it("no resource gets a public IP by default", () => {
+        for (const instance of engine.ofType("aws:ec2/instance:Instance")) {
+            expect(instance.inputs.associatePublicIpAddress).toBe(false);
+        }
+        expect(engine.resources.filter((r) => r.type === "aws:ec2/eip:Eip")).toEqual([]);
+    });
+
+    it("every instance requires IMDSv2 and starts in the remediation group", async () => {
+        const remediation = await inspect(outputs.remediationSecurityGroupId as pulumi.Output<string>);
+        for (const instance of engine.ofType("aws:ec2/instance:Instance")) {
+            expect(instance.inputs.metadataOptions.httpTokens).toBe("required");
+            expect(instance.inputs.vpcSecurityGroupIds).toEqual([remediation.value]);
+        }
+    });
+
+    it("instances use their own subnet or the default, and their own size and OS", () => {
+        const byName = Object.fromEntries(engine.ofType("aws:ec2/instance:Instance").map((i) => [i.name, i.inputs]));
+        expect(byName["web-1"]).toEqual(expect.objectContaining({ instanceType: "t3.small", subnetId: "subnet-0a1b2c3d4e5f60711" }));
+        expect(byName["api-1"]).toEqual(expect.objectContaining({ instanceType: "m7g.large", subnetId: "subnet-0a1b2c3d4e5f60712" }));
+        expect(byName["batch-1"]?.userData).toContain("(debian12)");
+    });
+
+    it("exports what another stack needs, shaped for a StackReference", async () => {
+        const values = await resolved(outputs);
+        expect(Object.keys(values).sort()).toEqual(["instances", "keyBucketName", "kmsKeyArn", "productionSecurityGroupId", "remediationSecurityGroupId"]);
+        expect(values.remediationSecurityGroupId).toMatch(/^sg-/);
+        expect(values.productionSecurityGroupId).toMatch(/^sg-/);
+        expect(values.keyBucketName).toMatch(/^airlock-keys-/);
+        expect(values.kmsKeyArn).toMatch(/^arn:aws:kms:eu-west-1:111122223333:key\//);
+        expect(Object.keys(values.instances)).toEqual(["web-1", "api-1", "batch-1"]);
+        for (const [name, instance] of Object.entries<Record<string, string>>(values.instances)) {
+            expect(instance).toEqual({
+                instanceId: expect.stringMatching(/^i-/),
+                privateIp: expect.stringMatching(/^10\./),
+                roleArn: expect.stringMatching(new RegExp(`^arn:aws:iam::111122223333:role/airlock/${name}-role-`)),
+                keyObjectKey: `keys/${name}.key`,
+                phase: "remediation",
+                dataVolumeId: expect.stringMatching(/^vol-/),
+            });
+        }
+    });
+
+    it("no stack output contains a secret", async () => {
+        const text = JSON.stringify(await resolved(outputs));
+        expect(text).not.toContain(TEST_SECRET);
+        const keyMaterial = engine.ofType("random:index/randomBytes:RandomBytes").map((r) => r.state.base64 as string);
+        for (const key of keyMaterial) {
+            expect(text).not.toContain(key);
+        }
+    });
+
+    it("scanner credentials reach only the promotion resource, and as secrets", () => {
+        const carriers = engine.resources.filter((r) => JSON.stringify(r.inputs).includes(TEST_SECRET));
+        expect(carriers.map((r) => r.type)).toEqual(Array(3).fill("pulumi-nodejs:dynamic/airlock:ScanAndPromote"));
+        for (const promotion of carriers) {
+            expect(promotion.inputs.scanner[specialSigKey]).toBe(specialSecretSig);
+        }
+    });
+
+    it("every bucket and key object resource is in one vault bucket, and the bucket policy is not per instance", () => {
+        const bucketNames = new Set(engine.ofType("aws:s3/bucketObjectv2:BucketObjectv2").map((o) => o.inputs.bucket));
+        expect(bucketNames.size).toBe(1);
+        const policy = engine.ofType("aws:s3/bucketPolicy:BucketPolicy")[0]?.inputs.policy as string;
+        for (const name of ["web-1", "api-1", "batch-1"]) {
+            expect(policy).not.toContain(name);
+        }
+    });
+});
+
+describe("invalid configuration", () => {
+    it.each<[string, Record<string, unknown>, string]>([
+        ["unknown severity", { "airlock:severityThreshold": "hgh" }, 'Unknown severity "hgh" in `airlock:severityThreshold`'],
+        ["missing CIDR mask", { "airlock:scannerSourceCidrs": ["10.30.5.10"] }, "CIDR mask is missing in `airlock:scannerSourceCidrs[0]`"],
+        ["duplicate instances", { "airlock:instances": [{ name: "a", instanceType: "t3.small" }, { name: "a", instanceType: "t3.small" }] }, 'Duplicate instance name "a"'],
+    ])("%s: fails before any resource is declared, with a stack-trace-free message", async (_case, changes, message) => {
+        const engine = installMocks();
+        const run = runProgram(devConfigWith(changes), { engine });
+        await expect(run).rejects.toThrow(message);
+        await expect(run).rejects.toBeInstanceOf(pulumi.RunError);
+        expect(engine.resources).toEqual([]);
+        expect(engine.calls).toEqual([]);
+    });
+});
+
+describe("pulumi preview (dry run)", () => {
+    it("declares the same resources as pulumi up, and the promotion receives unknowns instead of doing work", async () => {
+        const up = await runProgram(readStackConfig());
+        const upResources = up.engine.resources.map((r) => `${r.type}::${r.name}`).sort();
+
+        const preview = await runProgram(readStackConfig(), { preview: true });
+        expect(preview.engine.resources.map((r) => `${r.type}::${r.name}`).sort()).toEqual(upResources);
+
+        // In preview nothing has an id yet, so the promotion cannot know its instance; the provider
+        // host receives those as unknowns, and the real provider's check must accept them and
+        // change nothing (the engine calls create only during `up`).
+        const promotions = preview.engine.ofType("pulumi-nodejs:dynamic/airlock:ScanAndPromote");
+        expect(promotions).toHaveLength(3);
+        for (const promotion of promotions) {
+            expect(promotion.inputs.instanceId).toEqual({ __pulumiUnknown: true });
+            expect(promotion.id).toBeUndefined();
+            const asHostSeesThem = asProviderInputs(promotion.inputs);
+            expect(asHostSeesThem.instanceId).toBe(UNKNOWN);
+            const checked = await scanAndPromoteProvider.check!({} as never, asHostSeesThem as never);
+            expect(checked).toEqual({ inputs: asHostSeesThem });
+        }
+        const phase = await inspect(pulumi.output(preview.outputs.instances) as pulumi.Output<Record<string, { phase: string }>>);
+        expect(phase.isKnown).toBe(false);
+    });
+});
