@@ -371,18 +371,15 @@ describe("the production policy grants nothing beyond its key", () => {
     });
 
     const resources = (s: IdentityStatement): readonly string[] => [s.Resource].flat();
-    it.each<[string, IdentityPolicyDocument]>([
-        ["production", productionPolicy(A.grant)],
-        ["launch", launchPolicy(A.grant)],
-    ])("structurally: every Allow statement of the %s policy has a non-wildcard Resource", (_name, document) => {
-        const allows = document.Statement.filter((s) => s.Effect === "Allow");
+    it("structurally: every Allow statement of the production policy has a non-wildcard ARN Resource", () => {
+        const allows = productionPolicy(A.grant).Statement.filter((s) => s.Effect === "Allow");
         expect(allows.length).toBeGreaterThan(0);
         for (const statement of allows) {
             const list = resources(statement);
             expect(list.length).toBeGreaterThan(0);
             for (const resource of list) {
-                expect(resource).not.toContain("*");
-                expect(resource).not.toContain("?");
+                expect(resource).toMatch(/^arn:aws:(s3|kms):/);
+                expect(resource).not.toMatch(/[*?]|\$\{/);
             }
         }
     });
@@ -407,12 +404,18 @@ describe("the launch policy adds exactly the bootstrap signal", () => {
             context: { ...instanceContext(A), ...(tagKeys === undefined ? {} : { "aws:TagKeys": tagKeys }) },
         });
 
-    it.each<[string, string[]]>([
-        ["the status tag", [BOOTSTRAP_STATUS_TAG]],
-        ["the reason tag", [BOOTSTRAP_REASON_TAG]],
-        ["both bootstrap tags", [BOOTSTRAP_STATUS_TAG, BOOTSTRAP_REASON_TAG]],
-    ])("ec2:CreateTags on its own instance with %s -> Allowed", async (_name, tagKeys) => {
-        await expect(createTags(A.instanceArn, tagKeys)).resolves.toBe("Allowed");
+    // KNOWN FAILURE against the current builder: launchPolicy's statement has `"Resource": "${ec2:SourceInstanceARN}"`.
+    // IAM allows a policy variable in Resource only in the resource part of an ARN (after the fifth colon), so a
+    // bare variable is not a valid Resource: IAM rejects it as malformed (must be an ARN or "*") or, at best, it
+    // never matches. The simulator likewise never matches it (it parses the Resource as a short non-ARN). The
+    // bootstrap signal therefore never works. Kept asserting the requirement.
+    it("ec2:CreateTags on its own instance with only the bootstrap tags (status, reason, both) -> Allowed", async () => {
+        const decisions = await Promise.all([
+            createTags(A.instanceArn, [BOOTSTRAP_STATUS_TAG]),
+            createTags(A.instanceArn, [BOOTSTRAP_REASON_TAG]),
+            createTags(A.instanceArn, [BOOTSTRAP_STATUS_TAG, BOOTSTRAP_REASON_TAG]),
+        ]);
+        expect(decisions).toEqual(["Allowed", "Allowed", "Allowed"]);
     });
 
     it.each<[string, string, string[] | undefined]>([
@@ -442,7 +445,7 @@ describe("the launch policy adds exactly the bootstrap signal", () => {
         ).resolves.toBe("ImplicitlyDenied");
     });
 
-    it("structurally: launch = production + one ec2:CreateTags statement on ${ec2:SourceInstanceARN}", () => {
+    it("structurally: launch = production + one ec2:CreateTags statement limited to the bootstrap tag keys", () => {
         const launch = launchPolicy(A.grant);
         const production = productionPolicy(A.grant);
         expect(launch.Statement.slice(0, production.Statement.length)).toEqual(production.Statement);
@@ -450,7 +453,8 @@ describe("the launch policy adds exactly the bootstrap signal", () => {
         expect(extra).toHaveLength(1);
         expect(extra[0]?.Effect).toBe("Allow");
         expect(extra[0]?.Action).toBe("ec2:CreateTags");
-        expect(extra[0]?.Resource).toBe("${ec2:SourceInstanceARN}");
+        expect(extra[0]?.Condition?.["ForAllValues:StringEquals"]?.["aws:TagKeys"]).toEqual([BOOTSTRAP_STATUS_TAG, BOOTSTRAP_REASON_TAG]);
+        expect(extra[0]?.Condition?.["Null"]?.["aws:TagKeys"]).toBe("false");
     });
 });
 
@@ -475,29 +479,35 @@ describe("a deployer (not an instance credential)", () => {
             context: { ...deployerContext, ...headers },
         });
 
-    it.each<[string, Record<string, string>, Decision]>([
-        ["SSE-S3 (AES256)", { "s3:x-amz-server-side-encryption": "AES256" }, "ExplicitlyDenied"],
+    it.each<[string, Decision, Record<string, string>]>([
+        ["SSE-S3 (AES256)", "ExplicitlyDenied", { "s3:x-amz-server-side-encryption": "AES256" }],
         [
             "SSE-KMS naming another KMS key",
-            { "s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": OTHER_KMS_KEY_ARN },
             "ExplicitlyDenied",
+            { "s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": OTHER_KMS_KEY_ARN },
         ],
         [
-            "a vault key id header with SSE-S3",
-            { "s3:x-amz-server-side-encryption": "AES256", "s3:x-amz-server-side-encryption-aws-kms-key-id": KMS_KEY_ARN },
+            "SSE-S3 plus a vault key id header",
             "ExplicitlyDenied",
+            { "s3:x-amz-server-side-encryption": "AES256", "s3:x-amz-server-side-encryption-aws-kms-key-id": KMS_KEY_ARN },
         ],
         // aws:kms without a key id means the AWS managed key aws/s3, not the vault key.
-        ["SSE-KMS without a key id", { "s3:x-amz-server-side-encryption": "aws:kms" }, "ExplicitlyDenied"],
+        ["SSE-KMS without a key id", "ExplicitlyDenied", { "s3:x-amz-server-side-encryption": "aws:kms" }],
         [
             "SSE-KMS under the vault key ARN",
-            { "s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": KMS_KEY_ARN },
             "Allowed",
+            { "s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": KMS_KEY_ARN },
         ],
-        // Requirement (and keyBucketPolicy's own doc comment): "headerless uploads get the bucket default".
-        ["no encryption headers at all (the bucket default applies)", {}, "Allowed"],
-    ])("s3:PutObject of a key with %s -> %s", async (_name, headers, expected) => {
+    ])("s3:PutObject of a key with %s -> %s", async (_name, expected, headers) => {
         await expect(put(headers)).resolves.toBe(expected);
+    });
+
+    // Requirement, and keyBucketPolicy's own doc comment: "headerless uploads get the bucket default".
+    // KNOWN FAILURE against the current builder: both SSE statements use StringNotEqualsIfExists, and ...IfExists
+    // on an ABSENT key evaluates to true, so a Deny with it applies to headerless requests (AWS semantics; the
+    // simulator agrees). The builder denies every upload that does not name aws:kms + the vault key explicitly.
+    it("s3:PutObject of a key with no encryption headers at all (the bucket default applies) -> Allowed", async () => {
+        await expect(put({})).resolves.toBe("Allowed");
     });
 
     it("uploading over plain HTTP, even with SSE-KMS under the vault key -> ExplicitlyDenied", async () => {

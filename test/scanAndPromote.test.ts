@@ -1,0 +1,128 @@
+/**
+ * The scan-and-promote provider as this version ships it: input validation (check), diff, and an
+ * honest refusal to promote. The provider object itself is exercised, and its serialization for
+ * the dynamic-provider host is checked, since that is where dynamic providers usually break.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { PromotionInputs, UNKNOWN, checkPromotionInputs, diffPromotion } from "../providers/promotionInputs";
+import { scanAndPromoteProvider } from "../providers/scanAndPromote";
+
+const valid: PromotionInputs = {
+    instanceName: "web-1",
+    region: "eu-west-1",
+    instanceId: "i-0123456789abcdef0",
+    roleName: "web-1-role-abc1234",
+    phasePolicyName: "airlock-phase",
+    launchPolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k" }] }),
+    productionPolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k" }] }),
+    remediationSecurityGroupIds: ["sg-0aaaaaaaaaaaaaaaa"],
+    productionSecurityGroupIds: ["sg-0bbbbbbbbbbbbbbbb"],
+    scanner: { kind: "tenable", url: "https://nessus.example:8834", accessKey: "ak-secret", secretKey: "sk-secret", templateUuid: "uuid" },
+    severityThreshold: "medium",
+    readinessTimeoutSeconds: 1200,
+    scanTimeoutSeconds: 3600,
+};
+
+const withChange = (changes: Partial<Record<keyof PromotionInputs, unknown>>) => ({ ...valid, ...changes }) as Record<string, unknown>;
+
+describe("check", () => {
+    it("accepts valid inputs", () => {
+        expect(checkPromotionInputs(valid as unknown as Record<string, unknown>)).toEqual([]);
+    });
+
+    it.each<[string, Partial<Record<keyof PromotionInputs, unknown>>, string, string]>([
+        ["bad region", { region: "europe" }, "region", '`region` must look like "eu-west-1", not "europe".'],
+        ["missing instance id", { instanceId: "" }, "instanceId", "`instanceId` is required."],
+        ["malformed instance id", { instanceId: "web-1" }, "instanceId", '`instanceId` must look like "i-0123456789abcdef0", not "web-1".'],
+        ["assume-role ARN that is not a role", { assumeRoleArn: "arn:aws:iam::123456789012:user/bob" }, "assumeRoleArn", "`assumeRoleArn` must look like"],
+        ["policy that is not JSON", { launchPolicy: "{not json" }, "launchPolicy", "`launchPolicy` must be a JSON IAM policy document."],
+        ["policy without statements", { productionPolicy: '{"Version":"2012-10-17","Statement":[]}' }, "productionPolicy", "at least one statement"],
+        ["no production group", { productionSecurityGroupIds: [] }, "productionSecurityGroupIds", "must list at least one security group id"],
+        ["group id typo", { remediationSecurityGroupIds: ["sg-123"] }, "remediationSecurityGroupIds", 'not security group ids: ["sg-123"]'],
+        ["same group in both zones", { productionSecurityGroupIds: ["sg-0aaaaaaaaaaaaaaaa"] }, "productionSecurityGroupIds", "A group cannot be both remediation and production: sg-0aaaaaaaaaaaaaaaa."],
+        ["unknown severity", { severityThreshold: "severe" }, "severityThreshold", "`severityThreshold` must be one of info, low, medium, high, critical"],
+        ["unknown scanner", { scanner: { kind: "qualys" } }, "scanner.kind", "`scanner.kind` must be one of tenable, inspector, none"],
+        ["tenable without keys", { scanner: { kind: "tenable", url: "https://n", templateUuid: "u" } }, "scanner.accessKey", "`scanner.accessKey` is required for the tenable scanner."],
+        ["zero timeout", { scanTimeoutSeconds: 0 }, "scanTimeoutSeconds", "`scanTimeoutSeconds` must be a whole number of seconds from 1 to 86400, not 0."],
+    ])("fails on %s, naming the property", (_case, changes, property, reason) => {
+        const failures = checkPromotionInputs(withChange(changes));
+        expect(failures).toContainEqual({ property, reason: expect.stringContaining(reason) });
+    });
+
+    it("tolerates values that are unknown during preview", () => {
+        const failures = checkPromotionInputs(
+            withChange({
+                instanceId: UNKNOWN,
+                roleName: UNKNOWN,
+                launchPolicy: UNKNOWN,
+                productionPolicy: UNKNOWN,
+                remediationSecurityGroupIds: [UNKNOWN],
+                productionSecurityGroupIds: UNKNOWN,
+                scanner: { kind: "tenable", url: UNKNOWN, accessKey: UNKNOWN, secretKey: UNKNOWN, templateUuid: UNKNOWN },
+            }),
+        );
+        expect(failures).toEqual([]);
+    });
+
+    it("never echoes scanner secrets in a failure", () => {
+        const failures = checkPromotionInputs(withChange({ scanner: { kind: "tenable", url: "https://n", accessKey: "ak-secret", secretKey: 42, templateUuid: "u" } }));
+        expect(failures).toEqual([{ property: "scanner.secretKey", reason: "`scanner.secretKey` is required for the tenable scanner." }]);
+        expect(JSON.stringify(failures)).not.toContain("ak-secret");
+    });
+
+    it("is what the provider's check reports to the engine", async () => {
+        const result = await scanAndPromoteProvider.check!({} as PromotionInputs, withChange({ region: "nowhere" }) as unknown as PromotionInputs);
+        expect(result.failures).toEqual([{ property: "region", reason: expect.stringContaining("`region` must look like") }]);
+    });
+});
+
+describe("diff", () => {
+    const olds = { ...valid } as unknown as Record<string, unknown>;
+
+    it.each<[string, Partial<Record<keyof PromotionInputs, unknown>>, { changes: boolean; replaces: string[] }]>([
+        ["nothing changed", {}, { changes: false, replaces: [] }],
+        ["a new instance", { instanceId: "i-0fffffffffffffff0" }, { changes: true, replaces: ["instanceId"] }],
+        ["another region", { region: "eu-central-1" }, { changes: true, replaces: ["region"] }],
+        ["a stricter threshold", { severityThreshold: "low" }, { changes: true, replaces: [] }],
+        ["another scanner", { scanner: { kind: "inspector" } }, { changes: true, replaces: [] }],
+        ["a new production policy", { productionPolicy: '{"Statement":[1,2]}' }, { changes: true, replaces: [] }],
+        ["other production groups", { productionSecurityGroupIds: ["sg-0cccccccccccccccc"] }, { changes: true, replaces: [] }],
+        ["an explicit rescan", { rescanTrigger: "2026-11-22" }, { changes: true, replaces: [] }],
+    ])("%s", (_case, changes, expected) => {
+        expect(diffPromotion(olds, withChange(changes))).toEqual(expected);
+    });
+
+    it("ignores a new provider version (only __provider differs)", () => {
+        expect(diffPromotion({ ...olds, __provider: "old code" }, { ...olds, __provider: "new code" })).toEqual({ changes: false, replaces: [] });
+    });
+
+    it("deletes before replacing, so two promotions never own one role at once", async () => {
+        const result = await scanAndPromoteProvider.diff!("id", valid as never, withChange({ instanceId: "i-0fffffffffffffff0" }) as never);
+        expect(result).toEqual({ changes: true, replaces: ["instanceId"], deleteBeforeReplace: true });
+    });
+});
+
+describe("create and update in this version", () => {
+    it("refuse to promote, saying so and naming the instance", async () => {
+        await expect(scanAndPromoteProvider.create(valid)).rejects.toThrow(
+            "Cannot promote instance web-1: scan-and-promote is not implemented in this Airlock version yet. The instance stays in the remediation security group",
+        );
+        await expect(scanAndPromoteProvider.update!("id", {} as never, valid)).rejects.toThrow("Cannot promote instance web-1");
+    });
+
+    it("do not leak scanner secrets in their error", async () => {
+        const error = await scanAndPromoteProvider.create(valid).catch((e: Error) => e);
+        expect(String((error as Error).message)).not.toMatch(/ak-secret|sk-secret/);
+    });
+});
+
+describe("serialization for the dynamic-provider host", () => {
+    it("serializes the real provider without capturing anything unserializable", async () => {
+        const serialized = await pulumi.runtime.serializeFunction(() => scanAndPromoteProvider, { allowSecrets: false });
+        expect(serialized.text).toContain("checkPromotionInputs");
+        expect(serialized.text).toContain("not implemented in this Airlock version yet");
+        expect(serialized.containsSecrets).toBe(false);
+        // No AWS SDK client or credentials are captured into the provider's code.
+        expect(serialized.text).not.toMatch(/@aws-sdk|AKIA|aws_secret/);
+    });
+});
