@@ -57,10 +57,12 @@ export function productionPolicy(g: InstanceKeyGrant): IdentityPolicyDocument {
 
 /**
  * Launch phase: production rights plus the readiness signal. The bootstrap reports its result by
- * tagging its own instance (and only with the two bootstrap tags); the policy variable resolves to
- * the calling instance, so the role cannot tag any other resource. Promotion removes this.
+ * tagging its own instance, and only with the two bootstrap tags. IAM accepts a policy variable
+ * only after an ARN's fifth colon, so the binding to "its own instance" is a condition: the
+ * caller's instance ARN must be the ARN of the instance being tagged. Promotion removes this.
  */
 export function launchPolicy(g: InstanceKeyGrant): IdentityPolicyDocument {
+    const instances = `arn:${g.partition}:ec2:${g.region}:*:instance/`;
     return {
         Version: "2012-10-17",
         Statement: [
@@ -69,9 +71,11 @@ export function launchPolicy(g: InstanceKeyGrant): IdentityPolicyDocument {
                 Sid: "SignalBootstrapOnOwnInstance",
                 Effect: "Allow",
                 Action: "ec2:CreateTags",
-                // A policy variable, not a template literal: IAM substitutes the calling instance's ARN.
-                Resource: "${ec2:SourceInstanceARN}",
+                Resource: `${instances}*`,
                 Condition: {
+                    // Policy variables (plain strings, not template literals): IAM substitutes the
+                    // id of the instance being tagged.
+                    ArnLike: { "ec2:SourceInstanceARN": instances + "${ec2:InstanceID}" },
                     "ForAllValues:StringEquals": { "aws:TagKeys": [BOOTSTRAP_STATUS_TAG, BOOTSTRAP_REASON_TAG] },
                     Null: { "aws:TagKeys": "false" },
                 },

@@ -1,6 +1,9 @@
 import { Partition, ResourcePolicyDocument } from "./document";
 import { INSTANCE_ARN_TAG, KEY_PREFIX, bucketArn } from "./keyNaming";
 
+const SSE = "s3:x-amz-server-side-encryption";
+const SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id";
+
 export interface KeyBucketPolicyArgs extends Partition {
     readonly bucketName: string;
     readonly kmsKeyArn: string;
@@ -12,6 +15,7 @@ export interface KeyBucketPolicyArgs extends Partition {
  * `ec2:SourceInstanceARN` through a policy variable (DESIGN §4). Statements:
  *  - no plain HTTP, for anyone;
  *  - uploads only with SSE-KMS under the vault key (headerless uploads get the bucket default);
+ *    an upload that names another algorithm or key, or aws:kms without the vault key, is denied;
  *  - any EC2 instance credential reads only the key object tagged with its own instance ARN;
  *  - EC2 instance credentials can do nothing else in this bucket (no list, write, delete, tagging);
  *  - nobody turns on versioning: deleting a key object must destroy it (crypto-shredding), and
@@ -34,12 +38,13 @@ export function keyBucketPolicy(a: KeyBucketPolicyArgs): ResourcePolicyDocument 
                 Condition: { Bool: { "aws:SecureTransport": "false" } },
             },
             {
+                // A header naming another algorithm (AES256, aws:kms:dsse). No header: the bucket default applies.
                 Sid: "DenyUploadsNotEncryptedWithKms",
                 Effect: "Deny",
                 Principal: "*",
                 Action: "s3:PutObject",
                 Resource: objects,
-                Condition: { StringNotEqualsIfExists: { "s3:x-amz-server-side-encryption": "aws:kms" } },
+                Condition: { Null: { [SSE]: "false" }, StringNotEquals: { [SSE]: "aws:kms" } },
             },
             {
                 Sid: "DenyUploadsUnderAnotherKmsKey",
@@ -47,7 +52,16 @@ export function keyBucketPolicy(a: KeyBucketPolicyArgs): ResourcePolicyDocument 
                 Principal: "*",
                 Action: "s3:PutObject",
                 Resource: objects,
-                Condition: { StringNotEqualsIfExists: { "s3:x-amz-server-side-encryption-aws-kms-key-id": a.kmsKeyArn } },
+                Condition: { Null: { [SSE_KEY]: "false" }, StringNotEquals: { [SSE_KEY]: a.kmsKeyArn } },
+            },
+            {
+                // aws:kms without a key id would encrypt under the AWS-managed aws/s3 key, not the vault's.
+                Sid: "DenyKmsUploadsWithoutTheVaultKey",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:PutObject",
+                Resource: objects,
+                Condition: { StringEquals: { [SSE]: "aws:kms" }, Null: { [SSE_KEY]: "true" } },
             },
             {
                 Sid: "DenyInstancesOtherInstancesKeys",

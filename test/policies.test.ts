@@ -312,7 +312,7 @@ describe("an anonymous caller gets nothing", () => {
         ["s3:GetObject key A over plain HTTP", "ExplicitlyDenied", anonymous("s3:GetObject", A.keyObjectArn, { "aws:SecureTransport": "false" })],
         ["s3:PutObject key A with SSE-KMS under the vault key", "ImplicitlyDenied", anonymous("s3:PutObject", A.keyObjectArn, sseKms)],
         // Headerless: denied by the bucket policy's SSE-KMS statements (StringNotEqualsIfExists on an absent key).
-        ["s3:PutObject key A without encryption headers", "ExplicitlyDenied", anonymous("s3:PutObject", A.keyObjectArn, {})],
+        ["s3:PutObject key A without encryption headers", "ImplicitlyDenied", anonymous("s3:PutObject", A.keyObjectArn, {})],
         ["s3:PutObject another object in the bucket", "ImplicitlyDenied", anonymous("s3:PutObject", objectArn(PARTITION, BUCKET, "x"), sseKms)],
         ["s3:ListBucket on the bucket", "ImplicitlyDenied", anonymous("s3:ListBucket", BUCKET_ARN, {})],
         ["s3:DeleteObject key A", "ImplicitlyDenied", anonymous("s3:DeleteObject", A.keyObjectArn, {})],
@@ -401,14 +401,14 @@ describe("the launch policy adds exactly the bootstrap signal", () => {
             principal: A.sessionArn,
             action: "ec2:CreateTags",
             resource,
-            context: { ...instanceContext(A), ...(tagKeys === undefined ? {} : { "aws:TagKeys": tagKeys }) },
+            context: {
+                ...instanceContext(A),
+                // EC2 puts the id of the instance being tagged in the request context.
+                ...(resource.includes(":instance/") ? { "ec2:InstanceID": resource.slice(resource.lastIndexOf("/") + 1) } : {}),
+                ...(tagKeys === undefined ? {} : { "aws:TagKeys": tagKeys }),
+            },
         });
 
-    // KNOWN FAILURE against the current builder: launchPolicy's statement has `"Resource": "${ec2:SourceInstanceARN}"`.
-    // IAM allows a policy variable in Resource only in the resource part of an ARN (after the fifth colon), so a
-    // bare variable is not a valid Resource: IAM rejects it as malformed (must be an ARN or "*") or, at best, it
-    // never matches. The simulator likewise never matches it (it parses the Resource as a short non-ARN). The
-    // bootstrap signal therefore never works. Kept asserting the requirement.
     it("ec2:CreateTags on its own instance with only the bootstrap tags (status, reason, both) -> Allowed", async () => {
         const decisions = await Promise.all([
             createTags(A.instanceArn, [BOOTSTRAP_STATUS_TAG]),
@@ -502,10 +502,7 @@ describe("a deployer (not an instance credential)", () => {
         await expect(put(headers)).resolves.toBe(expected);
     });
 
-    // Requirement, and keyBucketPolicy's own doc comment: "headerless uploads get the bucket default".
-    // KNOWN FAILURE against the current builder: both SSE statements use StringNotEqualsIfExists, and ...IfExists
-    // on an ABSENT key evaluates to true, so a Deny with it applies to headerless requests (AWS semantics; the
-    // simulator agrees). The builder denies every upload that does not name aws:kms + the vault key explicitly.
+    // Headerless uploads get the bucket default (SSE-KMS under the vault key), so they are allowed.
     it("s3:PutObject of a key with no encryption headers at all (the bucket default applies) -> Allowed", async () => {
         await expect(put({})).resolves.toBe("Allowed");
     });
