@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { toJson } from "../policies/document";
+import { Partition, toJson } from "../policies/document";
 import { keyBucketPolicy } from "../policies/keyBucket";
 import { MANAGED_TAG } from "../policies/keyNaming";
 import { vaultKeyPolicy } from "../policies/kmsKey";
@@ -30,6 +30,8 @@ export class KeyVault extends pulumi.ComponentResource {
     declare public readonly bucketName: pulumi.Output<string>;
     declare public readonly bucketArn: pulumi.Output<string>;
     declare public readonly kmsKeyArn: pulumi.Output<string>;
+    /** The partition the vault lives in, looked up once for everything that builds ARNs beside it. */
+    declare public readonly partition: pulumi.Output<Partition>;
     /** The bucket policy's JSON text, for audits and for the size benchmark. */
     declare public readonly bucketPolicyJson: pulumi.Output<string>;
 
@@ -95,7 +97,9 @@ export class KeyVault extends pulumi.ComponentResource {
         this.bucketArn = bucket.arn;
         this.kmsKeyArn = key.arn;
         this.bucketPolicyJson = policyJson;
+        this.partition = pulumi.output({ partition: partition.partition, dnsSuffix: partition.dnsSuffix });
         this.registerOutputs({
+            partition: this.partition,
             bucketName: this.bucketName,
             bucketArn: this.bucketArn,
             kmsKeyArn: this.kmsKeyArn,

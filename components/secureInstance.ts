@@ -1,9 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { bootPackages, renderUserData } from "../cloud-init/render";
+import { renderUserData } from "../cloud-init/render";
 import { DATA_VOLUME_MAX_GIB, DATA_VOLUME_MIN_GIB, OperatingSystem, ScannerKind, Severity } from "../config/schema";
-import { toJson } from "../policies/document";
+import { Partition, toJson } from "../policies/document";
 import { instanceTrustPolicy, launchPolicy, productionPolicy } from "../policies/instance";
 import {
     BOOTSTRAP_REASON_TAG,
@@ -87,8 +87,16 @@ export interface SecureInstanceArgs {
     readonly associatePublicIp?: boolean;
     /** Managed policies the application needs in production. @default [] */
     readonly managedPolicyArns?: readonly pulumi.Input<string>[];
-    /** The key vault (bucket name and KMS key); pass the KeyVault itself so keys wait for its policy. */
-    readonly vault: { readonly bucketName: pulumi.Input<string>; readonly kmsKeyArn: pulumi.Input<string> };
+    /**
+     * The key vault: bucket name, KMS key and, optionally, its partition. Pass the KeyVault itself so
+     * that keys wait for its policy and the partition is not looked up again per instance.
+     */
+    readonly vault: {
+        readonly bucketName: pulumi.Input<string>;
+        readonly kmsKeyArn: pulumi.Input<string>;
+        /** @default looked up with aws.getPartition */
+        readonly partition?: pulumi.Input<Partition>;
+    };
     /** The airlock's security groups. */
     readonly zones: {
         readonly remediationSecurityGroupId: pulumi.Input<string>;
@@ -135,7 +143,7 @@ export class SecureInstance extends pulumi.ComponentResource {
         const keyObject = keyObjectKey(name);
         const tags = { ...args.tags, [MANAGED_TAG]: "true", [INSTANCE_NAME_TAG]: name };
         const child = { parent: this };
-        const partition = aws.getPartitionOutput({}, child);
+        const partition = pulumi.output(args.vault.partition ?? aws.getPartitionOutput({}, child));
 
         // Identity: a role per instance, trusted by EC2 only. The promotion resource owns its phase
         // policy; managed policies the application needs are attached here.
@@ -225,7 +233,7 @@ export class SecureInstance extends pulumi.ComponentResource {
             },
         );
 
-        new aws.ec2.VolumeAttachment(
+        const attachment = new aws.ec2.VolumeAttachment(
             `${name}-data-attachment`,
             { instanceId: instance.id, volumeId: dataVolume.id, deviceName: "/dev/sdf", stopInstanceBeforeDetaching: true },
             child,
@@ -233,7 +241,7 @@ export class SecureInstance extends pulumi.ComponentResource {
 
         // The LUKS key: 64 random bytes, stored only in the vault (SSE-KMS) and, as a secret, in state.
         const keyMaterial = new random.RandomBytes(`${name}-luks-key`, { length: 64 }, child);
-        new aws.s3.BucketObjectv2(
+        const key = new aws.s3.BucketObjectv2(
             `${name}-luks-key`,
             {
                 bucket: args.vault.bucketName,
@@ -280,7 +288,8 @@ export class SecureInstance extends pulumi.ComponentResource {
                 scanTimeoutSeconds: (scan.scanTimeoutMinutes ?? 60) * 60,
                 rescanTrigger: scan.rescanTrigger,
             },
-            { parent: this, dependsOn: [instance] },
+            // Promotion starts once everything the first boot needs exists.
+            { parent: this, dependsOn: [instance, attachment, key] },
         );
 
         this.instanceId = instance.id;
@@ -300,7 +309,6 @@ export class SecureInstance extends pulumi.ComponentResource {
             keyObjectKey: this.keyObjectKey,
             dataVolumeId: this.dataVolumeId,
             phase: this.phase,
-            bootPackages: bootPackages(os),
         });
     }
 }

@@ -333,7 +333,14 @@ describe("SecureInstance", () => {
         const launch = JSON.parse(inputs.launchPolicy);
         const production = JSON.parse(inputs.productionPolicy);
         expect(launch.Statement.map((s: { Sid: string }) => s.Sid)).toEqual([...production.Statement.map((s: { Sid: string }) => s.Sid), "SignalBootstrapOnOwnInstance"]);
-        expect(optsOf("pulumi-nodejs:dynamic/airlock:ScanAndPromote")?.dependsOn).toBeDefined();
+        // It waits for the instance, its data volume attachment and its key object.
+        const dependsOn = optsOf("pulumi-nodejs:dynamic/airlock:ScanAndPromote")?.dependsOn as pulumi.Resource[];
+        const dependencyTypes = await Promise.all(dependsOn.map((r) => valueOf((r as unknown as { urn: pulumi.Output<string> }).urn)));
+        expect(dependencyTypes.map((urn) => urn.split("::")[2]).sort()).toEqual([
+            "airlock:compute:SecureInstance$aws:ec2/instance:Instance",
+            "airlock:compute:SecureInstance$aws:ec2/volumeAttachment:VolumeAttachment",
+            "airlock:compute:SecureInstance$aws:s3/bucketObjectv2:BucketObjectv2",
+        ]);
         expect(await valueOf(instance.phase)).toBe("remediation");
     });
 
@@ -367,6 +374,15 @@ describe("SecureInstance", () => {
         expect(engine.calls.filter((c) => c.token === "aws:ssm/getParameter:getParameter")).toEqual([]);
         expect(ec2().inputs.ami).toBe("ami-0123456789abcdef0");
         expect(optsOf("aws:ec2/instance:Instance")?.ignoreChanges).not.toContain("ami");
+    });
+
+    it("looks the partition up itself only when the vault does not provide it", async () => {
+        await build();
+        expect(engine.calls.filter((c) => c.token === "aws:index/getPartition:getPartition")).toHaveLength(1);
+        engine.reset();
+        await build({ vault: { ...VAULT, partition: { partition: "aws", dnsSuffix: "amazonaws.com" } } }, "web-2");
+        expect(engine.calls.filter((c) => c.token === "aws:index/getPartition:getPartition")).toEqual([]);
+        expect(JSON.parse(engine.ofType("aws:iam/role:Role")[0]?.inputs.assumeRolePolicy).Statement[0].Principal).toEqual({ Service: "ec2.amazonaws.com" });
     });
 
     it("does not replace a running instance when a newer looked-up AMI appears", async () => {

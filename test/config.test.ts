@@ -334,3 +334,10 @@ describe("Pulumi.yaml declares the config schema", () => {
         expect(text).toMatch(new RegExp(`^\\s*# .*\\b${key}\\b`, "m"));
     });
 });
+
+describe("the README's configuration reference", () => {
+    const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+    it.each(CONFIG_KEYS.map((k) => k.key))("documents %s", (key) => {
+        expect(readme).toMatch(new RegExp(`^\\| \`${key}\` \\|`, "m"));
+    });
+});
