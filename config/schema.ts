@@ -1,13 +1,14 @@
+import { PROMOTION_SCANNER_KINDS, PROMOTION_SEVERITIES } from "../providers/promotionInputs";
 import { checkCidr, isWholeInternet } from "./cidr";
 import { didYouMean } from "./suggest";
 
 export const NAMESPACE = "airlock";
 
 /** Vulnerability severities, lowest first. A threshold blocks promotion at its level and above. */
-export const SEVERITIES = ["info", "low", "medium", "high", "critical"] as const;
+export const SEVERITIES = PROMOTION_SEVERITIES;
 export type Severity = (typeof SEVERITIES)[number];
 
-export const SCANNER_KINDS = ["tenable", "inspector", "none"] as const;
+export const SCANNER_KINDS = PROMOTION_SCANNER_KINDS;
 export type ScannerKind = (typeof SCANNER_KINDS)[number];
 
 /** Operating systems whose first boot Airlock knows; the AMI is looked up per OS unless pinned. */

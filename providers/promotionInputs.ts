@@ -7,6 +7,7 @@
 export const PHASES = ["remediation", "production"] as const;
 export type Phase = (typeof PHASES)[number];
 
+/** Vulnerability severities, lowest first (the config schema re-exports these). */
 export const PROMOTION_SEVERITIES = ["info", "low", "medium", "high", "critical"] as const;
 export const PROMOTION_SCANNER_KINDS = ["tenable", "inspector", "none"] as const;
 
