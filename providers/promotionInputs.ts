@@ -50,13 +50,20 @@ export interface PromotionInputs {
     readonly rescanTrigger?: string;
 }
 
-export interface PromotionOutputs {
+/** What the resource records. It repeats the non-secret inputs, which diff compares against. */
+export interface PromotionOutputs extends Omit<PromotionInputs, "scanner"> {
+    /** The scanner settings without its credentials. */
+    readonly scanner: Omit<ScannerInputs, "accessKey" | "secretKey">;
     readonly phase: Phase;
     readonly findingCounts: Readonly<Record<string, number>>;
+    /** The most severe findings, as "HIGH tenable-plugin-12345: title (CVE-...)". */
+    readonly topFindings: readonly string[];
     readonly scanId?: string;
     readonly scannerKind: string;
     readonly startedAt?: string;
+    readonly finishedAt?: string;
     readonly promotedAt?: string;
+    /** Why the instance is not in production (empty once promoted). */
     readonly reasons: readonly string[];
     readonly warnings: readonly string[];
 }
@@ -201,6 +208,15 @@ export interface PromotionDiff {
     readonly replaces: string[];
 }
 
+/** Scanner settings minus credentials: rotating API keys alone must not trigger a rescan. */
+function scannerIdentity(value: unknown): unknown {
+    if (typeof value !== "object" || value === null) {
+        return value;
+    }
+    const { accessKey: _a, secretKey: _s, ...rest } = value as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined && v !== null).sort(([a], [b]) => a.localeCompare(b)));
+}
+
 function sameValue(a: unknown, b: unknown): boolean {
     return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
@@ -211,6 +227,8 @@ function sameValue(a: unknown, b: unknown): boolean {
  */
 export function diffPromotion(olds: Readonly<Record<string, unknown>>, news: Readonly<Record<string, unknown>>): PromotionDiff {
     const replaces = REPLACE_ON.filter((k) => !sameValue(olds[k], news[k]));
-    const updates = UPDATE_ON.filter((k) => !sameValue(olds[k], news[k]));
+    const updates = UPDATE_ON.filter((k) =>
+        k === "scanner" ? !sameValue(scannerIdentity(olds[k]), scannerIdentity(news[k])) : !sameValue(olds[k], news[k]),
+    );
     return { changes: replaces.length + updates.length > 0, replaces: [...replaces] };
 }

@@ -1,15 +1,75 @@
 import * as pulumi from "@pulumi/pulumi";
+import { createAwsPort } from "./awsPort";
+import { PromotionBlocked, observePhase, promote, publicInputs } from "./promotionFlow";
 import { PromotionInputs, PromotionOutputs, checkPromotionInputs, diffPromotion } from "./promotionInputs";
+import { systemClock } from "./polling";
+import { createScanner } from "./scanners";
 
 /**
  * Scan-and-promote: waits for the instance's bootstrap signal, scans it, and only when the scan is
- * clean shrinks its role to production rights and moves it to the production group.
+ * clean shrinks its role to production rights and moves it to the production group (see
+ * promotionFlow.ts for the flow and its invariant). It owns two things and nothing else may manage
+ * them: the instance's security groups after launch, and the role's phase (inline) policy.
  *
- * This version validates its inputs (check) and computes diffs, but cannot promote yet: create and
- * update fail with a clear message, so the instance stays in the remediation group and `pulumi up`
- * reports it instead of pretending. Nothing is created in AWS by this resource, so delete has nothing
- * to undo.
+ * When the instance stays in quarantine, create/update throw an error carrying `id`, `properties`
+ * and `reasons`: Pulumi's provider host records that as an "initialization failed" resource with
+ * `phase: remediation`, `pulumi up` fails with the summary, and the next `pulumi up` retries
+ * through update.
  */
+
+/** What the provider host needs to record partial state; plain JSON only. */
+function partialStateError(message: string, id: string, outputs: PromotionOutputs, reasons: readonly string[]): Error {
+    return Object.assign(new Error(message), { id, properties: JSON.parse(JSON.stringify(outputs)) as object, reasons: [...reasons] });
+}
+
+/**
+ * Poll intervals. AIRLOCK_POLL_INITIAL_MS (in the environment of `pulumi up`, which the provider
+ * process inherits) shortens every wait's first interval, for tests and emulators; the longest
+ * interval is six times that for readiness and twelve times for scans.
+ */
+function pollTuning(): { readiness?: { initialMs: number; maxMs: number }; scan: { pollInitialMs?: number; pollMaxMs?: number } } {
+    const initial = Number(process.env.AIRLOCK_POLL_INITIAL_MS);
+    if (!Number.isInteger(initial) || initial <= 0) {
+        return { scan: {} };
+    }
+    return { readiness: { initialMs: initial, maxMs: initial * 6 }, scan: { pollInitialMs: initial, pollMaxMs: initial * 12 } };
+}
+
+async function runPromotion(inputs: PromotionInputs): Promise<PromotionOutputs> {
+    const tuning = pollTuning();
+    const deps = {
+        aws: createAwsPort({ region: inputs.region, assumeRoleArn: inputs.assumeRoleArn }),
+        scanner: createScanner(inputs, tuning.scan),
+        clock: systemClock,
+        log: (line: string) => console.log(`airlock: ${line}`),
+        readinessBackoff: tuning.readiness,
+    };
+    try {
+        return JSON.parse(JSON.stringify(await promote(inputs, deps))) as PromotionOutputs;
+    } catch (err) {
+        if (err instanceof PromotionBlocked) {
+            throw partialStateError(err.message, inputs.instanceId, err.outputs, err.reasons);
+        }
+        const message = err instanceof Error ? err.message : String(err);
+        if (/does not exist or is terminating/.test(message)) {
+            throw err;
+        }
+        // AWS failed part-way. Every step is ordered so that the instance is still in quarantine
+        // (or still correctly in production); record it as not promoted, the next up converges.
+        const reason = `promotion interrupted: ${(err as { name?: string }).name ?? "Error"}: ${message}`;
+        const outputs: PromotionOutputs = {
+            ...publicInputs(inputs),
+            phase: "remediation",
+            scannerKind: inputs.scanner.kind,
+            findingCounts: {},
+            topFindings: [],
+            reasons: [reason],
+            warnings: [],
+        };
+        throw partialStateError(`Instance ${inputs.instanceName} was not promoted: ${reason}`, inputs.instanceId, outputs, [reason]);
+    }
+}
+
 export const scanAndPromoteProvider: pulumi.dynamic.ResourceProvider<PromotionInputs, PromotionOutputs> = {
     async check(_olds: PromotionInputs, news: PromotionInputs): Promise<pulumi.dynamic.CheckResult<PromotionInputs>> {
         const failures = checkPromotionInputs(news as unknown as Record<string, unknown>);
@@ -22,25 +82,32 @@ export const scanAndPromoteProvider: pulumi.dynamic.ResourceProvider<PromotionIn
     },
 
     async create(inputs: PromotionInputs): Promise<pulumi.dynamic.CreateResult<PromotionOutputs>> {
-        throw new Error(
-            `Cannot promote instance ${inputs.instanceName}: scan-and-promote is not implemented in this Airlock version yet. ` +
-                "The instance stays in the remediation security group with its launch role; nothing was changed.",
-        );
+        return { id: inputs.instanceId, outs: await runPromotion(inputs) };
     },
 
     async update(_id: string, _olds: PromotionOutputs, news: PromotionInputs): Promise<pulumi.dynamic.UpdateResult<PromotionOutputs>> {
-        throw new Error(
-            `Cannot promote instance ${news.instanceName}: scan-and-promote is not implemented in this Airlock version yet. ` +
-                "The instance stays where it is; nothing was changed.",
-        );
+        return { outs: await runPromotion(news) };
     },
 
     async read(id: string, props?: PromotionOutputs): Promise<pulumi.dynamic.ReadResult<PromotionOutputs>> {
-        return { id, props };
+        if (props === undefined) {
+            return { id, props };
+        }
+        const inputs = props as unknown as PromotionInputs;
+        const aws = createAwsPort({ region: inputs.region, assumeRoleArn: inputs.assumeRoleArn });
+        const { phase, instance } = await observePhase(aws, inputs);
+        if (instance === undefined || instance.state === "terminated") {
+            // The instance is gone: so is what this resource managed.
+            return {};
+        }
+        const reasons = phase === "production" ? [] : props.phase === "production" ? ["found out of production on refresh (groups or role policy changed outside Airlock)"] : props.reasons;
+        return { id, props: { ...props, phase, reasons } };
     },
 
-    async delete(): Promise<void> {
-        // create never succeeds in this version, so there is no phase policy or group move to undo.
+    async delete(_id: string, props: PromotionOutputs): Promise<void> {
+        // Remove the phase policy so the role can be deleted; the instance may already be gone.
+        const aws = createAwsPort({ region: props.region, assumeRoleArn: props.assumeRoleArn });
+        await aws.deleteRolePolicy(props.roleName, props.phasePolicyName);
     },
 };
 
@@ -57,6 +124,8 @@ export type ScanAndPromoteArgs = { readonly [K in keyof PromotionInputs]: DeepIn
 export class ScanAndPromote extends pulumi.dynamic.Resource {
     declare public readonly phase: pulumi.Output<PromotionOutputs["phase"]>;
     declare public readonly findingCounts: pulumi.Output<PromotionOutputs["findingCounts"]>;
+    declare public readonly topFindings: pulumi.Output<string[]>;
+    declare public readonly finishedAt: pulumi.Output<string | undefined>;
     declare public readonly scanId: pulumi.Output<string | undefined>;
     declare public readonly scannerKind: pulumi.Output<string>;
     declare public readonly startedAt: pulumi.Output<string | undefined>;
@@ -72,6 +141,8 @@ export class ScanAndPromote extends pulumi.dynamic.Resource {
                 ...args,
                 phase: undefined,
                 findingCounts: undefined,
+                topFindings: undefined,
+                finishedAt: undefined,
                 scanId: undefined,
                 scannerKind: undefined,
                 startedAt: undefined,

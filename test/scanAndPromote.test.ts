@@ -1,7 +1,7 @@
 /**
- * The scan-and-promote provider as this version ships it: input validation (check), diff, and an
- * honest refusal to promote. The provider object itself is exercised, and its serialization for
- * the dynamic-provider host is checked, since that is where dynamic providers usually break.
+ * The scan-and-promote provider's pure parts: input validation (check) and diff, and its
+ * serialization for the dynamic-provider host. The flow is tested in promotionFlow.test.ts and,
+ * end to end through Pulumi's provider host against the AWS emulator, in promotion.host.test.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PromotionInputs, UNKNOWN, checkPromotionInputs, diffPromotion } from "../providers/promotionInputs";
@@ -92,6 +92,12 @@ describe("diff", () => {
         expect(diffPromotion(olds, withChange(changes))).toEqual(expected);
     });
 
+    it("compares recorded outputs (which never hold the API keys) with new inputs: rotating keys alone does not rescan", () => {
+        const recorded = { ...olds, scanner: { kind: "tenable", url: "https://nessus.example:8834", templateUuid: "uuid" } };
+        expect(diffPromotion(recorded, withChange({ scanner: { ...valid.scanner, accessKey: "rotated", secretKey: "rotated" } }))).toEqual({ changes: false, replaces: [] });
+        expect(diffPromotion(recorded, withChange({ scanner: { ...valid.scanner, templateUuid: "other" } }))).toEqual({ changes: true, replaces: [] });
+    });
+
     it("ignores a new provider version (only __provider differs)", () => {
         expect(diffPromotion({ ...olds, __provider: "old code" }, { ...olds, __provider: "new code" })).toEqual({ changes: false, replaces: [] });
     });
@@ -102,27 +108,14 @@ describe("diff", () => {
     });
 });
 
-describe("create and update in this version", () => {
-    it("refuse to promote, saying so and naming the instance", async () => {
-        await expect(scanAndPromoteProvider.create(valid)).rejects.toThrow(
-            "Cannot promote instance web-1: scan-and-promote is not implemented in this Airlock version yet. The instance stays in the remediation security group",
-        );
-        await expect(scanAndPromoteProvider.update!("id", {} as never, valid)).rejects.toThrow("Cannot promote instance web-1");
-    });
-
-    it("do not leak scanner secrets in their error", async () => {
-        const error = await scanAndPromoteProvider.create(valid).catch((e: Error) => e);
-        expect(String((error as Error).message)).not.toMatch(/ak-secret|sk-secret/);
-    });
-});
-
 describe("serialization for the dynamic-provider host", () => {
     it("serializes the real provider without capturing anything unserializable", async () => {
         const serialized = await pulumi.runtime.serializeFunction(() => scanAndPromoteProvider, { allowSecrets: false });
         expect(serialized.text).toContain("checkPromotionInputs");
-        expect(serialized.text).toContain("not implemented in this Airlock version yet");
+        expect(serialized.text).toContain("createAwsPort");
         expect(serialized.containsSecrets).toBe(false);
-        // No AWS SDK client or credentials are captured into the provider's code.
-        expect(serialized.text).not.toMatch(/@aws-sdk|AKIA|aws_secret/);
+        // SDKs are loaded when a method runs, never captured as objects or credentials.
+        expect(serialized.text).toContain('require("@aws-sdk/client-ec2")');
+        expect(serialized.text).not.toMatch(/AKIA|aws_secret|EC2Client\s*=\s*\{/);
     });
 });

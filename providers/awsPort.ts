@@ -1,0 +1,103 @@
+/**
+ * The AWS side of the promotion flow, on the AWS SDK v3. Runs inside Pulumi's dynamic-provider
+ * process: the SDK is required inside the function (nothing is captured at serialization), the
+ * credentials come from the standard chain of that process (optionally through an assumed role),
+ * and every client honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> (SDK behaviour), which is
+ * how the same code runs against an emulator.
+ */
+import type { AwsPort, InstanceState } from "./promotionFlow";
+
+export interface AwsPortSettings {
+    readonly region: string;
+    readonly assumeRoleArn?: string;
+    /** SDK attempts per call (throttling and 5xx are retried with the SDK's backoff). @default 5 */
+    readonly maxAttempts?: number;
+}
+
+/** arn:<partition> for a region: aws-cn for cn-*, aws-us-gov for us-gov-*, else aws. */
+export function partitionOfRegion(region: string): string {
+    return region.startsWith("cn-") ? "aws-cn" : region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
+}
+
+function errorName(err: unknown): string {
+    return typeof err === "object" && err !== null && "name" in err ? String((err as { name: unknown }).name) : "";
+}
+
+export function createAwsPort(settings: AwsPortSettings): AwsPort {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const ec2sdk = require("@aws-sdk/client-ec2") as typeof import("@aws-sdk/client-ec2");
+    const iamsdk = require("@aws-sdk/client-iam") as typeof import("@aws-sdk/client-iam");
+    const credentials =
+        settings.assumeRoleArn === undefined
+            ? undefined
+            : (require("@aws-sdk/credential-providers") as typeof import("@aws-sdk/credential-providers")).fromTemporaryCredentials({
+                  params: { RoleArn: settings.assumeRoleArn, RoleSessionName: "airlock-promotion" },
+                  clientConfig: { region: settings.region },
+              });
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const common = { region: settings.region, maxAttempts: settings.maxAttempts ?? 5, ...(credentials === undefined ? {} : { credentials }) };
+    const ec2 = new ec2sdk.EC2Client(common);
+    const iam = new iamsdk.IAMClient(common);
+    const partition = partitionOfRegion(settings.region);
+
+    return {
+        async describeInstance(instanceId: string): Promise<InstanceState | undefined> {
+            let out;
+            try {
+                out = await ec2.send(new ec2sdk.DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+            } catch (err) {
+                if (errorName(err) === "InvalidInstanceID.NotFound") {
+                    return undefined;
+                }
+                throw err;
+            }
+            const reservation = out.Reservations?.[0];
+            const instance = reservation?.Instances?.[0];
+            if (reservation === undefined || instance === undefined) {
+                return undefined;
+            }
+            const accountId = reservation.OwnerId ?? "";
+            return {
+                instanceId,
+                arn: `arn:${partition}:ec2:${settings.region}:${accountId}:instance/${instanceId}`,
+                accountId,
+                privateIp: instance.PrivateIpAddress ?? "",
+                state: instance.State?.Name ?? "unknown",
+                securityGroupIds: (instance.SecurityGroups ?? []).map((g) => g.GroupId ?? "").filter((g) => g !== ""),
+                tags: Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""])),
+            };
+        },
+
+        async setSecurityGroups(instanceId: string, groupIds: readonly string[]): Promise<void> {
+            await ec2.send(new ec2sdk.ModifyInstanceAttributeCommand({ InstanceId: instanceId, Groups: [...groupIds] }));
+        },
+
+        async getRolePolicy(roleName: string, policyName: string): Promise<string | undefined> {
+            try {
+                const out = await iam.send(new iamsdk.GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
+                // IAM returns the document URL-encoded.
+                return out.PolicyDocument === undefined ? undefined : decodeURIComponent(out.PolicyDocument);
+            } catch (err) {
+                if (errorName(err) === "NoSuchEntityException" || errorName(err) === "NoSuchEntity") {
+                    return undefined;
+                }
+                throw err;
+            }
+        },
+
+        async putRolePolicy(roleName: string, policyName: string, document: string): Promise<void> {
+            await iam.send(new iamsdk.PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: document }));
+        },
+
+        async deleteRolePolicy(roleName: string, policyName: string): Promise<void> {
+            try {
+                await iam.send(new iamsdk.DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
+            } catch (err) {
+                if (errorName(err) === "NoSuchEntityException" || errorName(err) === "NoSuchEntity") {
+                    return;
+                }
+                throw err;
+            }
+        },
+    };
+}

@@ -1,0 +1,261 @@
+/**
+ * The scan-and-promote flow, written against two small ports (AWS and the scanner) so that the
+ * same code runs in the dynamic provider (real SDK clients) and in tests (fakes with fault
+ * injection). Nothing here imports an SDK.
+ *
+ * Invariant, at every moment and after a crash between any two steps: an instance is never in a
+ * production group while its role holds more than production rights. Hence the order:
+ *   promote  = role → production policy, THEN groups → production;
+ *   demote   = groups → remediation (the policy is already no more than launch rights).
+ * Every step is idempotent, so a rerun after a crash converges.
+ */
+import { PromotionInputs, PromotionOutputs } from "./promotionInputs";
+import { Backoff, Clock, pollUntil } from "./polling";
+import { Finding, ScanContext, ScanResult, ScanTarget, Scanner, ScannerError, Severity, blockingFindings, countBySeverity } from "./scanners/types";
+
+export const BOOTSTRAP_STATUS_TAG = "airlock:bootstrap";
+export const BOOTSTRAP_REASON_TAG = "airlock:bootstrap-reason";
+
+export interface InstanceState {
+    readonly instanceId: string;
+    readonly arn: string;
+    readonly accountId: string;
+    readonly privateIp: string;
+    /** pending | running | stopping | stopped | shutting-down | terminated */
+    readonly state: string;
+    readonly securityGroupIds: readonly string[];
+    readonly tags: Readonly<Record<string, string>>;
+}
+
+/** The AWS calls the flow makes. Implementations must be idempotent where the name says so. */
+export interface AwsPort {
+    /** undefined when the instance does not exist (any more). */
+    describeInstance(instanceId: string): Promise<InstanceState | undefined>;
+    /** Replaces the instance's security groups (primary network interface). Idempotent. */
+    setSecurityGroups(instanceId: string, groupIds: readonly string[]): Promise<void>;
+    /** The inline policy's JSON document, or undefined when the role has no such policy. */
+    getRolePolicy(roleName: string, policyName: string): Promise<string | undefined>;
+    /** Creates or replaces the inline policy. Idempotent. */
+    putRolePolicy(roleName: string, policyName: string, document: string): Promise<void>;
+    /** Removes the inline policy; no error when it (or the role) is already gone. */
+    deleteRolePolicy(roleName: string, policyName: string): Promise<void>;
+}
+
+export interface FlowDependencies {
+    readonly aws: AwsPort;
+    readonly scanner: Scanner;
+    readonly clock: Clock;
+    readonly log: (line: string) => void;
+    /** Polling of the bootstrap signal. @default 5 s growing to 30 s */
+    readonly readinessBackoff?: Backoff;
+}
+
+/** Thrown when the instance stays in quarantine: carries what the provider host records as partial state. */
+export class PromotionBlocked extends Error {
+    constructor(
+        message: string,
+        public readonly outputs: PromotionOutputs,
+        public readonly reasons: readonly string[],
+    ) {
+        super(message);
+        // Pulumi's closure serializer turns classes into functions, where Error's constructor
+        // cannot set the message on `this`: set it explicitly so it survives the provider host.
+        this.message = message;
+        this.name = "PromotionBlocked";
+    }
+}
+
+const READINESS_BACKOFF: Backoff = { initialMs: 5_000, maxMs: 30_000 };
+const TOP_FINDINGS = 10;
+
+function sameGroups(a: readonly string[], b: readonly string[]): boolean {
+    return a.length === b.length && [...a].sort().join(",") === [...b].sort().join(",");
+}
+
+function samePolicy(a: string | undefined, b: string): boolean {
+    if (a === undefined) {
+        return false;
+    }
+    try {
+        return JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b));
+    } catch {
+        return false;
+    }
+}
+
+/**
+ * The outputs' copy of the inputs: everything diff, read and delete need, and nothing else — no
+ * secret, and not the engine's `__provider` text (which the host adds back itself, and which would
+ * make a partial-state error too large for gRPC metadata).
+ */
+export function publicInputs(inputs: PromotionInputs): Omit<PromotionInputs, "scanner"> & { scanner: Omit<PromotionInputs["scanner"], "accessKey" | "secretKey"> } {
+    const { kind, url, templateUuid, policyId } = inputs.scanner;
+    return {
+        instanceName: inputs.instanceName,
+        region: inputs.region,
+        assumeRoleArn: inputs.assumeRoleArn,
+        instanceId: inputs.instanceId,
+        roleName: inputs.roleName,
+        phasePolicyName: inputs.phasePolicyName,
+        launchPolicy: inputs.launchPolicy,
+        productionPolicy: inputs.productionPolicy,
+        remediationSecurityGroupIds: inputs.remediationSecurityGroupIds,
+        productionSecurityGroupIds: inputs.productionSecurityGroupIds,
+        scanner: { kind, url, templateUuid, policyId },
+        severityThreshold: inputs.severityThreshold,
+        readinessTimeoutSeconds: inputs.readinessTimeoutSeconds,
+        scanTimeoutSeconds: inputs.scanTimeoutSeconds,
+        rescanTrigger: inputs.rescanTrigger,
+    };
+}
+
+/** One line per finding for messages and outputs, at most 240 characters. */
+export function describeFinding(f: Finding): string {
+    const cves = f.cves.length > 0 ? ` (${f.cves.slice(0, 3).join(", ")}${f.cves.length > 3 ? ", ..." : ""})` : "";
+    const title = f.title.length > 160 ? `${f.title.slice(0, 157)}...` : f.title;
+    return `${f.severity.toUpperCase()} ${f.id}: ${title}${cves}`;
+}
+
+/** Which phase the instance and role are in right now, read from AWS (never from state). */
+export async function observePhase(aws: AwsPort, inputs: PromotionInputs): Promise<{ phase: PromotionOutputs["phase"]; instance: InstanceState | undefined }> {
+    const instance = await aws.describeInstance(inputs.instanceId);
+    if (instance === undefined) {
+        return { phase: "remediation", instance };
+    }
+    const inProduction =
+        instance.securityGroupIds.length > 0 && instance.securityGroupIds.every((g) => inputs.productionSecurityGroupIds.includes(g));
+    const policy = await aws.getRolePolicy(inputs.roleName, inputs.phasePolicyName);
+    return { phase: inProduction && samePolicy(policy, inputs.productionPolicy) ? "production" : "remediation", instance };
+}
+
+/**
+ * Runs the whole flow for one instance. Resolves with outputs when the instance is in production;
+ * throws PromotionBlocked (instance left in quarantine, outputs attached) or another error when
+ * AWS itself failed. Safe to call again after any failure or crash.
+ */
+export async function promote(inputs: PromotionInputs, deps: FlowDependencies): Promise<PromotionOutputs> {
+    const { aws, clock, log } = deps;
+    const name = inputs.instanceName;
+    const startedAt = new Date(clock.now()).toISOString();
+    const base = {
+        ...publicInputs(inputs),
+        scannerKind: inputs.scanner.kind,
+        startedAt,
+        findingCounts: countBySeverity([]),
+        topFindings: [] as string[],
+        warnings: [] as string[],
+    };
+    const blocked = (reasons: string[], extra: Partial<PromotionOutputs> = {}): PromotionBlocked => {
+        const outputs: PromotionOutputs = { ...base, ...extra, phase: "remediation", reasons };
+        const findings = (extra as { topFindings?: string[] }).topFindings ?? [];
+        const message =
+            `Instance ${name} stays in quarantine (remediation security group): ${reasons.join("; ")}` +
+            (findings.length > 0 ? `\n  ${findings.join("\n  ")}` : "");
+        return new PromotionBlocked(message, outputs, reasons);
+    };
+
+    const instance = await aws.describeInstance(inputs.instanceId);
+    if (instance === undefined || instance.state === "terminated" || instance.state === "shutting-down") {
+        throw new Error(`Instance ${name} (${inputs.instanceId}) does not exist or is terminating; it cannot be scanned or promoted.`);
+    }
+
+    // 1. Restore the invariant before anything else (a crash or a hand edit may have broken it).
+    const wasInProduction = instance.securityGroupIds.some((g) => inputs.productionSecurityGroupIds.includes(g));
+    const bootstrapped = instance.tags[BOOTSTRAP_STATUS_TAG] === "success";
+    if (wasInProduction) {
+        await aws.putRolePolicy(inputs.roleName, inputs.phasePolicyName, inputs.productionPolicy);
+    } else if (!bootstrapped) {
+        log(`${name}: launch phase: granting bootstrap rights`);
+        await aws.putRolePolicy(inputs.roleName, inputs.phasePolicyName, inputs.launchPolicy);
+    }
+
+    // 2. Wait for the bootstrap signal.
+    if (!bootstrapped) {
+        log(`${name}: waiting for bootstrap (up to ${Math.round(inputs.readinessTimeoutSeconds / 60)} min)`);
+        const readinessDeadline = clock.now() + inputs.readinessTimeoutSeconds * 1000;
+        const { value: status } = await pollUntil(clock, readinessDeadline, deps.readinessBackoff ?? READINESS_BACKOFF, async () => {
+            const current = await aws.describeInstance(inputs.instanceId);
+            const tag = current?.tags[BOOTSTRAP_STATUS_TAG];
+            return tag === "success" || tag === "failure"
+                ? { done: true, value: { tag, reason: current?.tags[BOOTSTRAP_REASON_TAG] ?? "" } }
+                : { done: false };
+        });
+        if (status === undefined) {
+            throw blocked([`no bootstrap signal within ${Math.round(inputs.readinessTimeoutSeconds / 60)} min`]);
+        }
+        if (status.tag === "failure") {
+            throw blocked([`bootstrap failed: ${status.reason || "no reason given"}`]);
+        }
+        log(`${name}: bootstrap succeeded`);
+    }
+
+    // 3. Scan. A production instance being rescanned keeps its groups and also gets the remediation
+    //    groups, which are the only ones that admit the scanner.
+    if (wasInProduction) {
+        await aws.setSecurityGroups(inputs.instanceId, [...new Set([...inputs.productionSecurityGroupIds, ...inputs.remediationSecurityGroupIds])]);
+    }
+    const current = (await aws.describeInstance(inputs.instanceId)) ?? instance;
+    const target: ScanTarget = {
+        instanceId: inputs.instanceId,
+        instanceArn: current.arn,
+        privateIp: current.privateIp,
+        region: inputs.region,
+        accountId: current.accountId,
+    };
+    const context: ScanContext = {
+        target,
+        deadline: clock.now() + inputs.scanTimeoutSeconds * 1000,
+        log: (line: string) => log(`${name}: ${line}`),
+        sleep: (ms: number) => clock.sleep(ms),
+        now: () => clock.now(),
+        random: () => clock.random(),
+    };
+    log(`${name}: scanning with ${inputs.scanner.kind}`);
+    let result: ScanResult;
+    try {
+        result = await deps.scanner.scan(context);
+    } catch (err) {
+        const reason = err instanceof ScannerError ? err.message : `scanner failed: ${err instanceof Error ? err.message : String(err)}`;
+        await demote(aws, inputs, wasInProduction);
+        throw blocked([reason]);
+    }
+
+    // 4. Decide.
+    const threshold = inputs.severityThreshold as Severity;
+    const blocking = blockingFindings(result.findings, threshold);
+    const scanned = {
+        scanId: result.scanId,
+        findingCounts: countBySeverity(result.findings),
+        topFindings: blockingFindings(result.findings, "info").slice(0, TOP_FINDINGS).map(describeFinding),
+        warnings: [...result.warnings],
+        finishedAt: new Date(clock.now()).toISOString(),
+    };
+    if (blocking.length > 0) {
+        await demote(aws, inputs, wasInProduction);
+        const counts = Object.entries(scanned.findingCounts)
+            .filter(([severity, n]) => n > 0 && blocking.some((f) => f.severity === severity))
+            .map(([severity, n]) => `${n} ${severity}`)
+            .reverse()
+            .join(", ");
+        throw blocked([`${blocking.length} finding(s) at or above ${threshold} (${counts}) in scan ${result.scanId}`], {
+            ...scanned,
+            topFindings: blocking.slice(0, TOP_FINDINGS).map(describeFinding),
+        });
+    }
+
+    // 5. Promote: shrink the role first, then move the instance.
+    await aws.putRolePolicy(inputs.roleName, inputs.phasePolicyName, inputs.productionPolicy);
+    await aws.setSecurityGroups(inputs.instanceId, inputs.productionSecurityGroupIds);
+    const promotedAt = new Date(clock.now()).toISOString();
+    log(`${name}: promoted to production`);
+    return { ...base, ...scanned, phase: "production", promotedAt, reasons: [] };
+}
+
+/** Back to quarantine: only the remediation groups. Rights are already at most launch rights. */
+async function demote(aws: AwsPort, inputs: PromotionInputs, wasInProduction: boolean): Promise<void> {
+    await aws.setSecurityGroups(inputs.instanceId, inputs.remediationSecurityGroupIds);
+    if (wasInProduction) {
+        // A demoted production instance keeps production rights: less than launch rights.
+        await aws.putRolePolicy(inputs.roleName, inputs.phasePolicyName, inputs.productionPolicy);
+    }
+}

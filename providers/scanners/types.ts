@@ -1,0 +1,127 @@
+/**
+ * What every scanner adapter implements, and the pure severity logic the promotion decision rests
+ * on. Adapters run inside the dynamic-provider process: they import SDKs inside their methods and
+ * capture nothing that cannot be serialized.
+ */
+import { PROMOTION_SEVERITIES } from "../promotionInputs";
+
+export type Severity = (typeof PROMOTION_SEVERITIES)[number];
+
+export interface Finding {
+    /** Scanner's identifier: Tenable plugin id, Inspector finding ARN. */
+    readonly id: string;
+    readonly title: string;
+    readonly severity: Severity;
+    /** CVE ids when the scanner knows them. */
+    readonly cves: readonly string[];
+}
+
+export interface ScanTarget {
+    readonly instanceId: string;
+    readonly instanceArn: string;
+    readonly privateIp: string;
+    readonly region: string;
+    readonly accountId: string;
+}
+
+/** Everything a scan may use from its surroundings; injected so tests control time. */
+export interface ScanContext {
+    readonly target: ScanTarget;
+    /** Epoch milliseconds after which the scan must give up (throw ScanTimeoutError). */
+    readonly deadline: number;
+    /** One progress line for `pulumi up`'s output (never a secret). */
+    log(line: string): void;
+    sleep(ms: number): Promise<void>;
+    now(): number;
+    /** Uniform in [0, 1): jitter source. */
+    random(): number;
+}
+
+export interface ScanResult {
+    readonly scanId: string;
+    readonly findings: readonly Finding[];
+    /** Things a user should know even when the scan is clean (e.g. "no scan was run"). */
+    readonly warnings: readonly string[];
+}
+
+export interface Scanner {
+    readonly kind: string;
+    /** Runs (or reads) a scan of the target. Throws ScannerError / ScanTimeoutError; never returns a partial result. */
+    scan(context: ScanContext): Promise<ScanResult>;
+}
+
+/** The scanner failed or answered something unusable. The message is safe to show (no secrets). */
+export class ScannerError extends Error {
+    constructor(message: string) {
+        super(message);
+        // Pulumi's closure serializer turns classes into functions, where Error's constructor
+        // cannot set the message on `this`: set it explicitly so it survives the provider host.
+        this.message = message;
+        this.name = "ScannerError";
+    }
+}
+
+export class ScanTimeoutError extends ScannerError {
+    constructor(message: string) {
+        super(message);
+        // Pulumi's closure serializer turns classes into functions, where Error's constructor
+        // cannot set the message on `this`: set it explicitly so it survives the provider host.
+        this.message = message;
+        this.name = "ScanTimeoutError";
+    }
+}
+
+const RANK: Readonly<Record<Severity, number>> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
+
+/** True when a finding of `severity` blocks promotion under `threshold` (at the threshold and above). */
+export function blocks(severity: Severity, threshold: Severity): boolean {
+    return RANK[severity] >= RANK[threshold];
+}
+
+/** Tenable/Nessus severity 0-4 (info, low, medium, high, critical). Anything else is an error. */
+export function tenableSeverity(value: unknown): Severity {
+    const index = typeof value === "string" && /^[0-4]$/.test(value) ? Number(value) : value;
+    if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index > 4) {
+        throw new ScannerError(`Tenable returned an unknown severity ${JSON.stringify(value)}.`);
+    }
+    return PROMOTION_SEVERITIES[index]!;
+}
+
+/**
+ * Amazon Inspector severity. UNTRIAGED means Inspector has not rated it yet: treated as critical,
+ * so an unrated finding can never let an instance through.
+ */
+export function inspectorSeverity(value: unknown): Severity {
+    switch (value) {
+        case "INFORMATIONAL":
+            return "info";
+        case "LOW":
+            return "low";
+        case "MEDIUM":
+            return "medium";
+        case "HIGH":
+            return "high";
+        case "CRITICAL":
+        case "UNTRIAGED":
+            return "critical";
+        default:
+            throw new ScannerError(`Amazon Inspector returned an unknown severity ${JSON.stringify(value)}.`);
+    }
+}
+
+export function countBySeverity(findings: readonly Finding[]): Record<Severity, number> {
+    const counts: Record<Severity, number> = { info: 0, low: 0, medium: 0, high: 0, critical: 0 };
+    for (const finding of findings) {
+        counts[finding.severity] += 1;
+    }
+    return counts;
+}
+
+/** The findings that block, most severe first (stable within a severity). */
+export function blockingFindings(findings: readonly Finding[], threshold: Severity): Finding[] {
+    return findings
+        .map((finding, index) => ({ finding, index }))
+        .filter(({ finding }) => blocks(finding.severity, threshold))
+        .sort((a, b) => RANK[b.finding.severity] - RANK[a.finding.severity] || a.index - b.index)
+        .map(({ finding }) => finding);
+}

@@ -1,0 +1,250 @@
+/**
+ * Scan-and-promote end to end, the way `pulumi up` runs it: the real provider, serialized with
+ * Pulumi's closure serializer, inside Pulumi's own dynamic-provider host, driven over gRPC; AWS is
+ * the moto emulator and Tenable a scripted fake, both on loopback. Every assertion about AWS reads
+ * the emulator's state back.
+ */
+import { CreateTagsCommand, DescribeInstancesCommand, EC2Client, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
+import { GetRolePolicyCommand, IAMClient } from "@aws-sdk/client-iam";
+import { toJson } from "../policies/document";
+import { launchPolicy, productionPolicy } from "../policies/instance";
+import { scanAndPromoteProvider } from "../providers/scanAndPromote";
+import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto } from "./support/moto";
+import { ProviderHost, UNKNOWN, dynamicUrn, secret, serializeProvider, startProviderHost } from "./support/providerHost";
+import { FAKE_KEYS, TenableFake, startTenableFake } from "./support/tenableFake";
+
+const TYPE = "pulumi-nodejs:dynamic/airlock:ScanAndPromote";
+const KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/0b7f8a62-1b2c-4d5e-8f90-123456789abc";
+
+let moto: Moto;
+let tenable: TenableFake;
+let host: ProviderHost;
+let providerText: string;
+let ec2: EC2Client;
+let iam: IAMClient;
+
+beforeAll(async () => {
+    [moto, tenable, providerText] = await Promise.all([startMoto(), startTenableFake(), serializeProvider(scanAndPromoteProvider)]);
+    host = await startProviderHost({ env: { ...moto.env, AIRLOCK_POLL_INITIAL_MS: "40" } });
+    ec2 = new EC2Client(awsClientConfig(moto));
+    iam = new IAMClient(awsClientConfig(moto));
+}, 60_000);
+
+afterAll(async () => {
+    await Promise.all([host?.stop(), moto?.stop(), tenable?.stop()]);
+});
+
+beforeEach(async () => {
+    await moto.reset();
+    tenable.setScript({ kind: "clean" });
+});
+
+function inputsFor(instance: SeededInstance, name = "web-1", extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const grant = { partition: "aws", dnsSuffix: "amazonaws.com", region: "eu-west-1", bucketName: "airlock-keys-test", keyObjectKey: `keys/${name}.key`, kmsKeyArn: KMS_KEY_ARN };
+    return {
+        __provider: providerText,
+        instanceName: name,
+        region: "eu-west-1",
+        instanceId: instance.instanceId,
+        roleName: instance.roleName,
+        phasePolicyName: "airlock-phase",
+        launchPolicy: toJson(launchPolicy(grant)),
+        productionPolicy: toJson(productionPolicy(grant)),
+        remediationSecurityGroupIds: [instance.remediationSecurityGroupId],
+        productionSecurityGroupIds: [instance.productionSecurityGroupId],
+        scanner: secret({ kind: "tenable", url: tenable.url, accessKey: FAKE_KEYS.accessKey, secretKey: FAKE_KEYS.secretKey, templateUuid: "731a8e52-3ea6-a291-ec0a-d2ff0619c19d7bd788d6be818b65" }),
+        severityThreshold: "medium",
+        readinessTimeoutSeconds: 60,
+        scanTimeoutSeconds: 60,
+        ...extra,
+    };
+}
+
+/**
+ * The instance signals its bootstrap result the way cloud-init will: by tagging itself, which it
+ * can do only once the launch policy grants it (so wait for that policy, as the real instance must).
+ */
+async function signalBootstrapSoon(instanceId: string, roleName: string, status: "success" | "failure" = "success", reason = ""): Promise<void> {
+    for (let attempt = 0; (await phasePolicyOf(roleName)) === undefined; attempt++) {
+        if (attempt > 300) {
+            throw new Error("the launch policy never appeared");
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await ec2.send(
+        new CreateTagsCommand({
+            Resources: [instanceId],
+            Tags: [
+                { Key: "airlock:bootstrap", Value: status },
+                { Key: "airlock:bootstrap-reason", Value: reason },
+            ],
+        }),
+    );
+}
+
+async function groupsOf(instanceId: string): Promise<string[]> {
+    const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    return (out.Reservations?.[0]?.Instances?.[0]?.SecurityGroups ?? []).map((g) => g.GroupId ?? "");
+}
+
+async function phasePolicyOf(roleName: string): Promise<string | undefined> {
+    try {
+        const out = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: "airlock-phase" }));
+        return JSON.stringify(JSON.parse(decodeURIComponent(out.PolicyDocument ?? "")));
+    } catch (err) {
+        if ((err as { name?: string }).name === "NoSuchEntityException" || (err as { name?: string }).name === "NoSuchEntity") {
+            return undefined;
+        }
+        throw err;
+    }
+}
+
+describe("through Pulumi's dynamic-provider host", () => {
+    it("check validates, and accepts unknowns during preview", async () => {
+        const instance = await seedAirlockInstance(moto);
+        const urn = dynamicUrn("web-1-promotion", TYPE);
+        expect((await host.check(urn, {}, inputsFor(instance))).failures).toEqual([]);
+        expect((await host.check(urn, {}, inputsFor(instance, "web-1", { instanceId: UNKNOWN, roleName: UNKNOWN }))).failures).toEqual([]);
+        expect((await host.check(urn, {}, inputsFor(instance, "web-1", { severityThreshold: "severe" }))).failures).toEqual([
+            { property: "severityThreshold", reason: '`severityThreshold` must be one of info, low, medium, high, critical, not "severe".' },
+        ]);
+    });
+
+    it("promotes a clean instance: production policy first, then the production group", async () => {
+        const instance = await seedAirlockInstance(moto);
+        const inputs = inputsFor(instance);
+        const [outcome] = await Promise.all([host.create(dynamicUrn("web-1-promotion", TYPE), inputs), signalBootstrapSoon(instance.instanceId, instance.roleName)]);
+        expect(outcome).toEqual(expect.objectContaining({ ok: true, id: instance.instanceId }));
+        const properties = outcome.ok ? outcome.properties : {};
+        expect(properties).toEqual(expect.objectContaining({ phase: "production", scannerKind: "tenable", reasons: [], findingCounts: { info: 0, low: 0, medium: 0, high: 0, critical: 0 } }));
+
+        // What the emulator holds afterwards.
+        expect(await groupsOf(instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
+        expect(await phasePolicyOf(instance.roleName)).toBe(inputs.productionPolicy);
+
+        // The order that keeps the invariant, as AWS saw it.
+        const mutations = (await moto.requests()).map((r) => r.action).filter((a) => a === "PutRolePolicy" || a === "ModifyInstanceAttribute");
+        expect(mutations).toEqual(["PutRolePolicy", "PutRolePolicy", "ModifyInstanceAttribute"]);
+        // The scan targeted the instance's private IP.
+        expect(tenable.requestsTo("create")[0]?.body).toEqual(expect.objectContaining({ settings: expect.objectContaining({ text_targets: instance.privateIp }) }));
+        // Progress reached the host's output, and no secret reached anything.
+        expect(host.output()).toMatch(/airlock: web-1: waiting for bootstrap[\s\S]*airlock: web-1: promoted to production/);
+        expect(JSON.stringify(properties) + host.output()).not.toMatch(new RegExp(`${FAKE_KEYS.accessKey}|${FAKE_KEYS.secretKey}`));
+    });
+
+    it("records a blocked instance as partial state in remediation, and the next up promotes it through update", async () => {
+        const instance = await seedAirlockInstance(moto);
+        const inputs = inputsFor(instance);
+        const urn = dynamicUrn("web-1-promotion", TYPE);
+        tenable.setScript({
+            kind: "findings",
+            vulnerabilities: [
+                { plugin_id: 201194, plugin_name: "OpenSSH < 9.8p1 Remote Code Execution (regreSSHion)", severity: 4, cve: ["CVE-2024-6387"] },
+                { plugin_id: 58751, plugin_name: "SSL/TLS Protocol Initialization Vector Implementation Information Disclosure Vulnerability (BEAST)", severity: 2 },
+                { plugin_id: 10287, plugin_name: "Traceroute Information", severity: 0 },
+            ],
+        });
+        const [blocked] = await Promise.all([host.create(urn, inputs), signalBootstrapSoon(instance.instanceId, instance.roleName)]);
+        expect(blocked.ok).toBe(false);
+        if (blocked.ok) {
+            return;
+        }
+        expect(blocked.message).toBe(
+            `Instance web-1 stays in quarantine (remediation security group): 2 finding(s) at or above medium (1 critical, 1 medium) in scan 101\n` +
+                `  CRITICAL tenable-plugin-201194: OpenSSH < 9.8p1 Remote Code Execution (regreSSHion) (CVE-2024-6387)\n` +
+                `  MEDIUM tenable-plugin-58751: SSL/TLS Protocol Initialization Vector Implementation Information Disclosure Vulnerability (BEAST)`,
+        );
+        expect(blocked.partial).toEqual({
+            id: instance.instanceId,
+            properties: expect.objectContaining({ phase: "remediation", scanId: "101", findingCounts: { info: 1, low: 0, medium: 1, high: 0, critical: 1 } }),
+            reasons: ["2 finding(s) at or above medium (1 critical, 1 medium) in scan 101"],
+        });
+        expect(await groupsOf(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
+        expect(await phasePolicyOf(instance.roleName)).toBe(inputs.launchPolicy);
+
+        // The team patches the instance; the next `pulumi up` retries through update.
+        tenable.setScript({ kind: "clean" });
+        const retried = await host.update(urn, instance.instanceId, blocked.partial?.properties ?? {}, inputs);
+        expect(retried).toEqual(expect.objectContaining({ ok: true, properties: expect.objectContaining({ phase: "production" }) }));
+        expect(await groupsOf(instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
+        expect(await phasePolicyOf(instance.roleName)).toBe(inputs.productionPolicy);
+    });
+
+    it("records a bootstrap failure with its reason, without scanning", async () => {
+        const instance = await seedAirlockInstance(moto);
+        const [outcome] = await Promise.all([
+            host.create(dynamicUrn("web-1-promotion", TYPE), inputsFor(instance)),
+            signalBootstrapSoon(instance.instanceId, instance.roleName, "failure", "luks: key object not found after 10 attempts"),
+        ]);
+        expect(outcome).toEqual(
+            expect.objectContaining({ ok: false, partial: expect.objectContaining({ reasons: ["bootstrap failed: luks: key object not found after 10 attempts"] }) }),
+        );
+        expect(tenable.requests).toEqual([]);
+        expect(await groupsOf(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
+    });
+
+    it("fails closed when the scanner is down, and says why", async () => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        tenable.setScript({ kind: "http500", endpoint: "create" });
+        const outcome = await host.create(dynamicUrn("web-1-promotion", TYPE), inputsFor(instance));
+        expect(outcome.ok).toBe(false);
+        expect(outcome.ok ? "" : outcome.message).toMatch(/^Instance web-1 stays in quarantine \(remediation security group\): Could not create the Tenable scan of [\d.]+: Tenable answered HTTP 500/);
+        expect(await groupsOf(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
+    });
+
+    it("diff: replaces on a new instance, updates on a rescan trigger, ignores a new provider text", async () => {
+        const instance = await seedAirlockInstance(moto);
+        const urn = dynamicUrn("web-1-promotion", TYPE);
+        const recorded = { ...inputsFor(instance), scanner: { kind: "tenable", url: tenable.url, templateUuid: "731a8e52-3ea6-a291-ec0a-d2ff0619c19d7bd788d6be818b65" }, phase: "production" };
+        expect(await host.diff(urn, instance.instanceId, recorded, inputsFor(instance, "web-1", { instanceId: "i-0fffffffffffffff0" }))).toEqual(
+            expect.objectContaining({ changes: "DIFF_SOME", replaces: ["instanceId"], deleteBeforeReplace: true }),
+        );
+        expect(await host.diff(urn, instance.instanceId, recorded, inputsFor(instance, "web-1", { rescanTrigger: "2026-11-22" }))).toEqual(
+            expect.objectContaining({ changes: "DIFF_SOME", replaces: [] }),
+        );
+        expect(await host.diff(urn, instance.instanceId, recorded, inputsFor(instance))).toEqual(expect.objectContaining({ changes: "DIFF_NONE" }));
+    });
+
+    it("read refreshes the phase from the real groups and role policy", async () => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        const urn = dynamicUrn("web-1-promotion", TYPE);
+        const created = await host.create(urn, inputsFor(instance));
+        expect(created.ok).toBe(true);
+        const properties = created.ok ? created.properties : {};
+        expect((await host.read(urn, instance.instanceId, properties)).properties).toEqual(expect.objectContaining({ phase: "production" }));
+
+        // Someone moves the instance back by hand: refresh must notice.
+        await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instance.instanceId, Groups: [instance.remediationSecurityGroupId] }));
+        const refreshed = await host.read(urn, instance.instanceId, properties);
+        expect(refreshed.properties).toEqual(
+            expect.objectContaining({ phase: "remediation", reasons: ["found out of production on refresh (groups or role policy changed outside Airlock)"] }),
+        );
+
+        // The instance is terminated: the resource is gone.
+        await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instance.instanceId] }));
+        expect((await host.read(urn, instance.instanceId, properties)).id).toBe("");
+    });
+
+    it("delete removes the phase policy so the role can go, even when the instance is already gone", async () => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        const urn = dynamicUrn("web-1-promotion", TYPE);
+        const created = await host.create(urn, inputsFor(instance));
+        const properties = created.ok ? created.properties : {};
+        expect(await phasePolicyOf(instance.roleName)).toBeDefined();
+        await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instance.instanceId] }));
+        await host.delete(urn, instance.instanceId, properties);
+        expect(await phasePolicyOf(instance.roleName)).toBeUndefined();
+        // Deleting again (a retried destroy) is fine.
+        await host.delete(urn, instance.instanceId, properties);
+    });
+
+    it("runs 50 promotions in parallel through one host, each to completion", async () => {
+        const instances = await Promise.all(
+            Array.from({ length: 50 }, (_, i) => seedAirlockInstance(moto, { name: `app-${i}`, cidr: `10.${i}.0.0/16`, tags: { "airlock:bootstrap": "success" } })),
+        );
+        const outcomes = await Promise.all(instances.map((instance, i) => host.create(dynamicUrn(`app-${i}-promotion`, TYPE), inputsFor(instance, `app-${i}`))));
+        expect(outcomes.map((o) => (o.ok ? o.properties.phase : o.message))).toEqual(Array(50).fill("production"));
+        const groups = await Promise.all(instances.map((instance) => groupsOf(instance.instanceId)));
+        expect(groups).toEqual(instances.map((instance) => [instance.productionSecurityGroupId]));
+    }, 120_000);
+});

@@ -1,0 +1,318 @@
+/**
+ * The promotion flow against an in-memory AWS with fault injection. The fake checks the invariant
+ * after every mutation; every test also asserts no violation was seen.
+ */
+import { PromotionBlocked, observePhase, promote } from "../providers/promotionFlow";
+import { PromotionInputs } from "../providers/promotionInputs";
+import { backoffDelay, pollUntil } from "../providers/polling";
+import { Finding, ScanContext, ScanResult, Scanner, ScannerError, ScanTimeoutError } from "../providers/scanners/types";
+import { AwsFault, FakeAws, Fault, VirtualClock } from "./support/fakeAws";
+
+const INSTANCE = "i-0123456789abcdef0";
+const REMEDIATION = "sg-0aaaaaaaaaaaaaaaa";
+const PRODUCTION = "sg-0bbbbbbbbbbbbbbbb";
+const LAUNCH_POLICY = JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "Launch", Effect: "Allow", Action: "ec2:CreateTags", Resource: "*" }] });
+const PRODUCTION_POLICY = JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "Key", Effect: "Allow", Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k" }] });
+
+const inputs: PromotionInputs = {
+    instanceName: "web-1",
+    region: "eu-west-1",
+    instanceId: INSTANCE,
+    roleName: "web-1-role",
+    phasePolicyName: "airlock-phase",
+    launchPolicy: LAUNCH_POLICY,
+    productionPolicy: PRODUCTION_POLICY,
+    remediationSecurityGroupIds: [REMEDIATION],
+    productionSecurityGroupIds: [PRODUCTION],
+    scanner: { kind: "tenable" },
+    severityThreshold: "medium",
+    readinessTimeoutSeconds: 600,
+    scanTimeoutSeconds: 3600,
+};
+
+const finding = (severity: Finding["severity"], id = `tenable-plugin-${severity}`): Finding => ({ id, title: `A ${severity} problem`, severity, cves: ["CVE-2026-0001"] });
+
+class FakeScanner implements Scanner {
+    readonly kind = "tenable";
+    scans = 0;
+    constructor(
+        private readonly behaviour: (ctx: ScanContext) => Promise<ScanResult>,
+        private readonly onScan?: () => void,
+    ) {}
+    async scan(ctx: ScanContext): Promise<ScanResult> {
+        this.scans++;
+        this.onScan?.();
+        return this.behaviour(ctx);
+    }
+}
+
+const clean = () => new FakeScanner(async () => ({ scanId: "42", findings: [finding("low"), finding("info")], warnings: [] }));
+
+/** A world where the instance boots (signals success) after a couple of polls. */
+function world(options: { bootstrap?: "success" | "failure" | "never"; groups?: string[]; tags?: Record<string, string> } = {}) {
+    const aws = new FakeAws({ productionGroups: [PRODUCTION], productionPolicy: PRODUCTION_POLICY, roleName: "web-1-role", policyName: "airlock-phase" });
+    aws.addInstance(INSTANCE, options.groups ?? [REMEDIATION], options.tags ?? {});
+    const bootstrap = options.bootstrap ?? "success";
+    aws.onDescribe = (id, polls) => {
+        if (polls >= 2 && bootstrap !== "never") {
+            const instance = aws.instances.get(id);
+            if (instance !== undefined && instance.tags["airlock:bootstrap"] === undefined) {
+                instance.tags["airlock:bootstrap"] = bootstrap;
+                instance.tags["airlock:bootstrap-reason"] = bootstrap === "failure" ? "cryptsetup: device /dev/nvme1n1 not found" : "";
+            }
+        }
+    };
+    const clock = new VirtualClock();
+    const log: string[] = [];
+    return { aws, clock, log, deps: (scanner: Scanner) => ({ aws, scanner, clock, log: (l: string) => log.push(l) }) };
+}
+
+async function blockedBy(run: Promise<unknown>): Promise<PromotionBlocked> {
+    const error = await run.then(
+        () => undefined,
+        (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PromotionBlocked);
+    return error as PromotionBlocked;
+}
+
+describe("a clean scan", () => {
+    it("promotes: launch rights, bootstrap, scan, then production policy BEFORE production groups", async () => {
+        const w = world();
+        const outputs = await promote(inputs, w.deps(clean()));
+        expect(outputs).toEqual(
+            expect.objectContaining({ phase: "production", scanId: "42", scannerKind: "tenable", reasons: [], findingCounts: { info: 1, low: 1, medium: 0, high: 0, critical: 0 } }),
+        );
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([PRODUCTION]);
+        expect(w.aws.policy()).toBe(PRODUCTION_POLICY);
+        const mutations = w.aws.calls.filter((c) => c === "putRolePolicy" || c === "setSecurityGroups");
+        expect(mutations).toEqual(["putRolePolicy", "putRolePolicy", "setSecurityGroups"]);
+        expect(w.aws.violations).toEqual([]);
+        expect(w.log).toEqual(expect.arrayContaining(["web-1: waiting for bootstrap (up to 10 min)", "web-1: bootstrap succeeded", "web-1: promoted to production"]));
+    });
+
+    it("records no secret in its outputs", async () => {
+        const w = world();
+        const outputs = await promote({ ...inputs, scanner: { kind: "tenable", url: "https://t", accessKey: "AK-SECRET", secretKey: "SK-SECRET", templateUuid: "u" } }, w.deps(clean()));
+        expect(JSON.stringify(outputs)).not.toMatch(/AK-SECRET|SK-SECRET/);
+        expect(outputs.scanner).toEqual({ kind: "tenable", url: "https://t", templateUuid: "u" });
+    });
+
+    it.each([
+        ["low", [finding("info")], "production"],
+        ["low", [finding("low")], "remediation"],
+        ["high", [finding("medium")], "production"],
+        ["info", [finding("info")], "remediation"],
+        ["critical", [finding("high")], "production"],
+        ["critical", [finding("critical")], "remediation"],
+    ] as const)("threshold %s with %j ends in %s", async (threshold, findings, phase) => {
+        const w = world();
+        const scanner = new FakeScanner(async () => ({ scanId: "7", findings, warnings: [] }));
+        const run = promote({ ...inputs, severityThreshold: threshold }, w.deps(scanner));
+        if (phase === "production") {
+            await expect(run).resolves.toEqual(expect.objectContaining({ phase }));
+        } else {
+            expect((await blockedBy(run)).outputs.phase).toBe("remediation");
+        }
+        expect(w.aws.violations).toEqual([]);
+    });
+});
+
+describe("blocked or failed: the instance stays in quarantine with no more than launch rights", () => {
+    it("findings at or above the threshold block, with a readable summary of the top findings", async () => {
+        const w = world();
+        const scanner = new FakeScanner(async () => ({
+            scanId: "99",
+            findings: [finding("low"), { id: "tenable-plugin-187654", title: "OpenSSH < 9.8 RCE", severity: "critical", cves: ["CVE-2024-6387"] }, finding("medium", "tenable-plugin-11111")],
+            warnings: [],
+        }));
+        const error = await blockedBy(promote(inputs, w.deps(scanner)));
+        expect(error.message).toBe(
+            "Instance web-1 stays in quarantine (remediation security group): 2 finding(s) at or above medium (1 critical, 1 medium) in scan 99\n" +
+                "  CRITICAL tenable-plugin-187654: OpenSSH < 9.8 RCE (CVE-2024-6387)\n" +
+                "  MEDIUM tenable-plugin-11111: A medium problem (CVE-2026-0001)",
+        );
+        expect(error.outputs).toEqual(expect.objectContaining({ phase: "remediation", scanId: "99", findingCounts: { info: 0, low: 1, medium: 1, high: 0, critical: 1 } }));
+        expect(error.reasons).toEqual(["2 finding(s) at or above medium (1 critical, 1 medium) in scan 99"]);
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([REMEDIATION]);
+        expect(w.aws.policy()).toBe(LAUNCH_POLICY);
+        expect(w.aws.violations).toEqual([]);
+    });
+
+    it("a bootstrap failure blocks with its reason, and nothing is scanned", async () => {
+        const w = world({ bootstrap: "failure" });
+        const scanner = clean();
+        const error = await blockedBy(promote(inputs, w.deps(scanner)));
+        expect(error.reasons).toEqual(["bootstrap failed: cryptsetup: device /dev/nvme1n1 not found"]);
+        expect(scanner.scans).toBe(0);
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([REMEDIATION]);
+    });
+
+    it("no bootstrap signal by the readiness deadline blocks, after a bounded number of polls", async () => {
+        const w = world({ bootstrap: "never" });
+        const error = await blockedBy(promote(inputs, w.deps(clean())));
+        expect(error.reasons).toEqual(["no bootstrap signal within 10 min"]);
+        const polls = w.aws.calls.filter((c) => c === "describeInstance").length - 1;
+        // 5 s doubling to 30 s with jitter over 10 minutes: about twenty polls, not hundreds.
+        expect(polls).toBeGreaterThan(15);
+        expect(polls).toBeLessThan(35);
+        expect(w.clock.sleeps.every((ms) => ms <= 30_000)).toBe(true);
+    });
+
+    it.each([
+        ["a scanner error", new ScannerError("Tenable rejected the API keys (HTTP 401)"), "Tenable rejected the API keys (HTTP 401)"],
+        ["a scan timeout", new ScanTimeoutError("tenable scan 5 did not finish within 60 min"), "tenable scan 5 did not finish within 60 min"],
+        ["an unexpected failure", new TypeError("fetch failed"), "scanner failed: fetch failed"],
+    ])("%s blocks with its message", async (_case, error, reason) => {
+        const w = world();
+        const scanner = new FakeScanner(async () => {
+            throw error;
+        });
+        expect((await blockedBy(promote(inputs, w.deps(scanner)))).reasons).toEqual([reason]);
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([REMEDIATION]);
+        expect(w.aws.policy()).toBe(LAUNCH_POLICY);
+    });
+
+    it("an instance that is gone is an error, not a partial state", async () => {
+        const w = world();
+        w.aws.instances.clear();
+        await expect(promote(inputs, w.deps(clean()))).rejects.toThrow("Instance web-1 (i-0123456789abcdef0) does not exist or is terminating");
+    });
+});
+
+describe("rescanning a production instance", () => {
+    const promoted = () => world({ groups: [PRODUCTION], tags: { "airlock:bootstrap": "success" } });
+
+    it("keeps it in production when clean, reaching it through the remediation group during the scan", async () => {
+        const w = promoted();
+        w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        let groupsDuringScan: string[] = [];
+        const scanner = new FakeScanner(
+            async () => ({ scanId: "2", findings: [], warnings: [] }),
+            () => (groupsDuringScan = w.aws.groupsOf(INSTANCE)),
+        );
+        await expect(promote(inputs, w.deps(scanner))).resolves.toEqual(expect.objectContaining({ phase: "production" }));
+        expect(groupsDuringScan.sort()).toEqual([REMEDIATION, PRODUCTION].sort());
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([PRODUCTION]);
+        expect(w.aws.calls).not.toContain("getRolePolicy");
+        expect(w.aws.violations).toEqual([]);
+    });
+
+    it("demotes it to quarantine when the rescan finds something (fail closed), keeping production rights", async () => {
+        const w = promoted();
+        w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        const scanner = new FakeScanner(async () => ({ scanId: "3", findings: [finding("high")], warnings: [] }));
+        await blockedBy(promote(inputs, w.deps(scanner)));
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([REMEDIATION]);
+        expect(w.aws.policy()).toBe(PRODUCTION_POLICY);
+        expect(w.aws.violations).toEqual([]);
+    });
+
+    it("repairs a broken invariant (production group, launch rights) before anything else", async () => {
+        const w = promoted();
+        w.aws.policies.set("web-1-role/airlock-phase", LAUNCH_POLICY);
+        await promote(inputs, w.deps(clean()));
+        const firstMutation = w.aws.calls.find((c) => c === "putRolePolicy" || c === "setSecurityGroups");
+        expect(firstMutation).toBe("putRolePolicy");
+        expect(w.aws.policy()).toBe(PRODUCTION_POLICY);
+    });
+});
+
+describe("faults", () => {
+    /** Number of AWS calls a clean promotion makes. */
+    async function cleanCallCount(): Promise<number> {
+        const w = world();
+        await promote(inputs, w.deps(clean()));
+        return w.aws.calls.length;
+    }
+
+    it("a crash between any two steps keeps the invariant, and a rerun converges to production", async () => {
+        const total = await cleanCallCount();
+        expect(total).toBeGreaterThan(5);
+        for (let index = 0; index < total; index++) {
+            const w = world();
+            w.aws.failAt = { index, fault: "crash" };
+            await expect(promote(inputs, w.deps(clean()))).rejects.toBeInstanceOf(AwsFault);
+            expect({ index, violations: w.aws.violations }).toEqual({ index, violations: [] });
+            w.aws.failAt = undefined;
+            await expect(promote(inputs, w.deps(clean()))).resolves.toEqual(expect.objectContaining({ phase: "production" }));
+            expect({ index, groups: w.aws.groupsOf(INSTANCE), policy: w.aws.policy(), violations: w.aws.violations }).toEqual({
+                index,
+                groups: [PRODUCTION],
+                policy: PRODUCTION_POLICY,
+                violations: [],
+            });
+        }
+    });
+
+    it("a crash after a blocked decision leaves it blocked, and a rerun blocks again without violating anything", async () => {
+        const blocking = () => new FakeScanner(async () => ({ scanId: "5", findings: [finding("critical")], warnings: [] }));
+        const w0 = world();
+        await blockedBy(promote(inputs, w0.deps(blocking())));
+        for (let index = 0; index < w0.aws.calls.length; index++) {
+            const w = world();
+            w.aws.failAt = { index, fault: "crash" };
+            await promote(inputs, w.deps(blocking())).catch(() => undefined);
+            w.aws.failAt = undefined;
+            await blockedBy(promote(inputs, w.deps(blocking())));
+            expect({ index, groups: w.aws.groupsOf(INSTANCE), violations: w.aws.violations }).toEqual({ index, groups: [REMEDIATION], violations: [] });
+        }
+    });
+
+    const calls = ["describeInstance", "setSecurityGroups", "getRolePolicy", "putRolePolicy"] as const;
+    const faults: Fault[] = ["throttling", "5xx", "access-denied"];
+    it.each(calls.flatMap((call) => faults.map((fault) => [call, fault] as const)))("%s failing with %s: never fails open, and converges once AWS recovers", async (call, fault) => {
+        const w = world();
+        w.aws.failCall = { call, fault };
+        const outcome = await promote(inputs, w.deps(clean())).then(
+            (o) => o.phase,
+            () => "failed",
+        );
+        // getRolePolicy is not on the promotion path; every other call is.
+        expect(outcome).toBe(call === "getRolePolicy" ? "production" : "failed");
+        if (outcome === "failed") {
+            expect(w.aws.groupsOf(INSTANCE)).not.toContain(PRODUCTION);
+        }
+        expect(w.aws.violations).toEqual([]);
+        w.aws.failCall = undefined;
+        await expect(promote(inputs, w.deps(clean()))).resolves.toEqual(expect.objectContaining({ phase: "production" }));
+        expect(w.aws.violations).toEqual([]);
+    });
+});
+
+describe("observePhase (refresh)", () => {
+    it.each([
+        [[PRODUCTION], PRODUCTION_POLICY, "production"],
+        [[REMEDIATION], PRODUCTION_POLICY, "remediation"],
+        [[PRODUCTION, REMEDIATION], PRODUCTION_POLICY, "remediation"],
+        [[PRODUCTION], LAUNCH_POLICY, "remediation"],
+        [[PRODUCTION], undefined, "remediation"],
+    ])("groups %j with policy %s → %s", async (groups, policy, phase) => {
+        const w = world({ groups });
+        if (policy !== undefined) {
+            w.aws.policies.set("web-1-role/airlock-phase", policy);
+        }
+        expect((await observePhase(w.aws, inputs)).phase).toBe(phase);
+    });
+});
+
+describe("polling", () => {
+    it.each([
+        [0, 0, 2500],
+        [0, 0.999, 4998],
+        [1, 0.5, 7500],
+        [3, 0.5, 22500],
+        [10, 0.5, 22500],
+    ])("attempt %d with jitter %d waits %d ms (5 s doubling, capped at 30 s)", (attempt, random, ms) => {
+        expect(backoffDelay(attempt, { initialMs: 5000, maxMs: 30000 }, random)).toBe(ms);
+    });
+
+    it("never sleeps past the deadline and takes one last look at it", async () => {
+        const clock = new VirtualClock();
+        const deadline = clock.now() + 12_000;
+        const result = await pollUntil(clock, deadline, { initialMs: 5000, maxMs: 30000 }, async () => ({ done: false }));
+        expect(result.value).toBeUndefined();
+        expect(clock.now()).toBe(deadline);
+        expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBe(12_000);
+    });
+});
