@@ -14,6 +14,12 @@ interface InstanceOutputs {
     readonly dataVolumeId: pulumi.Output<string>;
 }
 
+/** The stack-wide and the instance's own trigger; either changing rescans the instance. */
+function rescanTrigger(stack: string | undefined, own: string | undefined): string | undefined {
+    const parts = [stack, own].filter((p): p is string => p !== undefined);
+    return parts.length === 0 ? undefined : parts.join("/");
+}
+
 export = async () => {
     const config = loadConfig();
     if (config.scanner.kind === "none") {
@@ -56,6 +62,7 @@ export = async () => {
                 severityThreshold: config.severityThreshold,
                 readinessTimeoutMinutes: config.scanner.readinessTimeoutMinutes,
                 scanTimeoutMinutes: config.scanner.scanTimeoutMinutes,
+                rescanTrigger: rescanTrigger(config.rescanTrigger, spec.rescanTrigger),
             },
             tags: config.tags,
         });

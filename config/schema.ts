@@ -54,6 +54,8 @@ export interface InstanceSpec {
     readonly mountPoint: string;
     readonly associatePublicIp: boolean;
     readonly managedPolicyArns: readonly string[];
+    /** Change it to rescan this instance on the next up. */
+    readonly rescanTrigger?: string;
 }
 
 export interface ScannerSettings {
@@ -79,6 +81,8 @@ export interface AirlockConfig {
     readonly productionEgress: readonly NetworkRule[];
     readonly scanner: ScannerSettings;
     readonly severityThreshold: Severity;
+    /** Change it to rescan every instance on the next up. */
+    readonly rescanTrigger?: string;
     readonly keyDeletionWindowDays: number;
     readonly tags: Readonly<Record<string, string>>;
 }
@@ -127,6 +131,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
     { key: "scannerSecurityGroupId", type: "string", description: "Security group of the scanner; admitted by the remediation group in addition to scannerSourceCidrs." },
     { key: "readinessTimeoutMinutes", type: "integer", default: 20, description: "How long promotion waits for the instance's bootstrap signal." },
     { key: "scanTimeoutMinutes", type: "integer", default: 60, description: "How long promotion waits for a scan to finish." },
+    { key: "rescanTrigger", type: "string", description: "Change this value (e.g. to today's date) to rescan every instance on the next up; an instance's own rescanTrigger adds to it." },
     { key: "severityThreshold", type: "string", default: "medium", description: "Lowest finding severity that blocks promotion: info, low, medium, high or critical." },
     { key: "keyDeletionWindowDays", type: "integer", default: 30, description: "Waiting period (7-30 days) before the vault's KMS key is deleted after the stack is destroyed." },
     { key: "tags", type: "object", description: "Tags added to every resource Airlock creates (string to string)." },
@@ -143,6 +148,7 @@ const INSTANCE_FIELDS = [
     "mountPoint",
     "associatePublicIp",
     "managedPolicyArns",
+    "rescanTrigger",
 ] as const;
 
 const RULE_FIELDS = ["description", "protocol", "fromPort", "toPort", "port", "cidrs", "ipv6Cidrs", "securityGroupId", "prefixListId"] as const;
@@ -441,6 +447,10 @@ function parseInstance(
             });
         }
     }
+    const rescanTrigger = value.rescanTrigger;
+    if (rescanTrigger !== undefined && (typeof rescanTrigger !== "string" || rescanTrigger.length > 256)) {
+        r.fail(`\`${path}.rescanTrigger\` must be a string of at most 256 characters, such as a date.`);
+    }
     if (r.problems.length > before || os === undefined || subnetId === undefined) {
         return undefined;
     }
@@ -455,6 +465,7 @@ function parseInstance(
         mountPoint: mountPoint as string,
         associatePublicIp: associatePublicIp as boolean,
         managedPolicyArns,
+        rescanTrigger: rescanTrigger as string | undefined,
     };
 }
 
@@ -626,6 +637,7 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>): Airlo
             scanTimeoutMinutes,
         },
         severityThreshold,
+        rescanTrigger: r.string(key("rescanTrigger")),
         keyDeletionWindowDays,
         tags,
     };

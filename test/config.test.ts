@@ -184,7 +184,7 @@ describe("invalid configuration fails with the key and the fix", () => {
         [
             "misspelt instance field",
             { "airlock:instances": instance({ dataVolumeGb: 30 }) },
-            "Unknown setting `airlock:instances[0].dataVolumeGb`. Known settings: name, instanceType, subnetId, os, ami, dataVolumeGiB, rootVolumeGiB, mountPoint, associatePublicIp, managedPolicyArns. Did you mean `dataVolumeGiB`?",
+            "Unknown setting `airlock:instances[0].dataVolumeGb`. Known settings: name, instanceType, subnetId, os, ami, dataVolumeGiB, rootVolumeGiB, mountPoint, associatePublicIp, managedPolicyArns, rescanTrigger. Did you mean `dataVolumeGiB`?",
         ],
         [
             "misspelt config key",

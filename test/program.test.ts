@@ -145,6 +145,22 @@ describe("the program with the dev environment", () => {
     });
 });
 
+describe("rescanning", () => {
+    it("the stack's and an instance's rescanTrigger reach that instance's promotion", async () => {
+        const { engine } = await runProgram(
+            devConfigWith({
+                "airlock:rescanTrigger": "2026-11-22",
+                "airlock:instances": [
+                    { name: "web-1", instanceType: "t3.small" },
+                    { name: "web-2", instanceType: "t3.small", rescanTrigger: "openssl-fix" },
+                ],
+            }),
+        );
+        const triggers = Object.fromEntries(engine.ofType("pulumi-nodejs:dynamic/airlock:ScanAndPromote").map((p) => [p.name, p.inputs.rescanTrigger]));
+        expect(triggers).toEqual({ "web-1-promotion": "2026-11-22", "web-2-promotion": "2026-11-22/openssl-fix" });
+    });
+});
+
 describe("invalid configuration", () => {
     it.each<[string, Record<string, unknown>, string]>([
         ["unknown severity", { "airlock:severityThreshold": "hgh" }, 'Unknown severity "hgh" in `airlock:severityThreshold`'],
