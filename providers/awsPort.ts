@@ -10,7 +10,7 @@ import type { AwsPort, InstanceState } from "./promotionFlow";
 export interface AwsPortSettings {
     readonly region: string;
     readonly assumeRoleArn?: string;
-    /** SDK attempts per call (throttling and 5xx are retried with the SDK's backoff). @default 5 */
+    /** SDK attempts per call (throttling and 5xx are retried with the SDK's backoff). @default AWS_MAX_ATTEMPTS, else 5 */
     readonly maxAttempts?: number;
 }
 
@@ -35,7 +35,13 @@ export function createAwsPort(settings: AwsPortSettings): AwsPort {
                   clientConfig: { region: settings.region },
               });
     /* eslint-enable @typescript-eslint/no-require-imports */
-    const common = { region: settings.region, maxAttempts: settings.maxAttempts ?? 5, ...(credentials === undefined ? {} : { credentials }) };
+    // Without an explicit setting, the SDK reads AWS_MAX_ATTEMPTS; only when that is unset too, 5.
+    const maxAttempts = settings.maxAttempts ?? (process.env.AWS_MAX_ATTEMPTS === undefined ? 5 : undefined);
+    const common = {
+        region: settings.region,
+        ...(maxAttempts === undefined ? {} : { maxAttempts }),
+        ...(credentials === undefined ? {} : { credentials }),
+    };
     const ec2 = new ec2sdk.EC2Client(common);
     const iam = new iamsdk.IAMClient(common);
     const partition = partitionOfRegion(settings.region);

@@ -4,17 +4,14 @@
  * the moto emulator and Tenable a scripted fake, both on loopback. Every assertion about AWS reads
  * the emulator's state back.
  */
-import { CreateTagsCommand, DescribeInstancesCommand, EC2Client, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
-import { GetRolePolicyCommand, IAMClient } from "@aws-sdk/client-iam";
-import { toJson } from "../policies/document";
-import { launchPolicy, productionPolicy } from "../policies/instance";
+import { EC2Client, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
+import { IAMClient } from "@aws-sdk/client-iam";
 import { scanAndPromoteProvider } from "../providers/scanAndPromote";
 import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto } from "./support/moto";
-import { ProviderHost, UNKNOWN, dynamicUrn, secret, serializeProvider, startProviderHost } from "./support/providerHost";
+import { ProviderHost, UNKNOWN, dynamicUrn, serializeProvider, startProviderHost } from "./support/providerHost";
+import { PROMOTION_TYPE as TYPE, groupsOf, phasePolicyOf, promotionInputs, signalBootstrapWhenAllowed } from "./support/promotionWorld";
 import { FAKE_KEYS, TenableFake, startTenableFake } from "./support/tenableFake";
 
-const TYPE = "pulumi-nodejs:dynamic/airlock:ScanAndPromote";
-const KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/0b7f8a62-1b2c-4d5e-8f90-123456789abc";
 
 let moto: Moto;
 let tenable: TenableFake;
@@ -39,65 +36,10 @@ beforeEach(async () => {
     tenable.setScript({ kind: "clean" });
 });
 
-function inputsFor(instance: SeededInstance, name = "web-1", extra: Record<string, unknown> = {}): Record<string, unknown> {
-    const grant = { partition: "aws", dnsSuffix: "amazonaws.com", region: "eu-west-1", bucketName: "airlock-keys-test", keyObjectKey: `keys/${name}.key`, kmsKeyArn: KMS_KEY_ARN };
-    return {
-        __provider: providerText,
-        instanceName: name,
-        region: "eu-west-1",
-        instanceId: instance.instanceId,
-        roleName: instance.roleName,
-        phasePolicyName: "airlock-phase",
-        launchPolicy: toJson(launchPolicy(grant)),
-        productionPolicy: toJson(productionPolicy(grant)),
-        remediationSecurityGroupIds: [instance.remediationSecurityGroupId],
-        productionSecurityGroupIds: [instance.productionSecurityGroupId],
-        scanner: secret({ kind: "tenable", url: tenable.url, accessKey: FAKE_KEYS.accessKey, secretKey: FAKE_KEYS.secretKey, templateUuid: "731a8e52-3ea6-a291-ec0a-d2ff0619c19d7bd788d6be818b65" }),
-        severityThreshold: "medium",
-        readinessTimeoutSeconds: 60,
-        scanTimeoutSeconds: 60,
-        ...extra,
-    };
-}
-
-/**
- * The instance signals its bootstrap result the way cloud-init will: by tagging itself, which it
- * can do only once the launch policy grants it (so wait for that policy, as the real instance must).
- */
-async function signalBootstrapSoon(instanceId: string, roleName: string, status: "success" | "failure" = "success", reason = ""): Promise<void> {
-    for (let attempt = 0; (await phasePolicyOf(roleName)) === undefined; attempt++) {
-        if (attempt > 300) {
-            throw new Error("the launch policy never appeared");
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await ec2.send(
-        new CreateTagsCommand({
-            Resources: [instanceId],
-            Tags: [
-                { Key: "airlock:bootstrap", Value: status },
-                { Key: "airlock:bootstrap-reason", Value: reason },
-            ],
-        }),
-    );
-}
-
-async function groupsOf(instanceId: string): Promise<string[]> {
-    const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
-    return (out.Reservations?.[0]?.Instances?.[0]?.SecurityGroups ?? []).map((g) => g.GroupId ?? "");
-}
-
-async function phasePolicyOf(roleName: string): Promise<string | undefined> {
-    try {
-        const out = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: "airlock-phase" }));
-        return JSON.stringify(JSON.parse(decodeURIComponent(out.PolicyDocument ?? "")));
-    } catch (err) {
-        if ((err as { name?: string }).name === "NoSuchEntityException" || (err as { name?: string }).name === "NoSuchEntity") {
-            return undefined;
-        }
-        throw err;
-    }
-}
+const inputsFor = (instance: SeededInstance, name = "web-1", extra: Record<string, unknown> = {}) => promotionInputs(providerText, tenable.url, instance, name, extra);
+const signalBootstrapSoon = (instance: SeededInstance, status: "success" | "failure" = "success", reason = "") => signalBootstrapWhenAllowed(ec2, iam, instance, status, reason);
+const groupsOfInstance = (instanceId: string) => groupsOf(ec2, instanceId);
+const phasePolicyOfRole = (roleName: string) => phasePolicyOf(iam, roleName);
 
 describe("through Pulumi's dynamic-provider host", () => {
     it("check validates, and accepts unknowns during preview", async () => {
@@ -113,14 +55,14 @@ describe("through Pulumi's dynamic-provider host", () => {
     it("promotes a clean instance: production policy first, then the production group", async () => {
         const instance = await seedAirlockInstance(moto);
         const inputs = inputsFor(instance);
-        const [outcome] = await Promise.all([host.create(dynamicUrn("web-1-promotion", TYPE), inputs), signalBootstrapSoon(instance.instanceId, instance.roleName)]);
+        const [outcome] = await Promise.all([host.create(dynamicUrn("web-1-promotion", TYPE), inputs), signalBootstrapSoon(instance)]);
         expect(outcome).toEqual(expect.objectContaining({ ok: true, id: instance.instanceId }));
         const properties = outcome.ok ? outcome.properties : {};
         expect(properties).toEqual(expect.objectContaining({ phase: "production", scannerKind: "tenable", reasons: [], findingCounts: { info: 0, low: 0, medium: 0, high: 0, critical: 0 } }));
 
         // What the emulator holds afterwards.
-        expect(await groupsOf(instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
-        expect(await phasePolicyOf(instance.roleName)).toBe(inputs.productionPolicy);
+        expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
+        expect(await phasePolicyOfRole(instance.roleName)).toBe(inputs.productionPolicy);
 
         // The order that keeps the invariant, as AWS saw it.
         const mutations = (await moto.requests()).map((r) => r.action).filter((a) => a === "PutRolePolicy" || a === "ModifyInstanceAttribute");
@@ -144,7 +86,7 @@ describe("through Pulumi's dynamic-provider host", () => {
                 { plugin_id: 10287, plugin_name: "Traceroute Information", severity: 0 },
             ],
         });
-        const [blocked] = await Promise.all([host.create(urn, inputs), signalBootstrapSoon(instance.instanceId, instance.roleName)]);
+        const [blocked] = await Promise.all([host.create(urn, inputs), signalBootstrapSoon(instance)]);
         expect(blocked.ok).toBe(false);
         if (blocked.ok) {
             return;
@@ -159,28 +101,28 @@ describe("through Pulumi's dynamic-provider host", () => {
             properties: expect.objectContaining({ phase: "remediation", scanId: "101", findingCounts: { info: 1, low: 0, medium: 1, high: 0, critical: 1 } }),
             reasons: ["2 finding(s) at or above medium (1 critical, 1 medium) in scan 101"],
         });
-        expect(await groupsOf(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
-        expect(await phasePolicyOf(instance.roleName)).toBe(inputs.launchPolicy);
+        expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
+        expect(await phasePolicyOfRole(instance.roleName)).toBe(inputs.launchPolicy);
 
         // The team patches the instance; the next `pulumi up` retries through update.
         tenable.setScript({ kind: "clean" });
         const retried = await host.update(urn, instance.instanceId, blocked.partial?.properties ?? {}, inputs);
         expect(retried).toEqual(expect.objectContaining({ ok: true, properties: expect.objectContaining({ phase: "production" }) }));
-        expect(await groupsOf(instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
-        expect(await phasePolicyOf(instance.roleName)).toBe(inputs.productionPolicy);
+        expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
+        expect(await phasePolicyOfRole(instance.roleName)).toBe(inputs.productionPolicy);
     });
 
     it("records a bootstrap failure with its reason, without scanning", async () => {
         const instance = await seedAirlockInstance(moto);
         const [outcome] = await Promise.all([
             host.create(dynamicUrn("web-1-promotion", TYPE), inputsFor(instance)),
-            signalBootstrapSoon(instance.instanceId, instance.roleName, "failure", "luks: key object not found after 10 attempts"),
+            signalBootstrapSoon(instance, "failure", "luks: key object not found after 10 attempts"),
         ]);
         expect(outcome).toEqual(
             expect.objectContaining({ ok: false, partial: expect.objectContaining({ reasons: ["bootstrap failed: luks: key object not found after 10 attempts"] }) }),
         );
         expect(tenable.requests).toEqual([]);
-        expect(await groupsOf(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
+        expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
     });
 
     it("fails closed when the scanner is down, and says why", async () => {
@@ -189,7 +131,7 @@ describe("through Pulumi's dynamic-provider host", () => {
         const outcome = await host.create(dynamicUrn("web-1-promotion", TYPE), inputsFor(instance));
         expect(outcome.ok).toBe(false);
         expect(outcome.ok ? "" : outcome.message).toMatch(/^Instance web-1 stays in quarantine \(remediation security group\): Could not create the Tenable scan of [\d.]+: Tenable answered HTTP 500/);
-        expect(await groupsOf(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
+        expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
     });
 
     it("diff: replaces on a new instance, updates on a rescan trigger, ignores a new provider text", async () => {
@@ -230,10 +172,10 @@ describe("through Pulumi's dynamic-provider host", () => {
         const urn = dynamicUrn("web-1-promotion", TYPE);
         const created = await host.create(urn, inputsFor(instance));
         const properties = created.ok ? created.properties : {};
-        expect(await phasePolicyOf(instance.roleName)).toBeDefined();
+        expect(await phasePolicyOfRole(instance.roleName)).toBeDefined();
         await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instance.instanceId] }));
         await host.delete(urn, instance.instanceId, properties);
-        expect(await phasePolicyOf(instance.roleName)).toBeUndefined();
+        expect(await phasePolicyOfRole(instance.roleName)).toBeUndefined();
         // Deleting again (a retried destroy) is fine.
         await host.delete(urn, instance.instanceId, properties);
     });
@@ -244,7 +186,7 @@ describe("through Pulumi's dynamic-provider host", () => {
         );
         const outcomes = await Promise.all(instances.map((instance, i) => host.create(dynamicUrn(`app-${i}-promotion`, TYPE), inputsFor(instance, `app-${i}`))));
         expect(outcomes.map((o) => (o.ok ? o.properties.phase : o.message))).toEqual(Array(50).fill("production"));
-        const groups = await Promise.all(instances.map((instance) => groupsOf(instance.instanceId)));
+        const groups = await Promise.all(instances.map((instance) => groupsOfInstance(instance.instanceId)));
         expect(groups).toEqual(instances.map((instance) => [instance.productionSecurityGroupId]));
     }, 120_000);
 });

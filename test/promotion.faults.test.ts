@@ -1,0 +1,133 @@
+/**
+ * Faults on the real path: Pulumi's provider host, the real SDK, moto behind a fault-injecting
+ * proxy. AWS calls fail (throttling, 5xx, access denied) and the provider host is killed between
+ * every pair of steps; after each, the emulator's state must satisfy the invariant, and a rerun
+ * (what the next `pulumi up` does) must converge to production.
+ */
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { IAMClient } from "@aws-sdk/client-iam";
+import { scanAndPromoteProvider } from "../providers/scanAndPromote";
+import { AwsFaultKind, FaultProxy, startFaultProxy } from "./support/faultProxy";
+import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto } from "./support/moto";
+import { ProviderHost, dynamicUrn, serializeProvider, startProviderHost } from "./support/providerHost";
+import { PROMOTION_TYPE, groupsOf, invariantHolds, phasePolicyOf, promotionInputs, signalBootstrapWhenAllowed } from "./support/promotionWorld";
+import { TenableFake, startTenableFake } from "./support/tenableFake";
+
+let moto: Moto;
+let proxy: FaultProxy;
+let tenable: TenableFake;
+let providerText: string;
+let ec2: EC2Client;
+let iam: IAMClient;
+const hosts: ProviderHost[] = [];
+
+beforeAll(async () => {
+    [moto, tenable, providerText] = await Promise.all([startMoto(), startTenableFake(), serializeProvider(scanAndPromoteProvider)]);
+    proxy = await startFaultProxy(moto.endpoint);
+    ec2 = new EC2Client(awsClientConfig(moto));
+    iam = new IAMClient(awsClientConfig(moto));
+}, 60_000);
+
+afterAll(async () => {
+    await Promise.all([...hosts.map((h) => h.stop()), proxy?.stop(), moto?.stop(), tenable?.stop()]);
+});
+
+beforeEach(async () => {
+    await moto.reset();
+    proxy.setRules([]);
+    proxy.setCrash(undefined);
+    proxy.calls.length = 0;
+});
+
+/** A provider host whose AWS traffic goes through the fault proxy, with few SDK attempts. */
+async function newHost(): Promise<ProviderHost> {
+    const host = await startProviderHost({ env: { ...moto.env, AWS_ENDPOINT_URL: proxy.endpoint, AIRLOCK_POLL_INITIAL_MS: "40", AWS_MAX_ATTEMPTS: "2" } });
+    hosts.push(host);
+    return host;
+}
+
+async function promoteOnce(host: ProviderHost, instance: SeededInstance) {
+    const inputs = promotionInputs(providerText, tenable.url, instance);
+    const signal = signalBootstrapWhenAllowed(ec2, iam, instance).catch(() => undefined);
+    const outcome = await host.create(dynamicUrn("web-1-promotion", PROMOTION_TYPE), inputs).catch((err: unknown) => ({ ok: false as const, message: String(err) }));
+    await Promise.race([signal, new Promise((resolve) => setTimeout(resolve, 200))]);
+    return { outcome, inputs };
+}
+
+describe("the provider host is killed between two steps", () => {
+    const points = [
+        { action: "PutRolePolicy", nth: 1, when: "before" },
+        { action: "PutRolePolicy", nth: 1, when: "after" },
+        { action: "PutRolePolicy", nth: 2, when: "before" },
+        { action: "PutRolePolicy", nth: 2, when: "after" },
+        { action: "ModifyInstanceAttribute", nth: 1, when: "before" },
+        { action: "ModifyInstanceAttribute", nth: 1, when: "after" },
+    ] as const;
+
+    it.each(points)("at $when $action #$nth: the invariant holds, and the next up converges", async (point) => {
+        const instance = await seedAirlockInstance(moto);
+        const doomed = await newHost();
+        proxy.setCrash({ ...point, crash: () => process.kill(doomed.pid, "SIGKILL") });
+        const first = await promoteOnce(doomed, instance);
+        expect(first.outcome.ok).toBe(false);
+        expect(await invariantHolds(ec2, iam, instance, first.inputs.productionPolicy as string)).toBe(true);
+
+        // The next `pulumi up`: a fresh provider process, and create again (nothing was recorded).
+        proxy.setCrash(undefined);
+        const retry = await promoteOnce(await newHost(), instance);
+        expect(retry.outcome).toEqual(expect.objectContaining({ ok: true }));
+        expect(await groupsOf(ec2, instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
+        expect(await phasePolicyOf(iam, instance.roleName)).toBe(retry.inputs.productionPolicy);
+    }, 60_000);
+});
+
+describe("AWS calls fail", () => {
+    let host: ProviderHost;
+    beforeAll(async () => {
+        host = await newHost();
+    });
+
+    const cases: Array<[string, AwsFaultKind]> = ["DescribeInstances", "PutRolePolicy", "ModifyInstanceAttribute"].flatMap((action) =>
+        (["throttling", "5xx", "access-denied"] as const).map((fault): [string, AwsFaultKind] => [action, fault]),
+    );
+
+    it.each(cases)("%s failing with %s: recorded in remediation without breaking the invariant; converges once AWS recovers", async (action, fault) => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        proxy.setRules([{ action, fault }]);
+        const first = await promoteOnce(host, instance);
+        expect(first.outcome.ok).toBe(false);
+        if (!first.outcome.ok && "partial" in first.outcome && first.outcome.partial !== undefined) {
+            expect(first.outcome.partial.properties).toEqual(expect.objectContaining({ phase: "remediation" }));
+            expect(first.outcome.partial.reasons[0]).toMatch(/^promotion interrupted: /);
+        }
+        expect(proxy.calls.some((c) => c.action === action && c.faulted)).toBe(true);
+        expect(await groupsOf(ec2, instance.instanceId)).not.toContain(instance.productionSecurityGroupId);
+        expect(await invariantHolds(ec2, iam, instance, first.inputs.productionPolicy as string)).toBe(true);
+
+        proxy.setRules([]);
+        const retry = await promoteOnce(host, instance);
+        expect(retry.outcome).toEqual(expect.objectContaining({ ok: true }));
+        expect(await groupsOf(ec2, instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
+    }, 60_000);
+
+    it("a transient throttle is absorbed by the SDK's retries: one up promotes", async () => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        proxy.setRules([{ action: "ModifyInstanceAttribute", fault: "throttling", times: 1 }]);
+        const { outcome } = await promoteOnce(host, instance);
+        expect(outcome).toEqual(expect.objectContaining({ ok: true }));
+        expect(proxy.calls.filter((c) => c.action === "ModifyInstanceAttribute").map((c) => c.faulted)).toEqual([true, false]);
+    }, 60_000);
+
+    it("delete tolerates a role whose phase policy is already gone, but reports access denied", async () => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        const { outcome, inputs } = await promoteOnce(host, instance);
+        const properties = outcome.ok && "properties" in outcome ? outcome.properties : {};
+        proxy.setRules([{ action: "DeleteRolePolicy", fault: "access-denied" }]);
+        await expect(host.delete(dynamicUrn("web-1-promotion", PROMOTION_TYPE), instance.instanceId, properties)).rejects.toThrow(/not authorized|AccessDenied/);
+        proxy.setRules([]);
+        await host.delete(dynamicUrn("web-1-promotion", PROMOTION_TYPE), instance.instanceId, properties);
+        await host.delete(dynamicUrn("web-1-promotion", PROMOTION_TYPE), instance.instanceId, properties);
+        expect(await phasePolicyOf(iam, instance.roleName)).toBeUndefined();
+        void inputs;
+    }, 60_000);
+});
