@@ -4,6 +4,8 @@
  *     (bench/raw.ts), for 10, 100 and 500 instances; runs alternate A B A B so drift hits both.
  *     Goal: airlock/raw ≤ 1.10 at 500.
  *  2. Key bucket policy size for 1, 100 and 1,000 instances. Goal: constant, far below S3's 20 KB.
+ *  3. Scan-and-promote: AWS calls per promotion, polls per 10-minute scan, overhead beyond the
+ *     scan itself, and 50 concurrent promotions against one (bench/promotion.ts).
  */
 import { execFileSync } from "child_process";
 import * as path from "path";
@@ -60,3 +62,6 @@ for (const instances of [1, 100, 1000]) {
     const bytes = m.bucketPolicyBytes ?? 0;
     console.log(`${String(instances).padStart(9)} | ${String(bytes).padStart(5)} | ${((100 * bytes) / S3_POLICY_LIMIT).toFixed(1)}%`);
 }
+
+console.log("\n3. Scan-and-promote (moto, a scripted Tenable, Pulumi's provider host)");
+execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join("bench", "promotion.ts")], { cwd: root, stdio: "inherit" });

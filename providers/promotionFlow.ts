@@ -136,7 +136,9 @@ export async function observePhase(aws: AwsPort, inputs: PromotionInputs): Promi
 export async function promote(inputs: PromotionInputs, deps: FlowDependencies): Promise<PromotionOutputs> {
     const { aws, clock, log } = deps;
     const name = inputs.instanceName;
-    const startedAt = new Date(clock.now()).toISOString();
+    const t0 = clock.now();
+    const startedAt = new Date(t0).toISOString();
+    const durations = { readinessMs: 0, scanMs: 0, totalMs: 0 };
     const base = {
         ...publicInputs(inputs),
         scannerKind: inputs.scanner.kind,
@@ -172,7 +174,8 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
     // 2. Wait for the bootstrap signal.
     if (!bootstrapped) {
         log(`${name}: waiting for bootstrap (up to ${Math.round(inputs.readinessTimeoutSeconds / 60)} min)`);
-        const readinessDeadline = clock.now() + inputs.readinessTimeoutSeconds * 1000;
+        const readinessStarted = clock.now();
+        const readinessDeadline = readinessStarted + inputs.readinessTimeoutSeconds * 1000;
         const { value: status } = await pollUntil(clock, readinessDeadline, deps.readinessBackoff ?? READINESS_BACKOFF, async () => {
             const current = await aws.describeInstance(inputs.instanceId);
             const tag = current?.tags[BOOTSTRAP_STATUS_TAG];
@@ -180,6 +183,7 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
                 ? { done: true, value: { tag, reason: current?.tags[BOOTSTRAP_REASON_TAG] ?? "" } }
                 : { done: false };
         });
+        durations.readinessMs = clock.now() - readinessStarted;
         if (status === undefined) {
             throw blocked([`no bootstrap signal within ${Math.round(inputs.readinessTimeoutSeconds / 60)} min`]);
         }
@@ -212,8 +216,10 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
     };
     log(`${name}: scanning with ${inputs.scanner.kind}`);
     let result: ScanResult;
+    const scanStarted = clock.now();
     try {
         result = await deps.scanner.scan(context);
+        durations.scanMs = clock.now() - scanStarted;
     } catch (err) {
         const reason = err instanceof ScannerError ? err.message : `scanner failed: ${err instanceof Error ? err.message : String(err)}`;
         await demote(aws, inputs, wasInProduction);
@@ -247,8 +253,9 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
     await aws.putRolePolicy(inputs.roleName, inputs.phasePolicyName, inputs.productionPolicy);
     await aws.setSecurityGroups(inputs.instanceId, inputs.productionSecurityGroupIds);
     const promotedAt = new Date(clock.now()).toISOString();
+    durations.totalMs = clock.now() - t0;
     log(`${name}: promoted to production`);
-    return { ...base, ...scanned, phase: "production", promotedAt, reasons: [] };
+    return { ...base, ...scanned, durations, phase: "production", promotedAt, reasons: [] };
 }
 
 /** Back to quarantine: only the remediation groups. Rights are already at most launch rights. */

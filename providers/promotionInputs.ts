@@ -63,6 +63,8 @@ export interface PromotionOutputs extends Omit<PromotionInputs, "scanner"> {
     readonly startedAt?: string;
     readonly finishedAt?: string;
     readonly promotedAt?: string;
+    /** Where the time went in the last promotion (milliseconds). */
+    readonly durations?: { readonly readinessMs: number; readonly scanMs: number; readonly totalMs: number };
     /** Why the instance is not in production (empty once promoted). */
     readonly reasons: readonly string[];
     readonly warnings: readonly string[];

@@ -143,6 +143,7 @@ export class ScanAndPromote extends pulumi.dynamic.Resource {
                 findingCounts: undefined,
                 topFindings: undefined,
                 finishedAt: undefined,
+                durations: undefined,
                 scanId: undefined,
                 scannerKind: undefined,
                 startedAt: undefined,
