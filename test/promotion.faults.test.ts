@@ -74,10 +74,12 @@ describe("the provider host is killed between two steps", () => {
 
         // The next `pulumi up`: a fresh provider process, and create again (nothing was recorded).
         proxy.setCrash(undefined);
-        const retry = await promoteOnce(await newHost(), instance);
+        const next = await newHost();
+        const retry = await promoteOnce(next, instance);
         expect(retry.outcome).toEqual(expect.objectContaining({ ok: true }));
         expect(await groupsOf(ec2, instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
         expect(await phasePolicyOf(iam, instance.roleName)).toBe(retry.inputs.productionPolicy);
+        await Promise.all([doomed.stop(), next.stop()]);
     }, 60_000);
 });
 
