@@ -6,6 +6,8 @@ import { OperatingSystem } from "../config/schema";
 /** EC2 refuses user data above 16 KB (before base64). */
 export const USER_DATA_LIMIT_BYTES = 16 * 1024;
 
+export type SshAccess = "key-only" | "disabled";
+
 export interface BootData {
     readonly instanceName: string;
     readonly os: OperatingSystem;
@@ -14,18 +16,26 @@ export interface BootData {
     readonly keyObjectKey: string;
     readonly volumeId: string;
     readonly mountPoint: string;
+    /** sshd with keys only, or no sshd at all (SSM Session Manager only). @default "key-only" */
+    readonly ssh?: SshAccess;
+    /** Instance metadata service. @default "http://169.254.169.254" (tests point it at a fake) */
+    readonly imdsEndpoint?: string;
+    /** AWS endpoint for the boot script's AWS CLI calls. @default none: the real AWS endpoints */
+    readonly awsEndpoint?: string;
 }
 
 /** Packages the first boot needs beyond the base image, per OS family. */
 export function bootPackages(os: OperatingSystem): string[] {
     switch (os) {
         case "al2023":
-            return ["cryptsetup"]; // the AWS CLI ships with the image
+            // The AWS CLI and audit ship with the image.
+            return ["cryptsetup", "dnf-automatic"];
         case "debian12":
         case "ubuntu2204":
-            return ["cryptsetup", "awscli"];
+            return ["cryptsetup", "awscli", "auditd", "unattended-upgrades", "curl"];
         case "ubuntu2404":
-            return ["cryptsetup"]; // noble's archive has no awscli package (it moved to a snap)
+            // noble's archive has no awscli package: the first boot installs the snap instead.
+            return ["cryptsetup", "auditd", "unattended-upgrades", "curl"];
     }
 }
 
@@ -36,7 +46,7 @@ export function shellQuote(value: string): string {
 
 // Values end up inside a YAML block scalar and a shell env file. Each is validated strictly here
 // so that nothing a config author types can change the document's structure or run code.
-const PATTERNS: Readonly<Record<keyof Omit<BootData, "os">, RegExp>> = {
+const PATTERNS: Readonly<Record<"instanceName" | "region" | "bucketName" | "keyObjectKey" | "volumeId" | "mountPoint", RegExp>> = {
     instanceName: /^[a-z][a-z0-9-]{0,31}$/,
     region: /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/,
     bucketName: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
@@ -46,6 +56,25 @@ const PATTERNS: Readonly<Record<keyof Omit<BootData, "os">, RegExp>> = {
 };
 
 const TEMPLATE_PATH = path.join(__dirname, "user-data.yaml.mustache");
+const BOOT_SCRIPT_PATH = path.join(__dirname, "airlock-boot.sh");
+const HARDEN_SCRIPT_PATH = path.join(__dirname, "airlock-harden.sh");
+const UNLOCK_UNIT_PATH = path.join(__dirname, "airlock-unlock.service");
+const ENDPOINT = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/;
+
+/**
+ * A script's lines indented for a YAML block scalar under `content: |`, without its comment-only
+ * lines (shellcheck directives stay) and blank lines: the commented source is in cloud-init/, and
+ * user data is capped at 16 KB.
+ */
+function indented(file: string, spaces = 6): string {
+    const pad = " ".repeat(spaces);
+    return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((line, i) => (i === 0 || !/^\s*#/.test(line) || /^\s*# shellcheck /.test(line)) && line.trim() !== "")
+        .map((line) => pad + line)
+        .join("\n");
+}
 
 /**
  * Renders the instance's `#cloud-config` user data. Throws, naming the field, when a value is not
@@ -57,6 +86,16 @@ export function renderUserData(data: BootData, template: string = fs.readFileSyn
             throw new Error(`Cannot render user data: \`${field}\` ${JSON.stringify(data[field])} is not a valid value.`);
         }
     }
+    for (const field of ["imdsEndpoint", "awsEndpoint"] as const) {
+        const value = data[field];
+        if (value !== undefined && !ENDPOINT.test(value)) {
+            throw new Error(`Cannot render user data: \`${field}\` ${JSON.stringify(value)} is not a valid value.`);
+        }
+    }
+    const ssh = data.ssh ?? "key-only";
+    if (ssh !== "key-only" && ssh !== "disabled") {
+        throw new Error(`Cannot render user data: \`ssh\` ${JSON.stringify(ssh)} is not a valid value.`);
+    }
     const view = {
         instanceName: data.instanceName,
         os: data.os,
@@ -67,6 +106,14 @@ export function renderUserData(data: BootData, template: string = fs.readFileSyn
         keyObjectQuoted: shellQuote(data.keyObjectKey),
         volumeIdQuoted: shellQuote(data.volumeId),
         mountPointQuoted: shellQuote(data.mountPoint),
+        osQuoted: shellQuote(data.os),
+        sshQuoted: shellQuote(ssh),
+        imdsEndpointQuoted: shellQuote(data.imdsEndpoint ?? "http://169.254.169.254"),
+        awsEndpointQuoted: data.awsEndpoint === undefined ? undefined : shellQuote(data.awsEndpoint),
+        installAwsCli: data.os === "ubuntu2404",
+        bootScript: indented(BOOT_SCRIPT_PATH),
+        hardenScript: indented(HARDEN_SCRIPT_PATH),
+        unlockUnit: indented(UNLOCK_UNIT_PATH),
     };
     // No HTML escaping: the output is YAML, and every value is validated and quoted above.
     const rendered = Mustache.render(template, view, {}, { escape: (text: string) => text });

@@ -1,0 +1,214 @@
+#!/bin/bash
+# Airlock first boot and unlock. Installed as /usr/local/sbin/airlock-boot by cloud-init.
+#
+#   airlock-boot first-boot   fetch the instance's key, LUKS2-format the data volume if (and only
+#                             if) it is blank, open it, create a filesystem if it has none, mount
+#                             it, enable the unlock unit, and signal the result to Airlock
+#   airlock-boot unlock       at every later boot (airlock-unlock.service): fetch the key again,
+#                             open and mount; never formats
+#
+# Settings come from /etc/airlock/airlock.env (written by cloud-init, every value shell-quoted).
+# The key only ever lives in /run (tmpfs), mode 0400, and is removed after use.
+set -euo pipefail
+umask 077
+
+ENV_FILE="${AIRLOCK_ENV_FILE:-/etc/airlock/airlock.env}"
+# shellcheck source=/dev/null
+. "$ENV_FILE"
+
+: "${AIRLOCK_INSTANCE_NAME:?}" "${AIRLOCK_REGION:?}" "${AIRLOCK_KEY_BUCKET:?}" "${AIRLOCK_KEY_OBJECT:?}"
+: "${AIRLOCK_DATA_VOLUME_ID:?}" "${AIRLOCK_MOUNT_POINT:?}"
+IMDS="${AIRLOCK_IMDS_ENDPOINT:-http://169.254.169.254}"
+AWS_ENDPOINT="${AIRLOCK_AWS_ENDPOINT:-}"
+KEY_DIR="${AIRLOCK_KEY_DIR:-/run/airlock}"
+LOG_FILE="${AIRLOCK_LOG_FILE:-/var/log/airlock-boot.log}"
+MAPPER_NAME="airlock-data"
+KEY_ATTEMPTS="${AIRLOCK_KEY_ATTEMPTS:-12}"
+DEVICE_ATTEMPTS="${AIRLOCK_DEVICE_ATTEMPTS:-60}"
+MODE="${1:-first-boot}"
+TAG="airlock-boot"
+[ "$MODE" = "unlock" ] && TAG="airlock-unlock"
+
+export AWS_DEFAULT_REGION="$AIRLOCK_REGION"
+export AWS_EC2_METADATA_SERVICE_ENDPOINT="$IMDS"
+export AWS_EC2_METADATA_DISABLED=false
+
+log() {
+    local line
+    line="$TAG: $*"
+    printf '%s\n' "$line" >&2
+    printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$line" >>"$LOG_FILE" 2>/dev/null || true
+    # The serial console, so that the line is visible from outside the instance.
+    if [ -w /dev/console ] && [ -z "${AIRLOCK_NO_CONSOLE:-}" ]; then
+        printf '%s\n' "$line" >/dev/console 2>/dev/null || true
+    fi
+}
+
+aws_cli() {
+    if [ -n "$AWS_ENDPOINT" ]; then
+        aws --endpoint-url "$AWS_ENDPOINT" "$@"
+    else
+        aws "$@"
+    fi
+}
+
+imds_token() {
+    curl -sS -f --max-time 5 -X PUT "$IMDS/latest/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 21600"
+}
+
+imds_get() {
+    curl -sS -f --max-time 5 -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/$1"
+}
+
+INSTANCE_ID=""
+SIGNALLED=""
+
+# The readiness signal Airlock's promotion waits for: tags on this instance (the launch policy
+# allows exactly these two tags on exactly this instance).
+signal() {
+    local status="$1" reason="${2:-}"
+    SIGNALLED=1
+    [ "$MODE" = "first-boot" ] || return 0
+    if [ -z "$INSTANCE_ID" ]; then
+        log "cannot signal $status: instance id unknown"
+        return 0
+    fi
+    # Tag values: at most 256 characters; keep them plain.
+    reason="$(printf '%s' "$reason" | tr -c 'A-Za-z0-9 _.:/=+@-' ' ' | cut -c1-250)"
+    if ! aws_cli ec2 create-tags --resources "$INSTANCE_ID" \
+        --tags "Key=airlock:bootstrap,Value=$status" "Key=airlock:bootstrap-reason,Value=$reason" >/dev/null; then
+        log "could not signal $status to Airlock (ec2:CreateTags failed)"
+    fi
+}
+
+cleanup_key() {
+    if [ -n "${KEY_FILE:-}" ] && [ -e "$KEY_FILE" ]; then
+        shred -u "$KEY_FILE" 2>/dev/null || rm -f "$KEY_FILE"
+    fi
+}
+
+fail() {
+    log "$*"
+    cleanup_key
+    signal failure "$*"
+    log "done status=failure reason=$*"
+    exit 1
+}
+
+on_error() {
+    local code=$? line=$1
+    trap - ERR
+    [ -n "$SIGNALLED" ] && exit "$code"
+    fail "unexpected error (exit $code) at line $line"
+}
+trap 'on_error $LINENO' ERR
+trap cleanup_key EXIT
+
+# 1. Who am I (IMDSv2 only).
+TOKEN="$(imds_token)" || fail "no IMDSv2 token from $IMDS"
+INSTANCE_ID="$(imds_get meta-data/instance-id)" || fail "instance id not readable from the metadata service"
+log "instance $INSTANCE_ID ($AIRLOCK_INSTANCE_NAME), mode $MODE"
+
+# 2. The key, with the instance role's credentials, into tmpfs only. The key object may be
+#    created just after the instance: retry with backoff.
+mkdir -p "$KEY_DIR"
+chmod 0700 "$KEY_DIR"
+case "$(stat -f -c %T "$KEY_DIR" 2>/dev/null || echo unknown)" in
+    tmpfs | ramfs) ;;
+    *) [ -n "${AIRLOCK_ALLOW_NON_TMPFS_KEY_DIR:-}" ] || fail "$KEY_DIR is not a tmpfs: refusing to write the key to persistent storage" ;;
+esac
+KEY_FILE="$KEY_DIR/luks.key"
+delay=2
+for attempt in $(seq 1 "$KEY_ATTEMPTS"); do
+    rm -f "$KEY_FILE"
+    if aws_cli s3api get-object --bucket "$AIRLOCK_KEY_BUCKET" --key "$AIRLOCK_KEY_OBJECT" "$KEY_FILE" >/dev/null 2>"$KEY_DIR/s3.err"; then
+        break
+    fi
+    log "key s3://$AIRLOCK_KEY_BUCKET/$AIRLOCK_KEY_OBJECT not readable yet (attempt $attempt/$KEY_ATTEMPTS): $(tr '\n' ' ' <"$KEY_DIR/s3.err" | cut -c1-200)"
+    rm -f "$KEY_FILE"
+    if [ "$attempt" -eq "$KEY_ATTEMPTS" ]; then
+        rm -f "$KEY_DIR/s3.err"
+        fail "key object not found after $KEY_ATTEMPTS attempts"
+    fi
+    sleep "$delay"
+    delay=$((delay < 30 ? delay * 2 : 30))
+done
+rm -f "$KEY_DIR/s3.err"
+chmod 0400 "$KEY_FILE"
+[ -s "$KEY_FILE" ] || fail "key object is empty"
+log "key fetched ($(stat -c %s "$KEY_FILE") bytes, kept in $KEY_DIR only)"
+
+# 3. The data volume, by its EBS volume id: on Nitro it is an NVMe device whose serial is the
+#    volume id without the hyphen; never a guessed /dev/xvdf.
+find_device() {
+    local serial="${AIRLOCK_DATA_VOLUME_ID//-/}" link ctrl ns
+    if [ -n "${AIRLOCK_DATA_DEVICE:-}" ]; then
+        printf '%s\n' "$AIRLOCK_DATA_DEVICE"
+        return 0
+    fi
+    for link in /dev/disk/by-id/nvme-*"$serial" /dev/disk/by-id/nvme-*"$serial"_1; do
+        if [ -e "$link" ]; then
+            readlink -f "$link"
+            return 0
+        fi
+    done
+    for ctrl in /sys/class/nvme/nvme*; do
+        [ -r "$ctrl/serial" ] || continue
+        if [ "$(tr -d ' ' <"$ctrl/serial")" = "$serial" ]; then
+            for ns in "$ctrl"/nvme*n1; do
+                [ -e "$ns" ] && { printf '/dev/%s\n' "$(basename "$ns")"; return 0; }
+            done
+        fi
+    done
+    return 1
+}
+DEVICE=""
+for attempt in $(seq 1 "$DEVICE_ATTEMPTS"); do
+    if DEVICE="$(find_device)"; then
+        break
+    fi
+    [ "$attempt" -eq "$DEVICE_ATTEMPTS" ] && fail "data volume $AIRLOCK_DATA_VOLUME_ID is not attached"
+    sleep 2
+done
+log "data volume $AIRLOCK_DATA_VOLUME_ID is $DEVICE"
+
+# 4. LUKS2, idempotently: format only a blank device; a LUKS header is only ever opened.
+if cryptsetup isLuks "$DEVICE"; then
+    log "LUKS header present: opening, never reformatting"
+elif [ "$MODE" = "unlock" ]; then
+    fail "$DEVICE has no LUKS header; the unlock unit never formats"
+elif [ -n "$(blkid -p -o value -s TYPE "$DEVICE" 2>/dev/null || true)" ] || [ -n "$(blkid -p -o value -s PTTYPE "$DEVICE" 2>/dev/null || true)" ]; then
+    fail "$DEVICE is not blank and not LUKS: refusing to format it"
+else
+    log "blank device: creating a LUKS2 header"
+    cryptsetup luksFormat --batch-mode --type luks2 --key-file "$KEY_FILE" "$DEVICE" || fail "luksFormat failed on $DEVICE"
+fi
+cryptsetup open --test-passphrase --key-file "$KEY_FILE" "$DEVICE" || fail "the key does not open $DEVICE (wrong key object?)"
+
+if [ ! -e "/dev/mapper/$MAPPER_NAME" ]; then
+    cryptsetup open --key-file "$KEY_FILE" "$DEVICE" "$MAPPER_NAME" || fail "cannot map $DEVICE (is device-mapper available?)"
+fi
+cleanup_key
+log "volume unlocked as /dev/mapper/$MAPPER_NAME; key removed"
+
+# 5. A filesystem only when the opened device has none; then mount.
+if [ -z "$(blkid -p -o value -s TYPE "/dev/mapper/$MAPPER_NAME" 2>/dev/null || true)" ]; then
+    [ "$MODE" = "first-boot" ] || fail "no filesystem on the unlocked volume; the unlock unit never creates one"
+    log "creating an ext4 filesystem"
+    mkfs.ext4 -q -L airlock-data "/dev/mapper/$MAPPER_NAME" || fail "mkfs.ext4 failed"
+fi
+mkdir -p "$AIRLOCK_MOUNT_POINT"
+if ! mountpoint -q "$AIRLOCK_MOUNT_POINT"; then
+    mount -o nodev,nosuid "/dev/mapper/$MAPPER_NAME" "$AIRLOCK_MOUNT_POINT" || fail "cannot mount on $AIRLOCK_MOUNT_POINT"
+fi
+log "mounted $AIRLOCK_MOUNT_POINT"
+
+# 6. Unlock again at every boot (the key is fetched again; it is never stored on the host).
+if [ "$MODE" = "first-boot" ] && command -v systemctl >/dev/null 2>&1 && [ -z "${AIRLOCK_NO_SYSTEMD:-}" ]; then
+    systemctl daemon-reload
+    systemctl enable airlock-unlock.service >/dev/null 2>&1 || fail "cannot enable airlock-unlock.service"
+    log "airlock-unlock.service enabled"
+fi
+
+signal success ""
+log "done status=success"
