@@ -48,6 +48,7 @@ export = async () => {
             dataVolumeGiB: spec.dataVolumeGiB,
             rootVolumeGiB: spec.rootVolumeGiB,
             mountPoint: spec.mountPoint,
+            ssh: spec.ssh,
             associatePublicIp: spec.associatePublicIp,
             managedPolicyArns: spec.managedPolicyArns,
             vault,

@@ -1,12 +1,10 @@
 import * as fs from "fs";
 import Mustache from "mustache";
 import * as path from "path";
-import { OperatingSystem } from "../config/schema";
+import { OperatingSystem, SshAccess } from "../config/schema";
 
 /** EC2 refuses user data above 16 KB (before base64). */
 export const USER_DATA_LIMIT_BYTES = 16 * 1024;
-
-export type SshAccess = "key-only" | "disabled";
 
 export interface BootData {
     readonly instanceName: string;

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { renderUserData } from "../cloud-init/render";
-import { DATA_VOLUME_MAX_GIB, DATA_VOLUME_MIN_GIB, OperatingSystem, ScannerKind, Severity } from "../config/schema";
+import { DATA_VOLUME_MAX_GIB, DATA_VOLUME_MIN_GIB, OperatingSystem, ScannerKind, Severity, SshAccess } from "../config/schema";
 import { Partition, toJson } from "../policies/document";
 import { instanceTrustPolicy, launchPolicy, productionPolicy } from "../policies/instance";
 import {
@@ -79,6 +79,8 @@ export interface SecureInstanceArgs {
     readonly rootVolumeGiB?: number;
     /** Where the decrypted data volume is mounted. @default "/data" */
     readonly mountPoint?: string;
+    /** sshd with keys only, or none at all (SSM Session Manager only). @default "key-only" */
+    readonly ssh?: SshAccess;
     /**
      * Give the instance a public IP. This component does not second-guess it; the stack config
      * requires an explicit `allowPublicIp` opt-in before it passes true here.
@@ -185,7 +187,7 @@ export class SecureInstance extends pulumi.ComponentResource {
         const userData = pulumi
             .all([args.vault.bucketName, dataVolume.id])
             .apply(([bucketName, volumeId]) =>
-                renderUserData({ instanceName: name, os, region: args.region, bucketName, keyObjectKey: keyObject, volumeId, mountPoint }),
+                renderUserData({ instanceName: name, os, region: args.region, bucketName, keyObjectKey: keyObject, volumeId, mountPoint, ssh: args.ssh }),
             );
 
         const instance = new aws.ec2.Instance(

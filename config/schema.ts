@@ -56,7 +56,12 @@ export interface InstanceSpec {
     readonly managedPolicyArns: readonly string[];
     /** Change it to rescan this instance on the next up. */
     readonly rescanTrigger?: string;
+    /** sshd with keys only, or no sshd at all (reach the instance with SSM Session Manager). */
+    readonly ssh: SshAccess;
 }
+
+export const SSH_ACCESS = ["key-only", "disabled"] as const;
+export type SshAccess = (typeof SSH_ACCESS)[number];
 
 export interface ScannerSettings {
     readonly kind: ScannerKind;
@@ -149,6 +154,7 @@ const INSTANCE_FIELDS = [
     "associatePublicIp",
     "managedPolicyArns",
     "rescanTrigger",
+    "ssh",
 ] as const;
 
 const RULE_FIELDS = ["description", "protocol", "fromPort", "toPort", "port", "cidrs", "ipv6Cidrs", "securityGroupId", "prefixListId"] as const;
@@ -447,11 +453,12 @@ function parseInstance(
             });
         }
     }
+    const ssh = oneOf(r, `${path}.ssh`, typeof value.ssh === "string" ? value.ssh : "key-only", SSH_ACCESS, "ssh access");
     const rescanTrigger = value.rescanTrigger;
     if (rescanTrigger !== undefined && (typeof rescanTrigger !== "string" || rescanTrigger.length > 256)) {
         r.fail(`\`${path}.rescanTrigger\` must be a string of at most 256 characters, such as a date.`);
     }
-    if (r.problems.length > before || os === undefined || subnetId === undefined) {
+    if (r.problems.length > before || os === undefined || subnetId === undefined || ssh === undefined) {
         return undefined;
     }
     return {
@@ -466,6 +473,7 @@ function parseInstance(
         associatePublicIp: associatePublicIp as boolean,
         managedPolicyArns,
         rescanTrigger: rescanTrigger as string | undefined,
+        ssh,
     };
 }
 

