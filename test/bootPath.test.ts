@@ -4,7 +4,7 @@
  *    and every script it carries passes shellcheck;
  *  - the real boot script runs against a fake IMDSv2, the moto S3/EC2 emulator through the real
  *    AWS CLI, and a file-backed disk image instead of the EBS device.
- * Where this machine has no device-mapper (no /dev/mapper/control), the script is expected to get
+ * Where this machine has no device-mapper (none registered in /proc/misc), the script is expected to get
  * as far as a verified LUKS2 header and then fail to map the device, with the failure signal; with
  * device-mapper it is expected to unlock, create the filesystem and mount.
  */
@@ -25,7 +25,8 @@ import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto }
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, "..");
 const BOOT_SCRIPT = path.join(ROOT, "cloud-init", "airlock-boot.sh");
-const HAS_DEVICE_MAPPER = fs.existsSync("/dev/mapper/control");
+/** The kernel's device-mapper, as registered (a /dev/mapper/control node alone can be stale). */
+const HAS_DEVICE_MAPPER = fs.readFileSync("/proc/misc", "utf8").includes("device-mapper");
 
 const base: BootData = {
     instanceName: "web-1",

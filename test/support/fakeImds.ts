@@ -1,108 +1,202 @@
 /**
- * A fake EC2 instance metadata service, IMDSv2 only: a token from PUT /latest/api/token is
- * required on every GET (401 without, as with `HttpTokens: required`). Serves what the boot
- * script and the AWS CLI read: instance id, region, identity document, and the role's credentials.
- * Listens on 127.0.0.1 (reachable from a QEMU guest as 10.0.2.2).
+ * A fake EC2 instance metadata service, IMDSv2 only (like the Airlock's instances: HttpTokens
+ * required), for guests booted by test/support/vm.ts. It listens on 127.0.0.1; a QEMU guest with
+ * user-mode networking reaches it at http://10.0.2.2:<port> (see guestEndpoint).
+ *
+ *   PUT /latest/api/token                      needs X-aws-ec2-metadata-token-ttl-seconds (1-21600), answers a token;
+ *                                              refused (403) with X-Forwarded-For, like the real service
+ *   GET /latest/meta-data/instance-id          every GET needs a live token in X-aws-ec2-metadata-token (401 without)
+ *   GET /latest/meta-data/placement/region, …/placement/availability-zone, …/ami-id, …/instance-type, …/local-ipv4
+ *   GET /latest/meta-data/iam/info
+ *   GET /latest/meta-data/iam/security-credentials/          the role name
+ *   GET /latest/meta-data/iam/security-credentials/<role>    the role's credentials (JSON, as EC2 sends them)
+ *   GET /latest/dynamic/instance-identity/document
+ *
+ * Every request is recorded (requests) with whether it carried a valid token and what it was answered.
  */
 import * as crypto from "crypto";
 import * as http from "http";
-import type { AddressInfo } from "net";
 
 export interface FakeImdsOptions {
     readonly instanceId: string;
+    /** @default "eu-west-1" (moto's region) */
     readonly region?: string;
+    readonly roleName: string;
     readonly accountId?: string;
-    readonly roleName?: string;
-    /** Credentials handed out for the role (any value works against moto). */
-    readonly accessKeyId?: string;
-    readonly secretAccessKey?: string;
+    readonly availabilityZone?: string;
+    readonly imageId?: string;
+    readonly instanceType?: string;
+    readonly privateIp?: string;
+    /** The role credentials handed out. @default test values moto accepts */
+    readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly token: string };
 }
 
 export interface ImdsRequest {
     readonly method: string;
     readonly path: string;
+    /** The X-aws-ec2-metadata-token header, if any. */
+    readonly token?: string;
+    /** True when the request carried a token this server issued and that has not expired. */
+    readonly tokenValid: boolean;
+    /** Same as tokenValid (the name test/bootPath.test.ts uses). */
     readonly withToken: boolean;
     readonly status: number;
+    readonly userAgent?: string;
+    readonly remoteAddress?: string;
+    readonly at: Date;
 }
 
 export interface FakeImds {
     /** http://127.0.0.1:<port> */
     readonly endpoint: string;
     readonly port: number;
-    readonly requests: ImdsRequest[];
+    /** What a QEMU user-net guest uses: http://10.0.2.2:<port> */
+    readonly guestEndpoint: string;
+    readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly token: string };
+    /** Every request so far, oldest first (a live array). */
+    readonly requests: readonly ImdsRequest[];
+    /** Stops listening and drops open connections. Idempotent. */
     stop(): Promise<void>;
+    /** Same as stop(). */
+    close(): Promise<void>;
 }
 
+const MAX_TTL_SECONDS = 21600;
+
 export async function startFakeImds(options: FakeImdsOptions): Promise<FakeImds> {
+    const credentials = options.credentials ?? {
+        accessKeyId: "ASIAFAKEIMDSROLE0001",
+        secretAccessKey: "fake-imds-secret-access-key",
+        token: `fake-imds-session-token-${crypto.randomBytes(8).toString("hex")}`,
+    };
     const region = options.region ?? "eu-west-1";
     const accountId = options.accountId ?? "123456789012";
-    const roleName = options.roleName ?? "airlock-instance";
-    const tokens = new Set<string>();
-    const requests: ImdsRequest[] = [];
-    const sockets = new Set<import("net").Socket>();
+    const availabilityZone = options.availabilityZone ?? `${region}a`;
+    const imageId = options.imageId ?? "ami-12c6146b";
+    const instanceType = options.instanceType ?? "t3.micro";
+    const privateIp = options.privateIp ?? "10.42.1.10";
+    const started = new Date();
+    const tokens = new Map<string, number>(); // token → expiry (ms since epoch)
+    const recorded: ImdsRequest[] = [];
 
-    const documents: Record<string, string> = {
-        "/latest/meta-data/instance-id": options.instanceId,
-        "/latest/meta-data/placement/region": region,
-        "/latest/meta-data/placement/availability-zone": `${region}a`,
-        "/latest/meta-data/iam/security-credentials/": roleName,
-        [`/latest/meta-data/iam/security-credentials/${roleName}`]: JSON.stringify({
-            Code: "Success",
-            LastUpdated: new Date().toISOString(),
-            Type: "AWS-HMAC",
-            AccessKeyId: options.accessKeyId ?? "ASIAFAKEIMDS00000001",
-            SecretAccessKey: options.secretAccessKey ?? "fake-imds-secret-access-key",
-            Token: "fake-imds-session-token",
-            Expiration: new Date(Date.now() + 6 * 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z"),
-        }),
-        "/latest/meta-data/iam/info": JSON.stringify({ Code: "Success", InstanceProfileArn: `arn:aws:iam::${accountId}:instance-profile/airlock/${roleName}` }),
-        "/latest/dynamic/instance-identity/document": JSON.stringify({ instanceId: options.instanceId, region, accountId, availabilityZone: `${region}a` }),
+    const metaData = (): Record<string, string> => {
+        const now = new Date();
+        const credentialsDocument = JSON.stringify(
+            {
+                Code: "Success",
+                LastUpdated: now.toISOString().replace(/\.\d+Z$/, "Z"),
+                Type: "AWS-HMAC",
+                AccessKeyId: credentials.accessKeyId,
+                SecretAccessKey: credentials.secretAccessKey,
+                Token: credentials.token,
+                Expiration: new Date(now.getTime() + 6 * 3600_000).toISOString().replace(/\.\d+Z$/, "Z"),
+            },
+            null,
+            2,
+        );
+        return {
+            "/latest/meta-data/instance-id": options.instanceId,
+            "/latest/meta-data/placement/region": region,
+            "/latest/meta-data/placement/availability-zone": availabilityZone,
+            "/latest/meta-data/ami-id": imageId,
+            "/latest/meta-data/instance-type": instanceType,
+            "/latest/meta-data/local-ipv4": privateIp,
+            "/latest/meta-data/iam/info": JSON.stringify(
+                {
+                    Code: "Success",
+                    LastUpdated: now.toISOString().replace(/\.\d+Z$/, "Z"),
+                    InstanceProfileArn: `arn:aws:iam::${accountId}:instance-profile/${options.roleName}`,
+                    InstanceProfileId: "AIPAFAKEIMDSPROFILE01",
+                },
+                null,
+                2,
+            ),
+            "/latest/meta-data/iam/security-credentials/": options.roleName,
+            "/latest/meta-data/iam/security-credentials": options.roleName,
+            [`/latest/meta-data/iam/security-credentials/${options.roleName}`]: credentialsDocument,
+            "/latest/dynamic/instance-identity/document": JSON.stringify(
+                {
+                    accountId,
+                    architecture: "x86_64",
+                    availabilityZone,
+                    imageId,
+                    instanceId: options.instanceId,
+                    instanceType,
+                    pendingTime: started.toISOString().replace(/\.\d+Z$/, "Z"),
+                    privateIp,
+                    region,
+                    version: "2017-09-30",
+                },
+                null,
+                2,
+            ),
+            "/latest/meta-data/": ["ami-id", "iam/", "instance-id", "instance-type", "local-ipv4", "placement/"].join("\n"),
+        };
     };
 
-    const server = http.createServer((req, res) => {
-        const path = (req.url ?? "/").split("?")[0] ?? "/";
-        const answer = (status: number, body: string, headers: Record<string, string> = {}) => {
-            requests.push({ method: req.method ?? "", path, withToken: typeof req.headers["x-aws-ec2-metadata-token"] === "string", status });
-            res.writeHead(status, { "Content-Type": "text/plain", ...headers });
-            res.end(body);
+    const server = http.createServer((request, response) => {
+        const url = new URL(request.url ?? "/", "http://imds");
+        const pathname = url.pathname;
+        const tokenHeader = request.headers["x-aws-ec2-metadata-token"];
+        const token = Array.isArray(tokenHeader) ? tokenHeader[0] : tokenHeader;
+        const expiry = token === undefined ? undefined : tokens.get(token);
+        const tokenValid = expiry !== undefined && expiry > Date.now();
+        const answer = (status: number, body: string, headers: Record<string, string> = {}): void => {
+            recorded.push({
+                method: request.method ?? "",
+                path: pathname + url.search,
+                token,
+                tokenValid,
+                withToken: tokenValid,
+                status,
+                userAgent: request.headers["user-agent"],
+                remoteAddress: request.socket.remoteAddress,
+                at: new Date(),
+            });
+            response.writeHead(status, { "Content-Type": "text/plain", "Content-Length": String(Buffer.byteLength(body)), ...headers });
+            response.end(request.method === "HEAD" ? undefined : body);
         };
-        req.resume();
-        req.on("end", () => {
-            if (req.method === "PUT" && path === "/latest/api/token") {
-                const ttl = Number(req.headers["x-aws-ec2-metadata-token-ttl-seconds"]);
-                if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) {
-                    return answer(400, "missing or invalid X-aws-ec2-metadata-token-ttl-seconds");
-                }
-                const token = crypto.randomBytes(24).toString("base64");
-                tokens.add(token);
-                return answer(200, token, { "X-aws-ec2-metadata-token-ttl-seconds": String(ttl) });
+        // Drain any body before answering.
+        request.resume();
+        request.on("end", () => {
+            if (pathname === "/latest/api/token") {
+                if (request.method !== "PUT") return answer(405, "Method Not Allowed");
+                if (request.headers["x-forwarded-for"] !== undefined) return answer(403, "Forbidden");
+                const ttl = Number(request.headers["x-aws-ec2-metadata-token-ttl-seconds"]);
+                if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) return answer(400, "Bad Request");
+                const issued = crypto.randomBytes(42).toString("base64");
+                tokens.set(issued, Date.now() + ttl * 1000);
+                return answer(200, issued, { "X-aws-ec2-metadata-token-ttl-seconds": String(ttl) });
             }
-            if (req.method !== "GET") {
-                return answer(405, "");
-            }
-            const token = req.headers["x-aws-ec2-metadata-token"];
-            if (typeof token !== "string" || !tokens.has(token)) {
-                return answer(401, "");
-            }
-            const body = documents[path];
-            return body === undefined ? answer(404, "") : answer(200, body);
+            if (request.method !== "GET" && request.method !== "HEAD") return answer(405, "Method Not Allowed");
+            if (!tokenValid) return answer(401, "Unauthorized");
+            const body = metaData()[pathname];
+            if (body === undefined) return answer(404, "Not Found");
+            const json = body.startsWith("{");
+            return answer(200, body, json ? { "Content-Type": "application/json" } : {});
         });
     });
-    server.on("connection", (socket) => {
-        sockets.add(socket);
-        socket.on("close", () => sockets.delete(socket));
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => resolve());
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as AddressInfo).port;
+    const address = server.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    let closing: Promise<void> | undefined;
+    const stop = (): Promise<void> => {
+        closing ??= new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+        });
+        return closing;
+    };
     return {
         endpoint: `http://127.0.0.1:${port}`,
         port,
-        requests,
-        async stop() {
-            for (const socket of sockets) {
-                socket.destroy();
-            }
-            await new Promise<void>((resolve) => server.close(() => resolve()));
-        },
+        guestEndpoint: `http://10.0.2.2:${port}`,
+        credentials,
+        requests: recorded,
+        stop,
+        close: stop,
     };
 }
