@@ -64,6 +64,7 @@ export = async () => {
                 readinessTimeoutMinutes: config.scanner.readinessTimeoutMinutes,
                 scanTimeoutMinutes: config.scanner.scanTimeoutMinutes,
                 rescanTrigger: rescanTrigger(config.rescanTrigger, spec.rescanTrigger),
+                assumeRoleArn: config.scanner.promotionRoleArn,
             },
             tags: config.tags,
         });

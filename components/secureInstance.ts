@@ -59,6 +59,8 @@ export interface ScanSettings {
     readonly scanTimeoutMinutes?: number;
     /** Change to force a rescan. @default undefined */
     readonly rescanTrigger?: pulumi.Input<string>;
+    /** Role the promotion provider assumes for its AWS calls. @default the credentials pulumi runs with */
+    readonly assumeRoleArn?: pulumi.Input<string>;
 }
 
 export interface SecureInstanceArgs {
@@ -270,6 +272,7 @@ export class SecureInstance extends pulumi.ComponentResource {
             {
                 instanceName: name,
                 region: args.region,
+                assumeRoleArn: scan.assumeRoleArn,
                 instanceId: instance.id,
                 roleName: role.name,
                 phasePolicyName: PHASE_POLICY_NAME,

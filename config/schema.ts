@@ -74,6 +74,8 @@ export interface ScannerSettings {
     readonly hasApiKeys: boolean;
     readonly readinessTimeoutMinutes: number;
     readonly scanTimeoutMinutes: number;
+    /** Role the promotion provider assumes (undefined: the credentials pulumi runs with). */
+    readonly promotionRoleArn?: string;
 }
 
 export interface AirlockConfig {
@@ -134,6 +136,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
     { key: "scannerPolicyId", type: "integer", description: "Tenable: optional scan policy id applied with the template." },
     { key: "scannerSourceCidrs", type: "array", items: "string", default: [], description: "CIDRs the scanner connects from; the only sources the remediation group admits." },
     { key: "scannerSecurityGroupId", type: "string", description: "Security group of the scanner; admitted by the remediation group in addition to scannerSourceCidrs." },
+    { key: "promotionRoleArn", type: "string", description: "Role the scan-and-promote provider assumes for its AWS calls (default: the credentials pulumi runs with)." },
     { key: "readinessTimeoutMinutes", type: "integer", default: 20, description: "How long promotion waits for the instance's bootstrap signal." },
     { key: "scanTimeoutMinutes", type: "integer", default: 60, description: "How long promotion waits for a scan to finish." },
     { key: "rescanTrigger", type: "string", description: "Change this value (e.g. to today's date) to rescan every instance on the next up; an instance's own rescanTrigger adds to it." },
@@ -617,6 +620,10 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>): Airlo
 
     const severityText = r.string(key("severityThreshold")) ?? "medium";
     const severityThreshold = oneOf(r, key("severityThreshold"), severityText.toLowerCase(), SEVERITIES, "severity");
+    const promotionRoleArn = r.string(key("promotionRoleArn"));
+    if (promotionRoleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(promotionRoleArn)) {
+        r.fail(`\`airlock:promotionRoleArn\` must be an IAM role ARN such as "arn:aws:iam::123456789012:role/airlock-promoter", not ${JSON.stringify(promotionRoleArn)}.`);
+    }
     const readinessTimeoutMinutes = r.integer(key("readinessTimeoutMinutes"), 20, 1, 24 * 60);
     const scanTimeoutMinutes = r.integer(key("scanTimeoutMinutes"), 60, 1, 24 * 60);
     const keyDeletionWindowDays = r.integer(key("keyDeletionWindowDays"), 30, 7, 30);
@@ -643,6 +650,7 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>): Airlo
             hasApiKeys,
             readinessTimeoutMinutes,
             scanTimeoutMinutes,
+            promotionRoleArn,
         },
         severityThreshold,
         rescanTrigger: r.string(key("rescanTrigger")),

@@ -159,6 +159,12 @@ describe("rescanning", () => {
         const triggers = Object.fromEntries(engine.ofType("pulumi-nodejs:dynamic/airlock:ScanAndPromote").map((p) => [p.name, p.inputs.rescanTrigger]));
         expect(triggers).toEqual({ "web-1-promotion": "2026-11-22", "web-2-promotion": "2026-11-22/openssl-fix" });
     });
+
+    it("the promotion assumes airlock:promotionRoleArn when set", async () => {
+        const { engine } = await runProgram(devConfigWith({ "airlock:promotionRoleArn": "arn:aws:iam::111122223333:role/airlock-promoter" }));
+        const roles = engine.ofType("pulumi-nodejs:dynamic/airlock:ScanAndPromote").map((p) => p.inputs.assumeRoleArn);
+        expect(roles).toEqual(Array(3).fill("arn:aws:iam::111122223333:role/airlock-promoter"));
+    });
 });
 
 describe("invalid configuration", () => {
