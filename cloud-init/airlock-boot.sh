@@ -30,7 +30,8 @@ TAG="airlock-boot"
 [ "$MODE" = "unlock" ] && TAG="airlock-unlock"
 
 export AWS_DEFAULT_REGION="$AIRLOCK_REGION"
-export AWS_EC2_METADATA_SERVICE_ENDPOINT="$IMDS"
+# The AWS CLI appends "latest/api/token" without a slash (aws-cli 2.9 on Debian 12): keep the slash.
+export AWS_EC2_METADATA_SERVICE_ENDPOINT="$IMDS/"
 export AWS_EC2_METADATA_DISABLED=false
 
 log() {

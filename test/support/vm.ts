@@ -362,7 +362,9 @@ async function startBoot(options: BootVmOptions, session: VmSession, bootNumber:
                 // The power button is lost while the guest has no ACPI handler yet (early boot): press again.
                 while (exitInfo === undefined && Date.now() < end) {
                     await monitorCommand(monitor, "system_powerdown").catch(() => undefined);
-                    await Promise.race([exited, sleep(Math.min(15_000, Math.max(0, end - Date.now())))]);
+                    let timer: NodeJS.Timeout | undefined;
+                    await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, Math.min(15_000, Math.max(0, end - Date.now())))))]);
+                    clearTimeout(timer);
                 }
                 if (exitInfo === undefined) {
                     await killAndWait();

@@ -176,15 +176,18 @@ trap cleanup EXIT
 in_chroot() {
     LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive chroot "$ROOTFS" "$@"
 }
+# The host's /dev is NOT bound into the chroot: a maintainer script there would create nodes on
+# the host (libdevmapper, for one, creates /dev/mapper/control when it is missing). debootstrap
+# made the basic nodes in $ROOTFS/dev; a private devpts instance is enough for apt.
 mount_chroot() {
     mount -t proc proc "$ROOTFS/proc"
-    mount -t sysfs sysfs "$ROOTFS/sys"
-    mount --bind /dev "$ROOTFS/dev"
-    mount --bind /dev/pts "$ROOTFS/dev/pts"
+    mount -t sysfs -o ro sysfs "$ROOTFS/sys"
+    mkdir -p "$ROOTFS/dev/pts"
+    mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$ROOTFS/dev/pts"
 }
 umount_chroot() {
     local m
-    for m in dev/pts dev sys proc; do
+    for m in dev/pts sys proc; do
         umount "$ROOTFS/$m" 2>/dev/null || umount -l "$ROOTFS/$m"
     done
 }
@@ -210,10 +213,12 @@ cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
 # No service may start inside the chroot.
 printf '#!/bin/sh\nexit 101\n' >"$ROOTFS/usr/sbin/policy-rc.d"
 chmod 0755 "$ROOTFS/usr/sbin/policy-rc.d"
-# Before the initramfs is built: its fsck hook includes e2fsck only when fstab names an ext4 root.
 cat >"$ROOTFS/etc/fstab" <<EOF
 LABEL=$ROOT_LABEL / ext4 rw,errors=remount-ro 0 1
 EOF
+# initramfs-tools' fsck hook probes the root device for its type, which does not exist in the
+# chroot ("Couldn't identify type of root file system"): name it, so e2fsck goes into the initrd.
+echo "FSTYPE=ext4" >"$ROOTFS/etc/initramfs-tools/conf.d/airlock-vm"
 # The initramfs must be able to mount a virtio-blk root (and see NVMe) whatever initramfs-tools guesses.
 printf '%s\n' "${REQUIRED_MODULES[@]}" >>"$ROOTFS/etc/initramfs-tools/modules"
 sed -i 's/^MODULES=.*/MODULES=most/' "$ROOTFS/etc/initramfs-tools/initramfs.conf"

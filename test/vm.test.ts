@@ -1,0 +1,267 @@
+/**
+ * The first-boot path booted for real: a Debian 12 guest (test/vm/build-image.sh, cached per
+ * machine) under QEMU with software emulation, user data from a NoCloud seed, the data volume as
+ * an NVMe disk whose serial is the volume id (as on Nitro), the metadata service faked on the host
+ * (test/support/fakeImds.ts) and AWS emulated by moto, both reached by the guest at 10.0.2.2.
+ *
+ * Part of `npm test` (it needs root, a few minutes of CPU and a Debian mirror); `npm run test:quick`
+ * leaves it out while you iterate. Only this file:
+ *   npx jest test/vm.test.ts
+ *   npx jest test/vm.test.ts -t "VM harness"       # the infrastructure only
+ * The first run builds the image (a few minutes); later runs reuse it. Build log:
+ * <tmpdir>/airlock-vm-build.log; AIRLOCK_VM_KEEP=1 keeps each VM's session directory (consoles,
+ * overlay, seed) for a look afterwards.
+ */
+import { execFile, spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { promisify } from "util";
+import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { stringify } from "yaml";
+import { BootData, renderUserData } from "../cloud-init/render";
+import { FakeImds, startFakeImds } from "./support/fakeImds";
+import { Moto, SeededInstance, awsClientConfig, clientEnv, seedAirlockInstance, startMoto } from "./support/moto";
+import { Vm, VmImage, bootProblems, bootVm, ensureVmImage, tailLines } from "./support/vm";
+
+const run = promisify(execFile);
+
+const MINUTE = 60_000;
+const VOLUME_ID = "vol-0123456789abcdef0";
+const SERIAL = VOLUME_ID.replace("-", ""); // what Nitro reports as the NVMe serial
+const REGION = "eu-west-1";
+const CLOUD_INIT_FINISHED = /Cloud-init v\. \S+ finished at/;
+
+/** Elapsed-time notes, printed at the end of each test. */
+function stopwatch(): { lap(what: string): void; report(title: string): void } {
+    const start = Date.now();
+    let last = start;
+    const laps: string[] = [];
+    return {
+        lap(what) {
+            const now = Date.now();
+            laps.push(`${what}: ${((now - last) / 1000).toFixed(1)} s (total ${((now - start) / 1000).toFixed(1)} s)`);
+            last = now;
+        },
+        report(title) {
+            console.log(`${title}\n  ${laps.join("\n  ")}`);
+        },
+    };
+}
+
+function blankDisk(dir: string, mib: number): string {
+    const file = path.join(dir, "data.img");
+    fs.writeFileSync(file, Buffer.alloc(0));
+    fs.truncateSync(file, mib * 1024 * 1024);
+    return file;
+}
+
+async function instanceTags(moto: Moto, instanceId: string): Promise<Record<string, string>> {
+    const ec2 = new EC2Client(awsClientConfig(moto));
+    try {
+        const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+        const tags = out.Reservations?.[0]?.Instances?.[0]?.Tags ?? [];
+        return Object.fromEntries(tags.map((t) => [t.Key ?? "", t.Value ?? ""]));
+    } finally {
+        ec2.destroy();
+    }
+}
+
+/** The host's AWS CLI against moto (the S3 SDK client is not a dependency of this project). */
+async function hostAws(moto: Moto, args: string[]): Promise<string> {
+    const { stdout } = await run("aws", ["--endpoint-url", moto.endpoint, "--region", REGION, ...args], { env: clientEnv(moto), timeout: 60_000 });
+    return stdout;
+}
+
+/** Exit status of `cryptsetup open --test-passphrase` with the given key material, on the host. */
+function testPassphrase(dir: string, disk: string, material: Buffer): number | null {
+    const keyFile = path.join(dir, `try-${crypto.randomUUID()}.bin`);
+    fs.writeFileSync(keyFile, material, { mode: 0o600 });
+    try {
+        return spawnSync("cryptsetup", ["open", "--test-passphrase", "--key-file", keyFile, disk], { encoding: "utf8" }).status;
+    } finally {
+        fs.rmSync(keyFile, { force: true });
+    }
+}
+
+describe("first boot in a Debian 12 VM under QEMU", () => {
+    let image: VmImage;
+    let moto: Moto;
+    let work: string;
+    const vms: Vm[] = [];
+    const imdsServers: FakeImds[] = [];
+
+    beforeAll(async () => {
+        const started = Date.now();
+        image = await ensureVmImage();
+        console.log(`VM image ${image.name} (kernel ${image.kernelVersion}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${image.dir}`);
+        moto = await startMoto();
+    }, 35 * MINUTE);
+
+    beforeEach(() => {
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-vmtest-"));
+    });
+
+    afterEach(async () => {
+        for (const vm of vms.splice(0)) await vm.dispose();
+        for (const imds of imdsServers.splice(0)) await imds.stop();
+        if (work) fs.rmSync(work, { recursive: true, force: true });
+    }, 2 * MINUTE);
+
+    afterAll(async () => {
+        await moto?.stop();
+    });
+
+    it("VM harness: NoCloud user data runs, the NVMe serial is the volume id, the host's loopback is at 10.0.2.2, a reboot keeps the instance", async () => {
+        const clock = stopwatch();
+        const seeded: SeededInstance = await seedAirlockInstance(moto, { name: "vmtest-infra" });
+        const imds = await startFakeImds({ instanceId: seeded.instanceId, region: REGION, roleName: seeded.roleName, privateIp: seeded.privateIp });
+        imdsServers.push(imds);
+        const nonce = crypto.randomBytes(6).toString("hex");
+        const motoForGuest = `http://10.0.2.2:${moto.port}`;
+        const userData =
+            "#cloud-config\n" +
+            stringify({
+                // bootcmd runs on every boot, runcmd once per instance.
+                bootcmd: [["sh", "-c", `echo "airlock-vm-test: bootcmd nonce=${nonce}"`]],
+                runcmd: [
+                    ["sh", "-c", `echo "airlock-vm-test: runcmd nonce=${nonce}"`],
+                    ["sh", "-c", `echo "airlock-vm-test: nvme-serial=[$(tr -d ' ' </sys/class/nvme/nvme0/serial)]"`],
+                    ["sh", "-c", `echo "airlock-vm-test: by-id=$(ls /dev/disk/by-id | grep -F ${SERIAL} | tr '\\n' ' ')"`],
+                    [
+                        "bash",
+                        "-c",
+                        `token=$(curl -sS -m 20 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' ${imds.guestEndpoint}/latest/api/token) && ` +
+                            `echo "airlock-vm-test: imds instance-id=$(curl -sS -m 20 -H "X-aws-ec2-metadata-token: $token" ${imds.guestEndpoint}/latest/meta-data/instance-id)"`,
+                    ],
+                    [
+                        "bash",
+                        "-c",
+                        // No credentials in the environment: the AWS CLI takes the role's from the (fake) metadata
+                        // service. The trailing slash matters: Debian 12's AWS CLI (2.9.19) appends "latest/api/token"
+                        // to the endpoint as it is ("http://10.0.2.2:1234latest/api/token" without it).
+                        `AWS_EC2_METADATA_SERVICE_ENDPOINT=${imds.guestEndpoint}/ aws --endpoint-url ${motoForGuest} --region ${REGION} ` +
+                            `ec2 create-tags --resources ${seeded.instanceId} --tags Key=airlock-vm-test,Value=${nonce} && echo "airlock-vm-test: create-tags ok"`,
+                    ],
+                    ["sh", "-c", `echo "airlock-vm-test: runcmd-done nonce=${nonce}"`],
+                ],
+            });
+        const dataDisk = blankDisk(work, 64);
+
+        const vm = await bootVm({ image, userData, metaData: { instanceId: seeded.instanceId }, dataDisk, dataDiskSerial: SERIAL, timeoutMs: 15 * MINUTE });
+        vms.push(vm);
+        clock.lap("QEMU started");
+        await vm.waitFor(new RegExp(`airlock-vm-test: runcmd-done nonce=${nonce}`), 10 * MINUTE);
+        clock.lap("first boot to the runcmd marker");
+        await vm.waitFor(CLOUD_INIT_FINISHED, 3 * MINUTE);
+        clock.lap("cloud-init finished");
+
+        const first = vm.console();
+        expect(first).toContain(`airlock-vm-test: runcmd nonce=${nonce}`);
+        expect(first).toContain(`airlock-vm-test: bootcmd nonce=${nonce}`);
+        expect(first).toContain(`airlock-vm-test: nvme-serial=[${SERIAL}]`);
+        expect(first).toMatch(new RegExp(`airlock-vm-test: by-id=.*nvme-QEMU_NVMe_Ctrl_${SERIAL}\\b`));
+        expect(first).toContain(`airlock-vm-test: imds instance-id=${seeded.instanceId}`);
+        expect(first).toContain("airlock-vm-test: create-tags ok");
+        expect(first).toContain("[seed=/dev/vdb]"); // cloud-init took the NoCloud seed
+        expect(bootProblems(first)).toEqual([]);
+
+        // The guest reached the host's 127.0.0.1 servers: the fake IMDS (curl, then the AWS CLI with IMDSv2) and moto.
+        const requests = imds.requests;
+        expect(requests).toContainEqual(expect.objectContaining({ method: "PUT", path: "/latest/api/token", status: 200, userAgent: expect.stringMatching(/^curl\//) }));
+        expect(requests).toContainEqual(expect.objectContaining({ method: "GET", path: "/latest/meta-data/instance-id", tokenValid: true, status: 200 }));
+        expect(requests).toContainEqual(
+            expect.objectContaining({ method: "GET", path: `/latest/meta-data/iam/security-credentials/${seeded.roleName}`, tokenValid: true, status: 200, userAgent: expect.stringMatching(/aws-cli/) }),
+        );
+        expect(requests.every((r) => r.remoteAddress === "127.0.0.1" || r.remoteAddress === "::ffff:127.0.0.1")).toBe(true);
+        expect(await instanceTags(moto, seeded.instanceId)).toEqual(expect.objectContaining({ "airlock-vm-test": nonce }));
+        const createTags = (await moto.requests()).filter((r) => r.action === "CreateTags");
+        expect(createTags.map((r) => r.accessKeyId)).toContain(imds.credentials.accessKeyId);
+
+        await vm.shutdown();
+        clock.lap("shutdown (ACPI power-off)");
+        expect(vm.console()).toMatch(/reboot: Power down/);
+
+        const again = await vm.reboot();
+        vms.push(again);
+        expect(again.session.overlay).toBe(vm.session.overlay);
+        await again.waitFor(CLOUD_INIT_FINISHED, 10 * MINUTE);
+        clock.lap("reboot to cloud-init finished");
+        const second = again.console();
+        expect(second).toContain(`airlock-vm-test: bootcmd nonce=${nonce}`); // per-boot modules ran
+        expect(second).not.toContain("airlock-vm-test: runcmd"); // per-instance ones did not
+        expect(bootProblems(second)).toEqual([]);
+        await again.shutdown();
+        clock.lap("second shutdown");
+        clock.report("VM harness timings");
+    }, 30 * MINUTE);
+
+    it("boots the rendered Airlock user data: key from S3 via IMDSv2 credentials, LUKS2 on the NVMe data volume, bootstrap tag, unlock after a reboot", async () => {
+        const clock = stopwatch();
+        const seeded = await seedAirlockInstance(moto, { name: "vmtest-boot" });
+        const bucketName = "airlock-keys-vmtest";
+        const instanceName = "vmtest-1";
+        const keyObjectKey = `keys/${instanceName}.key`;
+        const key = crypto.randomBytes(64);
+        const keyFile = path.join(work, "key.bin");
+        fs.writeFileSync(keyFile, key, { mode: 0o600 });
+        await hostAws(moto, ["s3api", "create-bucket", "--bucket", bucketName, "--create-bucket-configuration", `LocationConstraint=${REGION}`]);
+        await hostAws(moto, ["s3api", "put-object", "--bucket", bucketName, "--key", keyObjectKey, "--body", keyFile]);
+        const imds = await startFakeImds({ instanceId: seeded.instanceId, region: REGION, roleName: seeded.roleName, privateIp: seeded.privateIp });
+        imdsServers.push(imds);
+
+        // imdsEndpoint and awsEndpoint are BootData's test hooks (real instances use the defaults).
+        const bootData: BootData & { imdsEndpoint?: string; awsEndpoint?: string } = {
+            instanceName,
+            os: "debian12",
+            region: REGION,
+            bucketName,
+            keyObjectKey,
+            volumeId: VOLUME_ID,
+            mountPoint: "/data",
+            imdsEndpoint: imds.guestEndpoint,
+            awsEndpoint: `http://10.0.2.2:${moto.port}`,
+        };
+        const userData = renderUserData(bootData);
+        const dataDisk = blankDisk(work, 1024);
+
+        const vm = await bootVm({ image, userData, metaData: { instanceId: seeded.instanceId }, dataDisk, dataDiskSerial: SERIAL, timeoutMs: 40 * MINUTE });
+        vms.push(vm);
+        const done = await vm.waitFor(/airlock-boot: done status=\S+.*/, 30 * MINUTE);
+        clock.lap("first boot to `airlock-boot: done`");
+        if (!/status=success/.test(done)) {
+            throw new Error(`The boot script reported: ${done}\n--- airlock-boot lines ---\n${vm.console().split("\n").filter((l) => /airlock-(boot|harden|unlock):/.test(l)).join("\n")}\n--- console tail ---\n${tailLines(vm.console(), 40)}`);
+        }
+        await vm.waitFor(CLOUD_INIT_FINISHED, 5 * MINUTE);
+        clock.lap("cloud-init finished");
+        expect(bootProblems(vm.console())).toEqual([]);
+
+        expect(await instanceTags(moto, seeded.instanceId)).toEqual(expect.objectContaining({ "airlock:bootstrap": "success" }));
+        const requests = imds.requests;
+        expect(requests).toContainEqual(expect.objectContaining({ method: "PUT", path: "/latest/api/token", status: 200 }));
+        expect(requests).toContainEqual(expect.objectContaining({ method: "GET", path: "/latest/meta-data/instance-id", tokenValid: true, status: 200 }));
+        expect(requests).toContainEqual(expect.objectContaining({ method: "GET", path: `/latest/meta-data/iam/security-credentials/${seeded.roleName}`, tokenValid: true, status: 200 }));
+        expect(requests.filter((r) => r.method === "GET" && r.status === 200).every((r) => r.tokenValid)).toBe(true);
+        expect(requests.some((r) => r.status === 401)).toBe(false);
+
+        await vm.shutdown();
+        clock.lap("shutdown");
+        // On the host: a LUKS2 header that opens with exactly the key from S3.
+        const dump = await run("cryptsetup", ["luksDump", dataDisk]);
+        expect(dump.stdout).toMatch(/^Version:\s*2$/m);
+        expect(testPassphrase(work, dataDisk, key)).toBe(0);
+        expect(testPassphrase(work, dataDisk, crypto.randomBytes(64))).not.toBe(0);
+
+        const again = await vm.reboot();
+        vms.push(again);
+        await again.waitFor(/airlock-unlock: mounted \/data/, 20 * MINUTE);
+        clock.lap("reboot to `airlock-unlock: mounted /data`");
+        await again.waitFor(CLOUD_INIT_FINISHED, 10 * MINUTE);
+        expect(again.console()).not.toMatch(/airlock-boot: done/); // no second per-instance run
+        expect(bootProblems(again.console())).toEqual([]);
+        await again.shutdown();
+        clock.lap("second shutdown");
+        clock.report("Airlock first-boot timings");
+    }, 60 * MINUTE);
+});
