@@ -37,9 +37,9 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import * as vm from "vm";
 import { EC2Client, DescribeImagesCommand, DescribeInstancesCommand, RunInstancesCommand, CreateVpcCommand, CreateSubnetCommand, CreateSecurityGroupCommand } from "@aws-sdk/client-ec2";
 import { IAMClient, CreateRoleCommand, CreateInstanceProfileCommand, AddRoleToInstanceProfileCommand } from "@aws-sdk/client-iam";
+import { killGroup, onRealExit, watchChild } from "./processes";
 
 /** moto's default account (any non-numeric access key id maps to it). */
 export const MOTO_ACCOUNT_ID = "123456789012";
@@ -91,8 +91,6 @@ export interface StartMotoOptions {
     readonly env?: Readonly<Record<string, string>>;
 }
 
-// The real process: jest's global `process` is a copy on which "exit" listeners never fire.
-const realProcess = vm.runInThisContext("process") as NodeJS.Process;
 const OUTPUT_LIMIT = 64 * 1024;
 const PORT_ATTEMPTS = 5;
 
@@ -107,14 +105,6 @@ function freePort(): Promise<number> {
             server.close(() => (port > 0 ? resolve(port) : reject(new Error("moto: could not read a free port"))));
         });
     });
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-    try {
-        process.kill(-pid, signal);
-    } catch {
-        // Already gone.
-    }
 }
 
 class PortInUse extends Error {}
@@ -166,14 +156,7 @@ async function startOnce(port: number, options: StartMotoOptions): Promise<Moto>
     child.stderr.setEncoding("utf8").on("data", append);
     const tail = (): string => (output.length > OUTPUT_LIMIT ? output.slice(-OUTPUT_LIMIT) : output).trim() || "(no output)";
 
-    let exitInfo: string | undefined;
-    const exited = new Promise<void>((resolve) => {
-        child.once("exit", (code, signal) => {
-            exitInfo = `code ${code}, signal ${signal}`;
-            resolve();
-        });
-    });
-    const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
+    const { exited, exitInfo, spawnError } = watchChild(child);
     const pid = child.pid;
     const cleanupDir = (): void => fs.rmSync(workDir, { recursive: true, force: true });
     if (pid === undefined) {
@@ -181,8 +164,7 @@ async function startOnce(port: number, options: StartMotoOptions): Promise<Moto>
         cleanupDir();
         throw new Error(`moto: could not start moto_server (is it on PATH?): ${error.message}`);
     }
-    const killOnExit = (): void => killGroup(pid, "SIGKILL");
-    realProcess.on("exit", killOnExit);
+    const unregister = onRealExit(() => killGroup(pid, "SIGKILL"));
     // A forgotten stop() must not keep jest alive; the exit listener still cleans up.
     child.unref();
     (child.stdout as { unref?: () => void }).unref?.();
@@ -191,7 +173,7 @@ async function startOnce(port: number, options: StartMotoOptions): Promise<Moto>
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> => {
         stopping ??= (async () => {
-            if (exitInfo === undefined) {
+            if (exitInfo() === undefined) {
                 killGroup(pid, "SIGTERM");
                 const timer = setTimeout(() => killGroup(pid, "SIGKILL"), 3000);
                 await exited;
@@ -199,7 +181,7 @@ async function startOnce(port: number, options: StartMotoOptions): Promise<Moto>
             }
             // Anything left in the group (nothing, normally).
             killGroup(pid, "SIGKILL");
-            realProcess.removeListener("exit", killOnExit);
+            unregister();
             cleanupDir();
         })();
         return stopping;
@@ -208,13 +190,13 @@ async function startOnce(port: number, options: StartMotoOptions): Promise<Moto>
     // Ready when moto answers over HTTP; fail early when it exits (EADDRINUSE → another port).
     const started = Date.now();
     for (;;) {
-        if (exitInfo !== undefined) {
+        if (exitInfo() !== undefined) {
             await stop();
             const text = tail();
             if (/address already in use|errno 98/i.test(text)) {
                 throw new PortInUse(`port ${port} was taken`);
             }
-            throw new Error(`moto: moto_server exited before answering (${exitInfo}).\n--- moto output ---\n${text}`);
+            throw new Error(`moto: moto_server exited before answering (${exitInfo()}).\n--- moto output ---\n${text}`);
         }
         try {
             const response = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(2000) });

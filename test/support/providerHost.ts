@@ -48,7 +48,7 @@
  *
  * Pitfalls with jest + ts-jest (found while writing this harness, each reproduced):
  * - Inside jest, the global `process` is a copy whose `on("exit")` listeners never fire. The exit-time cleanup
- *   therefore registers on the real process (`vm.runInThisContext("process")`).
+ *   therefore registers on the real process (processes.ts, `onRealExit`).
  * - The provider is serialized from the jest module registry. What the closure serializer does with what a
  *   ts-jest-compiled provider captures:
  *     * `import * as fs from "fs"` / `import { x } from "fs"` (builtins) → `require("fs")`: fine.
@@ -71,7 +71,7 @@ import * as childProcess from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as vm from "vm";
+import { onRealExit } from "./processes";
 import * as pulumi from "@pulumi/pulumi";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import * as plugproto from "@pulumi/pulumi/proto/plugin_pb";
@@ -369,8 +369,6 @@ function isServiceError(err: unknown): err is ServiceError {
     return err instanceof Error && typeof (err as Partial<ServiceError>).code === "number";
 }
 
-// The real process: jest's global `process` is a copy on which "exit" listeners never fire.
-const realProcess = vm.runInThisContext("process") as NodeJS.Process;
 
 /** Starts the dynamic-provider host and connects to it (the caller must `stop()` it; process exit also kills it). */
 export async function startProviderHost(options: StartOptions = {}): Promise<ProviderHost> {
@@ -404,10 +402,9 @@ export async function startProviderHost(options: StartOptions = {}): Promise<Pro
     let printed = "";
     let stderr = "";
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    const killOnExit = (): void => {
+    const unregister = onRealExit(() => {
         child.kill("SIGKILL");
-    };
-    realProcess.on("exit", killOnExit);
+    });
     // A forgotten stop() must not keep jest alive: the exit listener cleans up.
     child.unref();
 
@@ -419,7 +416,7 @@ export async function startProviderHost(options: StartOptions = {}): Promise<Pro
             settled = true;
             clearTimeout(timer);
             child.kill("SIGKILL");
-            realProcess.removeListener("exit", killOnExit);
+            unregister();
             reject(new Error(`providerHost: ${why}\n--- host stderr ---\n${tail(stderr)}\n--- host output ---\n${tail(printed)}`));
         };
         const timer = setTimeout(() => fail(`the host did not print its port within ${readyTimeoutMs} ms`), readyTimeoutMs);
@@ -466,7 +463,7 @@ export async function startProviderHost(options: StartOptions = {}): Promise<Pro
                 await exited;
                 clearTimeout(killTimer);
             }
-            realProcess.removeListener("exit", killOnExit);
+            unregister();
         })();
         return stopping;
     };

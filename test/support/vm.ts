@@ -32,9 +32,8 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import * as vm from "vm";
+import { killGroup, onRealExit, watchChild } from "./processes";
 
-const realProcess = vm.runInThisContext("process") as NodeJS.Process;
 
 export const BUILD_SCRIPT = path.join(__dirname, "..", "vm", "build-image.sh");
 
@@ -70,8 +69,7 @@ export async function ensureVmImage(options: EnsureVmImageOptions = {}): Promise
     let stdout = "";
     const result = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; timedOut: boolean }>((resolve, reject) => {
         const child = childProcess.spawn("bash", [BUILD_SCRIPT], { stdio: ["ignore", "pipe", log], detached: true });
-        const killOnExit = (): void => killGroup(child.pid, "SIGKILL");
-        realProcess.on("exit", killOnExit);
+        const unregister = onRealExit(() => killGroup(child.pid, "SIGKILL"));
         let timedOut = false;
         const timer = setTimeout(() => {
             timedOut = true;
@@ -84,12 +82,12 @@ export async function ensureVmImage(options: EnsureVmImageOptions = {}): Promise
         });
         child.once("error", (error) => {
             clearTimeout(timer);
-            realProcess.removeListener("exit", killOnExit);
+            unregister();
             reject(error);
         });
         child.once("close", (code, signal) => {
             clearTimeout(timer);
-            realProcess.removeListener("exit", killOnExit);
+            unregister();
             resolve({ code, signal, timedOut });
         });
     }).finally(() => fs.closeSync(log));
@@ -170,7 +168,7 @@ let exitHandlerInstalled = false;
 function installExitHandler(): void {
     if (exitHandlerInstalled) return;
     exitHandlerInstalled = true;
-    realProcess.on("exit", () => {
+    onRealExit(() => {
         for (const pid of livePids) {
             try {
                 process.kill(pid, "SIGKILL");
@@ -255,14 +253,7 @@ async function startBoot(options: BootVmOptions, session: VmSession, bootNumber:
     const child = childProcess.spawn(command, args, { stdio: ["ignore", log, log] });
     fs.closeSync(log);
     const started = Date.now();
-    let exitInfo: string | undefined;
-    const exited = new Promise<void>((resolve) => {
-        child.once("exit", (code, signal) => {
-            exitInfo = `code ${code}, signal ${signal}`;
-            resolve();
-        });
-    });
-    const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
+    const { exited, exitInfo, spawnError } = watchChild(child);
     const pid = child.pid;
     if (pid === undefined) {
         throw new Error(`bootVm: could not start ${command}: ${(await spawnError).message}`);
@@ -301,11 +292,11 @@ async function startBoot(options: BootVmOptions, session: VmSession, bootNumber:
     };
     const qemuOutput = (): string => (fs.existsSync(qemuLog) ? fs.readFileSync(qemuLog, "utf8").trim() : "");
     const describeExit = (): string =>
-        killedForTimeout ? `QEMU was killed at the end of its lifetime (timeoutMs ${options.timeoutMs})` : `QEMU exited (${exitInfo})`;
+        killedForTimeout ? `QEMU was killed at the end of its lifetime (timeoutMs ${options.timeoutMs})` : `QEMU exited (${exitInfo()})`;
 
     // Ready when the monitor answers; fail fast when QEMU exits (bad arguments, missing files).
     for (;;) {
-        if (exitInfo !== undefined) {
+        if (exitInfo() !== undefined) {
             throw new Error(`bootVm: ${describeExit()} before its monitor answered.\n--- qemu ---\n${qemuOutput()}`);
         }
         if (fs.existsSync(monitor) && (await monitorCommand(monitor, "info status").then(() => true, () => false))) break;
@@ -317,7 +308,7 @@ async function startBoot(options: BootVmOptions, session: VmSession, bootNumber:
     }
 
     async function killAndWait(): Promise<void> {
-        if (exitInfo === undefined) {
+        if (exitInfo() === undefined) {
             try {
                 process.kill(pid!, "SIGKILL");
             } catch {
@@ -334,7 +325,7 @@ async function startBoot(options: BootVmOptions, session: VmSession, bootNumber:
         pid,
         consolePath,
         console: read,
-        exited: () => exitInfo !== undefined,
+        exited: () => exitInfo() !== undefined,
         async waitFor(pattern: RegExp, timeoutMs: number): Promise<string> {
             const end = Date.now() + timeoutMs;
             const matcher = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ""));
@@ -346,7 +337,7 @@ async function startBoot(options: BootVmOptions, session: VmSession, bootNumber:
                     const stop = text.indexOf("\n", match.index + match[0].length);
                     return text.slice(start, stop === -1 ? undefined : stop);
                 }
-                const why = exitInfo !== undefined ? describeExit() : Date.now() > end ? `not seen within ${timeoutMs} ms` : undefined;
+                const why = exitInfo() !== undefined ? describeExit() : Date.now() > end ? `not seen within ${timeoutMs} ms` : undefined;
                 if (why !== undefined) {
                     throw new Error(
                         `VM boot ${bootNumber}: waiting for ${pattern}: ${why} (console: ${consolePath}).\n--- console tail ---\n${tailLines(read(), 60)}`,
@@ -357,16 +348,16 @@ async function startBoot(options: BootVmOptions, session: VmSession, bootNumber:
         },
         shutdown(timeoutMs = 3 * 60_000): Promise<void> {
             shuttingDown ??= (async () => {
-                if (exitInfo !== undefined) return;
+                if (exitInfo() !== undefined) return;
                 const end = Date.now() + timeoutMs;
                 // The power button is lost while the guest has no ACPI handler yet (early boot): press again.
-                while (exitInfo === undefined && Date.now() < end) {
+                while (exitInfo() === undefined && Date.now() < end) {
                     await monitorCommand(monitor, "system_powerdown").catch(() => undefined);
                     let timer: NodeJS.Timeout | undefined;
                     await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, Math.min(15_000, Math.max(0, end - Date.now())))))]);
                     clearTimeout(timer);
                 }
-                if (exitInfo === undefined) {
+                if (exitInfo() === undefined) {
                     await killAndWait();
                     throw new Error(`VM boot ${bootNumber}: no power-off within ${timeoutMs} ms; killed.\n--- console tail ---\n${tailLines(read(), 40)}`);
                 }
@@ -446,15 +437,6 @@ function hasSetpriv(): boolean {
         setprivAvailable = probe.status === 0;
     }
     return setprivAvailable;
-}
-
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-    if (pid === undefined) return;
-    try {
-        process.kill(-pid, signal);
-    } catch {
-        // Gone.
-    }
 }
 
 function sleep(ms: number): Promise<void> {
