@@ -2,6 +2,7 @@ import * as fs from "fs";
 import Mustache from "mustache";
 import * as path from "path";
 import { OperatingSystem, SshAccess } from "../config/schema";
+import { REGION_PATTERN } from "../providers/promotionInputs";
 
 /** EC2 refuses user data above 16 KB (before base64). */
 export const USER_DATA_LIMIT_BYTES = 16 * 1024;
@@ -46,7 +47,7 @@ export function shellQuote(value: string): string {
 // so that nothing a config author types can change the document's structure or run code.
 const PATTERNS: Readonly<Record<"instanceName" | "region" | "bucketName" | "keyObjectKey" | "volumeId" | "mountPoint", RegExp>> = {
     instanceName: /^[a-z][a-z0-9-]{0,31}$/,
-    region: /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/,
+    region: REGION_PATTERN,
     bucketName: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
     keyObjectKey: /^[A-Za-z0-9!_.*'()\/-]{1,1024}$/,
     volumeId: /^vol-[0-9a-f]{8,17}$/,

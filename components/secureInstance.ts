@@ -14,7 +14,7 @@ import {
     ROLE_PATH,
     keyObjectKey,
 } from "../policies/keyNaming";
-import { PHASE_POLICY_NAME } from "../providers/promotionInputs";
+import { INSTANCE_NAME_PATTERN, PHASE_POLICY_NAME } from "../providers/promotionInputs";
 import { ScanAndPromote } from "../providers/scanAndPromote";
 
 export type Architecture = "x86_64" | "arm64";
@@ -111,7 +111,6 @@ export interface SecureInstanceArgs {
     readonly tags?: Readonly<Record<string, string>>;
 }
 
-const NAME = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,31}$/;
 
 /**
  * One EC2 instance behind the airlock: its own role and instance profile, its own LUKS key in the
@@ -132,7 +131,7 @@ export class SecureInstance extends pulumi.ComponentResource {
     constructor(name: string, args: SecureInstanceArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("airlock:compute:SecureInstance", name, {}, opts);
 
-        if (!NAME.test(name)) {
+        if (!INSTANCE_NAME_PATTERN.test(name)) {
             throw new Error(
                 `SecureInstance ${JSON.stringify(name)}: the name is used in AWS names and keys; use 1-32 lowercase letters, digits and single hyphens, starting with a letter.`,
             );

@@ -1,4 +1,4 @@
-import { PROMOTION_SCANNER_KINDS, PROMOTION_SEVERITIES } from "../providers/promotionInputs";
+import { INSTANCE_NAME_PATTERN, PROMOTION_SCANNER_KINDS, PROMOTION_SEVERITIES, REGION_PATTERN } from "../providers/promotionInputs";
 import { checkCidr, isWholeInternet } from "./cidr";
 import { didYouMean } from "./suggest";
 
@@ -162,14 +162,14 @@ const INSTANCE_FIELDS = [
 
 const RULE_FIELDS = ["description", "protocol", "fromPort", "toPort", "port", "cidrs", "ipv6Cidrs", "securityGroupId", "prefixListId"] as const;
 
-const INSTANCE_NAME = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,31}$/;
+const INSTANCE_NAME = INSTANCE_NAME_PATTERN;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 const VPC_ID = /^vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 const SUBNET_ID = /^subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 const PREFIX_LIST_ID = /^pl-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 const AMI_ID = /^ami-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
-const REGION = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const REGION = REGION_PATTERN;
 const POLICY_ARN = /^arn:aws[a-z-]*:iam::(?:aws|\d{12}):policy\/[\w+=,.@/-]+$/;
 const MOUNT_POINT = /^\/[A-Za-z0-9._\/-]{1,200}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12,}$/i;

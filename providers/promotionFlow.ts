@@ -9,12 +9,11 @@
  *   demote   = groups → remediation (the policy is already no more than launch rights).
  * Every step is idempotent, so a rerun after a crash converges.
  */
+import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG } from "../policies/keyNaming";
 import { PromotionInputs, PromotionOutputs } from "./promotionInputs";
 import { Backoff, Clock, pollUntil } from "./polling";
 import { Finding, ScanContext, ScanResult, ScanTarget, Scanner, ScannerError, Severity, blockingFindings, countBySeverity } from "./scanners/types";
 
-export const BOOTSTRAP_STATUS_TAG = "airlock:bootstrap";
-export const BOOTSTRAP_REASON_TAG = "airlock:bootstrap-reason";
 
 export interface InstanceState {
     readonly instanceId: string;

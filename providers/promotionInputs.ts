@@ -14,6 +14,12 @@ export const PROMOTION_SCANNER_KINDS = ["tenable", "inspector", "none"] as const
 /** Name of the inline role policy the promotion resource owns (launch, then production rights). */
 export const PHASE_POLICY_NAME = "airlock-phase";
 
+/** AWS region names, including GovCloud and ISO partitions. */
+export const REGION_PATTERN = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+
+/** Instance names: 1-32 lowercase letters, digits and single hyphens, starting with a letter. */
+export const INSTANCE_NAME_PATTERN = /^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,31}$/;
+
 /** The value Pulumi substitutes for inputs that are not known yet (during preview). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -109,7 +115,7 @@ export function checkPromotionInputs(news: Readonly<Record<string, unknown>>): F
     };
 
     text("instanceName", /^[a-z][a-z0-9-]{0,31}$/, '"web-1"');
-    text("region", /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/, '"eu-west-1"');
+    text("region", REGION_PATTERN, '"eu-west-1"');
     text("assumeRoleArn", /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, '"arn:aws:iam::123456789012:role/deployer"', false);
     text("instanceId", /^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/, '"i-0123456789abcdef0"');
     text("roleName", /^[\w+=,.@-]{1,64}$/, "an IAM role name");

@@ -5,6 +5,7 @@
 import { PromotionBlocked, observePhase, promote } from "../providers/promotionFlow";
 import { PromotionInputs } from "../providers/promotionInputs";
 import { backoffDelay, pollUntil } from "../providers/polling";
+import { noScanner } from "../providers/scanners/none";
 import { Finding, ScanContext, ScanResult, Scanner, ScannerError, ScanTimeoutError } from "../providers/scanners/types";
 import { AwsFault, FakeAws, Fault, VirtualClock } from "./support/fakeAws";
 
@@ -114,6 +115,18 @@ describe("a clean scan", () => {
         } else {
             expect((await blockedBy(run)).outputs.phase).toBe("remediation");
         }
+        expect(w.aws.violations).toEqual([]);
+    });
+});
+
+describe("scannerKind none", () => {
+    it("promotes without a scan, and says so in the outputs and the progress lines", async () => {
+        const w = world();
+        const outputs = await promote({ ...inputs, scanner: { kind: "none" } }, w.deps(noScanner()));
+        expect(outputs).toEqual(
+            expect.objectContaining({ phase: "production", scanId: `none:${INSTANCE}`, warnings: ["promoted WITHOUT a vulnerability scan (scannerKind: none)"] }),
+        );
+        expect(w.log).toContain("web-1: scanner kind is none: NOT scanning; promoting without a vulnerability scan");
         expect(w.aws.violations).toEqual([]);
     });
 });
