@@ -64,3 +64,28 @@ export async function pollUntil<T>(
         }
     }
 }
+
+/**
+ * A duration as people read it in a message: "0.4 s", "5 s", "2 min 30 s", "1 h 30 min". Never
+ * rounds a short wait down to "0 min"; hours drop the seconds, which no longer matter there.
+ */
+export function formatDuration(ms: number): string {
+    const safe = Number.isFinite(ms) && ms > 0 ? ms : 0;
+    if (safe < 10_000) {
+        const tenths = Math.round(safe / 100) / 10;
+        if (tenths < 10) {
+            return `${tenths} s`;
+        }
+    }
+    const seconds = Math.round(safe / 1000);
+    if (seconds < 60) {
+        return `${seconds} s`;
+    }
+    if (seconds < 3600) {
+        const rest = seconds % 60;
+        return `${Math.floor(seconds / 60)} min${rest === 0 ? "" : ` ${rest} s`}`;
+    }
+    const minutes = Math.round(seconds / 60);
+    const rest = minutes % 60;
+    return `${Math.floor(minutes / 60)} h${rest === 0 ? "" : ` ${rest} min`}`;
+}

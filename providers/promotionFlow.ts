@@ -11,8 +11,9 @@
  */
 import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG } from "../policies/keyNaming";
 import { PromotionInputs, PromotionOutputs } from "./promotionInputs";
-import { Backoff, Clock, pollUntil } from "./polling";
-import { Finding, ScanContext, ScanResult, ScanTarget, Scanner, ScannerError, Severity, blockingFindings, countBySeverity } from "./scanners/types";
+import { AirlockError, airlockError, errorMessage, hasErrorKind } from "./errors";
+import { Backoff, Clock, formatDuration, pollUntil } from "./polling";
+import { Finding, ScanContext, ScanResult, ScanTarget, Scanner, Severity, blockingFindings, countBySeverity, isScannerError } from "./scanners/types";
 
 
 export interface InstanceState {
@@ -49,19 +50,18 @@ export interface FlowDependencies {
     readonly readinessBackoff?: Backoff;
 }
 
-/** Thrown when the instance stays in quarantine: carries what the provider host records as partial state. */
-export class PromotionBlocked extends Error {
-    constructor(
-        message: string,
-        public readonly outputs: PromotionOutputs,
-        public readonly reasons: readonly string[],
-    ) {
-        super(message);
-        // Pulumi's closure serializer turns classes into functions, where Error's constructor
-        // cannot set the message on `this`: set it explicitly so it survives the provider host.
-        this.message = message;
-        this.name = "PromotionBlocked";
-    }
+/**
+ * Thrown when the instance stays in quarantine: carries what the provider host records as partial
+ * state. A plain Error with a kind (see errors.ts): tell it apart with isPromotionBlocked.
+ */
+export type PromotionBlocked = AirlockError<"promotion-blocked"> & { readonly outputs: PromotionOutputs; readonly reasons: readonly string[] };
+
+export function promotionBlocked(message: string, outputs: PromotionOutputs, reasons: readonly string[]): PromotionBlocked {
+    return airlockError("promotion-blocked", "PromotionBlocked", message, { outputs, reasons });
+}
+
+export function isPromotionBlocked(err: unknown): err is PromotionBlocked {
+    return hasErrorKind(err, "promotion-blocked");
 }
 
 const READINESS_BACKOFF: Backoff = { initialMs: 5_000, maxMs: 30_000 };
@@ -129,7 +129,7 @@ export async function observePhase(aws: AwsPort, inputs: PromotionInputs): Promi
 
 /**
  * Runs the whole flow for one instance. Resolves with outputs when the instance is in production;
- * throws PromotionBlocked (instance left in quarantine, outputs attached) or another error when
+ * throws a PromotionBlocked error (instance left in quarantine, outputs attached) or another error when
  * AWS itself failed. Safe to call again after any failure or crash.
  */
 export async function promote(inputs: PromotionInputs, deps: FlowDependencies): Promise<PromotionOutputs> {
@@ -152,7 +152,7 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
         const message =
             `Instance ${name} stays in quarantine (remediation security group): ${reasons.join("; ")}` +
             (findings.length > 0 ? `\n  ${findings.join("\n  ")}` : "");
-        return new PromotionBlocked(message, outputs, reasons);
+        return promotionBlocked(message, outputs, reasons);
     };
 
     const instance = await aws.describeInstance(inputs.instanceId);
@@ -172,7 +172,7 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
 
     // 2. Wait for the bootstrap signal.
     if (!bootstrapped) {
-        log(`${name}: waiting for bootstrap (up to ${Math.round(inputs.readinessTimeoutSeconds / 60)} min)`);
+        log(`${name}: waiting for bootstrap (up to ${formatDuration(inputs.readinessTimeoutSeconds * 1000)})`);
         const readinessStarted = clock.now();
         const readinessDeadline = readinessStarted + inputs.readinessTimeoutSeconds * 1000;
         const { value: status } = await pollUntil(clock, readinessDeadline, deps.readinessBackoff ?? READINESS_BACKOFF, async () => {
@@ -184,7 +184,7 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
         });
         durations.readinessMs = clock.now() - readinessStarted;
         if (status === undefined) {
-            throw blocked([`no bootstrap signal within ${Math.round(inputs.readinessTimeoutSeconds / 60)} min`]);
+            throw blocked([`no bootstrap signal within ${formatDuration(inputs.readinessTimeoutSeconds * 1000)}`]);
         }
         if (status.tag === "failure") {
             throw blocked([`bootstrap failed: ${status.reason || "no reason given"}`]);
@@ -220,7 +220,7 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
         result = await deps.scanner.scan(context);
         durations.scanMs = clock.now() - scanStarted;
     } catch (err) {
-        const reason = err instanceof ScannerError ? err.message : `scanner failed: ${err instanceof Error ? err.message : String(err)}`;
+        const reason = isScannerError(err) ? err.message : `scanner failed: ${errorMessage(err)}`;
         await demote(aws, inputs, wasInProduction);
         throw blocked([reason]);
     }

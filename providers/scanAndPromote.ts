@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createAwsPort } from "./awsPort";
-import { PromotionBlocked, observePhase, promote, publicInputs } from "./promotionFlow";
+import { errorMessage } from "./errors";
+import { isPromotionBlocked, observePhase, promote, publicInputs } from "./promotionFlow";
 import { PromotionInputs, PromotionOutputs, checkPromotionInputs, diffPromotion } from "./promotionInputs";
 import { systemClock } from "./polling";
 import { createScanner } from "./scanners";
@@ -47,10 +48,10 @@ async function runPromotion(inputs: PromotionInputs): Promise<PromotionOutputs> 
     try {
         return JSON.parse(JSON.stringify(await promote(inputs, deps))) as PromotionOutputs;
     } catch (err) {
-        if (err instanceof PromotionBlocked) {
+        if (isPromotionBlocked(err)) {
             throw partialStateError(err.message, inputs.instanceId, err.outputs, err.reasons);
         }
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         if (/does not exist or is terminating/.test(message)) {
             throw err;
         }

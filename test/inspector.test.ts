@@ -15,7 +15,10 @@ import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { EnableCommand, Inspector2Client } from "@aws-sdk/client-inspector2";
 import { InspectorSettings, inspectorScanner } from "../providers/scanners/inspector";
-import { ScanContext, ScanResult, ScanTarget, ScanTimeoutError, ScannerError } from "../providers/scanners/types";
+import { ScanContext, ScanResult, ScanTarget, isScanTimeout, isScannerError } from "../providers/scanners/types";
+import { scanAndPromoteProvider } from "../providers/scanAndPromote";
+import { dynamicUrn, serializeProvider, startProviderHost } from "./support/providerHost";
+import { PROMOTION_TYPE, promotionInputs } from "./support/promotionWorld";
 import { MOTO_ACCOUNT_ID, Moto, SeededInstance, awsClientConfig, clientEnv, seedAirlockInstance, seedInspectorFindings, startMoto } from "./support/moto";
 
 const INSTANCE = "i-0123456789abcdef0";
@@ -253,9 +256,10 @@ afterEach(async () => {
     await Promise.all(fakes.splice(0).map((f) => f.stop()));
 });
 
-function expectError(run: Run, type: typeof ScannerError): Error {
+/** The run's error, which must be a scanner error ("scanner": of any kind) or a scan time-out ("timeout"). */
+function expectError(run: Run, kind: "scanner" | "timeout"): Error {
     expect(run.result).toBeUndefined();
-    expect(run.error).toBeInstanceOf(type);
+    expect((kind === "timeout" ? isScanTimeout : isScannerError)(run.error)).toBe(true);
     return run.error as Error;
 }
 
@@ -331,7 +335,7 @@ describe("inspector scanner against a fake Inspector2 endpoint (real SDK)", () =
             status: () => ({ body: { accounts: [{ accountId: ACCOUNT, state: { status: "ENABLED" }, resourceState: { ec2: { status: "ENABLED" } } }] } }),
         });
         const run = await runScan({ deadlineMs: 5 * 60_000 });
-        const error = expectError(run, ScanTimeoutError);
+        const error = expectError(run, "timeout");
         expect(error.message).toContain(`Amazon Inspector has not scanned ${INSTANCE} yet`);
         expect(error.message).toContain("not covered by Amazon Inspector yet");
         expect(error.message).toContain("EC2 scanning is enabled for account 111122223333, but it does not list the instance yet");
@@ -372,7 +376,7 @@ describe("inspector scanner against a fake Inspector2 endpoint (real SDK)", () =
         expect(fake.to("/coverage/list").map((r) => r.body.nextToken)).toEqual([undefined, undefined, undefined, "more"]);
     });
 
-    it("gives up at the deadline with ScanTimeoutError, without really waiting, and says why there is no coverage", async () => {
+    it("gives up at the deadline with a scan time-out, without really waiting, and says why there is no coverage", async () => {
         const fake = await fakeFor({
             coverage: () => ({ body: { coveredResources: [] } }),
             findings: noFindings,
@@ -381,9 +385,9 @@ describe("inspector scanner against a fake Inspector2 endpoint (real SDK)", () =
             }),
         });
         const run = await runScan({ deadlineMs: 2 * HOUR });
-        const error = expectError(run, ScanTimeoutError);
+        const error = expectError(run, "timeout");
         expect(error.message).toMatch(
-            new RegExp(`^Amazon Inspector has not scanned ${INSTANCE} yet \\(waited 120\\.\\d minutes, \\d+ polls\\): not covered by Amazon Inspector yet: Amazon Inspector EC2 scanning is DISABLED for account ${ACCOUNT} in ${REGION}\\.$`),
+            new RegExp(`^Amazon Inspector has not scanned ${INSTANCE} yet \\(waited 2 h( \\d+ min)?, \\d+ polls\\): not covered by Amazon Inspector yet: Amazon Inspector EC2 scanning is DISABLED for account ${ACCOUNT} in ${REGION}\\.$`),
         );
         // Backoff up to the 2-minute cap, never past the deadline; the virtual clock did the waiting.
         expect(Math.max(...run.sleeps)).toBeLessThanOrEqual(120_000);
@@ -400,7 +404,7 @@ describe("inspector scanner against a fake Inspector2 endpoint (real SDK)", () =
             findings: noFindings,
         });
         const run = await runScan({ deadlineMs: 30 * 60_000 });
-        const error = expectError(run, ScanTimeoutError);
+        const error = expectError(run, "timeout");
         expect(error.message).toContain(`Amazon Inspector has not scanned ${INSTANCE} yet`);
         expect(error.message).toContain("coverage INACTIVE (UNMANAGED_EC2_INSTANCE)");
         expect(error.message).toContain("the SSM agent must be running");
@@ -413,8 +417,8 @@ describe("inspector scanner against a fake Inspector2 endpoint (real SDK)", () =
             findings: noFindings,
         });
         const run = await runScan();
-        const error = expectError(run, ScannerError);
-        expect(error).not.toBeInstanceOf(ScanTimeoutError);
+        const error = expectError(run, "scanner");
+        expect(isScanTimeout(error)).toBe(false);
         expect(error.message).toContain("coverage is INACTIVE (UNSUPPORTED_OS)");
         expect(fake.to("/coverage/list")).toHaveLength(1);
         expect(run.sleeps).toEqual([]);
@@ -433,23 +437,23 @@ describe("inspector scanner against a fake Inspector2 endpoint (real SDK)", () =
         expect(run.result!.scanId).toBe(`inspector:${INSTANCE}@2030-01-01T00:01:00.000Z`);
     });
 
-    it("turns AccessDeniedException into a ScannerError naming it, without retrying", async () => {
+    it("turns AccessDeniedException into a scanner error naming it, without retrying", async () => {
         const fake = await fakeFor({
             coverage: () => ({ error: "AccessDeniedException", status: 403, message: "User: arn:aws:iam::111122223333:role/x is not authorized to perform: inspector2:ListCoverage" }),
         });
         const run = await runScan();
-        const error = expectError(run, ScannerError);
-        expect(error).not.toBeInstanceOf(ScanTimeoutError);
+        const error = expectError(run, "scanner");
+        expect(isScanTimeout(error)).toBe(false);
         expect(error.message).toContain("Amazon Inspector refused ListCoverage: AccessDeniedException: User: arn:aws:iam::111122223333:role/x is not authorized");
         expect(error.message).toContain("(HTTP 403)");
         expect(fake.to("/coverage/list")).toHaveLength(1);
     });
 
-    it("surfaces throttling as a ScannerError after the SDK's own retries", async () => {
+    it("surfaces throttling as a scanner error after the SDK's own retries", async () => {
         const fake = await fakeFor({ coverage: coveredOnce, findings: () => ({ error: "ThrottlingException", status: 429, message: "Rate exceeded" }) });
         process.env.AWS_MAX_ATTEMPTS = "3";
         const run = await runScan();
-        const error = expectError(run, ScannerError);
+        const error = expectError(run, "scanner");
         expect(error.message).toBe("Amazon Inspector ListFindings failed: ThrottlingException: Rate exceeded (HTTP 429, after 3 attempts).");
         expect(fake.to("/findings/list")).toHaveLength(3);
     });
@@ -457,11 +461,11 @@ describe("inspector scanner against a fake Inspector2 endpoint (real SDK)", () =
     it("refuses findings it cannot attribute or rate instead of skipping them", async () => {
         await fakeFor({ coverage: coveredOnce, findings: () => ({ body: { findings: [finding("HIGH", { resources: [] })] } }) });
         const unattributed = await runScan();
-        expect(expectError(unattributed, ScannerError).message).toMatch(/without resources, so it cannot be attributed/);
+        expect(expectError(unattributed, "scanner").message).toMatch(/without resources, so it cannot be attributed/);
 
         await fakeFor({ coverage: coveredOnce, findings: () => ({ body: { findings: [finding("SEVERE")] } }) });
         const unrated = await runScan();
-        expect(expectError(unrated, ScannerError).message).toMatch(/^Amazon Inspector returned an unknown severity "SEVERE"\. \(arn:aws:inspector2:/);
+        expect(expectError(unrated, "scanner").message).toMatch(/^Amazon Inspector returned an unknown severity "SEVERE"\. \(arn:aws:inspector2:/);
     });
 
     it("says when there are no credentials at all, before calling Inspector", async () => {
@@ -473,7 +477,7 @@ describe("inspector scanner against a fake Inspector2 endpoint (real SDK)", () =
             AWS_CONFIG_FILE: "/nonexistent/config",
         });
         const run = await runScan();
-        expect(expectError(run, ScannerError).message).toMatch(/^No AWS credentials for Amazon Inspector: CredentialsProviderError: /);
+        expect(expectError(run, "scanner").message).toMatch(/^No AWS credentials for Amazon Inspector: CredentialsProviderError: /);
         expect(fake.requests).toHaveLength(0);
     });
 
@@ -482,7 +486,7 @@ describe("inspector scanner against a fake Inspector2 endpoint (real SDK)", () =
         process.env.AWS_ENDPOINT_URL_STS = fake.url;
         const roleArn = `arn:aws:iam::${ACCOUNT}:role/airlock-inspector`;
         const run = await runScan({ settings: { assumeRoleArn: roleArn } });
-        expect(expectError(run, ScannerError).message).toBe(
+        expect(expectError(run, "scanner").message).toBe(
             `Could not assume ${roleArn} for Amazon Inspector: AccessDenied: not authorized to perform sts:AssumeRole (HTTP 403).`,
         );
         expect(fake.requests.map((r) => [r.path, r.body.Action, r.scope])).toEqual([["/", "AssumeRole", `${REGION}/sts`]]);
@@ -490,9 +494,9 @@ describe("inspector scanner against a fake Inspector2 endpoint (real SDK)", () =
 
     it("checks its settings before calling AWS", async () => {
         const fake = await fakeFor({ coverage: coveredOnce, findings: noFindings });
-        expect(expectError(await runScan({ settings: { maxCoverageAgeMinutes: 0 } }), ScannerError).message).toContain("maxCoverageAgeMinutes");
-        expect(expectError(await runScan({ settings: { assumeRoleArn: "role/x" } }), ScannerError).message).toContain("assumeRoleArn");
-        expect(expectError(await runScan({ target: { ...TARGET, instanceId: "web-1" } }), ScannerError).message).toContain("EC2 instance id");
+        expect(expectError(await runScan({ settings: { maxCoverageAgeMinutes: 0 } }), "scanner").message).toContain("maxCoverageAgeMinutes");
+        expect(expectError(await runScan({ settings: { assumeRoleArn: "role/x" } }), "scanner").message).toContain("assumeRoleArn");
+        expect(expectError(await runScan({ target: { ...TARGET, instanceId: "web-1" } }), "scanner").message).toContain("EC2 instance id");
         expect(fake.requests).toHaveLength(0);
     });
 
@@ -558,7 +562,7 @@ describe("inspector scanner against moto", () => {
         await moto.reset();
         await fakeFor({ coverage: () => ({ body: { coveredResources: [] } }) }, moto.endpoint);
         const notActivated = await runScan({ target, deadlineMs: 10 * 60_000 });
-        expect(expectError(notActivated, ScanTimeoutError).message).toContain(`Amazon Inspector is not activated for account ${MOTO_ACCOUNT_ID} in ${REGION}.`);
+        expect(expectError(notActivated, "timeout").message).toContain(`Amazon Inspector is not activated for account ${MOTO_ACCOUNT_ID} in ${REGION}.`);
 
         const inspector = new Inspector2Client(awsClientConfig(moto));
         try {
@@ -567,7 +571,7 @@ describe("inspector scanner against moto", () => {
             inspector.destroy();
         }
         const activated = await runScan({ target, deadlineMs: 10 * 60_000 });
-        expect(expectError(activated, ScanTimeoutError).message).toContain(
+        expect(expectError(activated, "timeout").message).toContain(
             `Amazon Inspector EC2 scanning is enabled for account ${MOTO_ACCOUNT_ID}, but it does not list the instance yet.`,
         );
         expect((await moto.requests()).filter((r) => r.path === "/status/batch/get")).toHaveLength(2);
@@ -596,10 +600,38 @@ describe("inspector scanner against moto", () => {
         expect(atMoto.find((r) => r.path === "/findings/list")!.accessKeyId).toBe(tempKey);
     });
 
+    it("through Pulumi's dynamic-provider host: a scan Inspector never finishes fails closed with its reason, not [object Object]", async () => {
+        await moto.reset();
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        const fake = await startInspectorFake({ coverage: () => ({ body: { coveredResources: [] } }) }, moto.endpoint);
+        fakes.push(fake);
+        const [host, providerText] = await Promise.all([
+            startProviderHost({ env: { ...moto.env, AWS_ENDPOINT_URL_INSPECTOR2: fake.url, AIRLOCK_POLL_INITIAL_MS: "40" } }),
+            serializeProvider(scanAndPromoteProvider),
+        ]);
+        try {
+            const inputs = promotionInputs(providerText, "http://unused.invalid", instance, "web-1", { scanner: { kind: "inspector" }, scanTimeoutSeconds: 2 });
+            const outcome = await host.create(dynamicUrn("web-1-promotion", PROMOTION_TYPE), inputs);
+            expect(outcome.ok).toBe(false);
+            const reasons = outcome.ok ? [] : (outcome.partial?.reasons ?? []);
+            expect(reasons).toEqual([
+                expect.stringMatching(
+                    new RegExp(
+                        `^Amazon Inspector has not scanned ${instance.instanceId} yet \\(waited 2(\\.\\d)? s, \\d+ polls\\): not covered by Amazon Inspector yet: ` +
+                            `Amazon Inspector is not activated for account ${MOTO_ACCOUNT_ID} in ${REGION}\\.$`,
+                    ),
+                ),
+            ]);
+            expect(fake.to("/coverage/list").length).toBeGreaterThan(1);
+        } finally {
+            await host.stop();
+        }
+    }, 60_000);
+
     it("reports that moto has no ListCoverage when pointed at moto alone", async () => {
         useEnv(clientEnv(moto) as Record<string, string>);
         const run = await runScan({ target });
-        expect(expectError(run, ScannerError).message).toBe(
+        expect(expectError(run, "scanner").message).toBe(
             "Amazon Inspector ListCoverage failed: the endpoint answered HTTP 404 with something that is not an Amazon Inspector API response (an emulator without this API, or a proxy?).",
         );
     });

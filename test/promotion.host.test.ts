@@ -134,6 +134,23 @@ describe("through Pulumi's dynamic-provider host", () => {
         expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
     });
 
+    it("fails closed when the Tenable scan never completes, and the reason says so in readable words", async () => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        tenable.setScript({ kind: "running-for", polls: 1_000_000 });
+        const outcome = await host.create(dynamicUrn("web-1-promotion", TYPE), inputsFor(instance, "web-1", { scanTimeoutSeconds: 2 }));
+        expect(outcome.ok).toBe(false);
+        if (outcome.ok) {
+            return;
+        }
+        const reason = new RegExp(`^Tenable scan 101 of ${instance.privateIp.replace(/\./g, "\\.")} did not complete within 2(\\.\\d)? s \\(last status "running", \\d+ polls\\)\\.$`);
+        expect(outcome.partial?.reasons).toEqual([expect.stringMatching(reason)]);
+        expect(outcome.partial?.properties).toEqual(expect.objectContaining({ phase: "remediation" }));
+        expect(outcome.message).toMatch(/^Instance web-1 stays in quarantine \(remediation security group\): Tenable scan 101 of [\d.]+ did not complete within /);
+        expect(outcome.message).not.toMatch(/\[object Object\]|scanner failed/);
+        expect(JSON.stringify(outcome) + host.output()).not.toMatch(new RegExp(`${FAKE_KEYS.accessKey}|${FAKE_KEYS.secretKey}`));
+        expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
+    });
+
     it("diff: replaces on a new instance, updates on a rescan trigger, ignores a new provider text", async () => {
         const instance = await seedAirlockInstance(moto);
         const urn = dynamicUrn("web-1-promotion", TYPE);

@@ -2,11 +2,12 @@
  * The promotion flow against an in-memory AWS with fault injection. The fake checks the invariant
  * after every mutation; every test also asserts no violation was seen.
  */
-import { PromotionBlocked, observePhase, promote } from "../providers/promotionFlow";
+import { errorMessage } from "../providers/errors";
+import { PromotionBlocked, isPromotionBlocked, observePhase, promote } from "../providers/promotionFlow";
 import { PromotionInputs } from "../providers/promotionInputs";
-import { backoffDelay, pollUntil } from "../providers/polling";
+import { backoffDelay, formatDuration, pollUntil } from "../providers/polling";
 import { noScanner } from "../providers/scanners/none";
-import { Finding, ScanContext, ScanResult, Scanner, ScannerError, ScanTimeoutError } from "../providers/scanners/types";
+import { Finding, ScanContext, ScanResult, Scanner, isScanTimeout, isScannerError, scanTimeoutError, scannerError } from "../providers/scanners/types";
 import { AwsFault, FakeAws, Fault, VirtualClock } from "./support/fakeAws";
 
 const INSTANCE = "i-0123456789abcdef0";
@@ -73,7 +74,7 @@ async function blockedBy(run: Promise<unknown>): Promise<PromotionBlocked> {
         () => undefined,
         (e: unknown) => e,
     );
-    expect(error).toBeInstanceOf(PromotionBlocked);
+    expect(isPromotionBlocked(error)).toBe(true);
     return error as PromotionBlocked;
 }
 
@@ -173,8 +174,8 @@ describe("blocked or failed: the instance stays in quarantine with no more than 
     });
 
     it.each([
-        ["a scanner error", new ScannerError("Tenable rejected the API keys (HTTP 401)"), "Tenable rejected the API keys (HTTP 401)"],
-        ["a scan timeout", new ScanTimeoutError("tenable scan 5 did not finish within 60 min"), "tenable scan 5 did not finish within 60 min"],
+        ["a scanner error", scannerError("Tenable rejected the API keys (HTTP 401)"), "Tenable rejected the API keys (HTTP 401)"],
+        ["a scan timeout", scanTimeoutError("tenable scan 5 did not finish within 60 min"), "tenable scan 5 did not finish within 60 min"],
         ["an unexpected failure", new TypeError("fetch failed"), "scanner failed: fetch failed"],
     ])("%s blocks with its message", async (_case, error, reason) => {
         const w = world();
@@ -306,6 +307,84 @@ describe("observePhase (refresh)", () => {
             w.aws.policies.set("web-1-role/airlock-phase", policy);
         }
         expect((await observePhase(w.aws, inputs)).phase).toBe(phase);
+    });
+});
+
+describe("durations in messages", () => {
+    it.each([
+        [0, "0 s"],
+        [400, "0.4 s"],
+        [2_500, "2.5 s"],
+        [5_000, "5 s"],
+        [9_960, "10 s"],
+        [45_000, "45 s"],
+        [59_600, "1 min"],
+        [120_000, "2 min"],
+        [150_000, "2 min 30 s"],
+        [600_000, "10 min"],
+        [3_600_000, "1 h"],
+        [5_400_000, "1 h 30 min"],
+        [86_400_000, "24 h"],
+    ])("%d ms reads %s", (ms, text) => {
+        expect(formatDuration(ms)).toBe(text);
+    });
+
+    it("a short readiness deadline is reported as it is, not rounded to 0 min", async () => {
+        const w = world({ bootstrap: "never" });
+        const error = await blockedBy(promote({ ...inputs, readinessTimeoutSeconds: 5 }, w.deps(clean())));
+        expect(error.reasons).toEqual(["no bootstrap signal within 5 s"]);
+        expect(w.log).toContain("web-1: waiting for bootstrap (up to 5 s)");
+    });
+
+    it("a long one reads in hours and minutes", async () => {
+        const w = world({ bootstrap: "never" });
+        const error = await blockedBy(promote({ ...inputs, readinessTimeoutSeconds: 5_400 }, w.deps(clean())));
+        expect(error.reasons).toEqual(["no bootstrap signal within 1 h 30 min"]);
+    });
+});
+
+describe("error classification survives the closure serializer (no instanceof)", () => {
+    /** What Pulumi's closure serializer leaves of an error: its own properties, but not its prototype chain. */
+    const serialized = <T extends object>(error: T): T => Object.setPrototypeOf({ ...error, message: (error as { message?: string }).message }, {}) as T;
+
+    it.each([
+        ["a scan timeout", scanTimeoutError("Tenable scan 101 did not complete within 2 s"), true, true],
+        ["a scanner error", scannerError("Tenable rejected the API keys (HTTP 401)"), true, false],
+        ["any other error", new TypeError("fetch failed"), false, false],
+        ["a thrown string", "boom", false, false],
+    ])("%s is classified by its kind, with or without its prototype", (_case, error, scanner, timeout) => {
+        for (const e of typeof error === "object" ? [error, serialized(error)] : [error]) {
+            expect(isScannerError(e)).toBe(scanner);
+            expect(isScanTimeout(e)).toBe(timeout);
+        }
+    });
+
+    it("a scan timeout that lost its prototype blocks with its own message", async () => {
+        const w = world();
+        const scanner = new FakeScanner(async () => {
+            throw serialized(scanTimeoutError("Tenable scan 101 of 10.0.1.23 did not complete within 2 s (last status \"running\", 9 polls)."));
+        });
+        const error = await blockedBy(promote(inputs, w.deps(scanner)));
+        expect(error.reasons).toEqual(['Tenable scan 101 of 10.0.1.23 did not complete within 2 s (last status "running", 9 polls).']);
+    });
+
+    it("a blocked promotion that lost its prototype is still recognised, with its outputs", async () => {
+        const w = world({ bootstrap: "failure" });
+        const error = await blockedBy(promote(inputs, w.deps(clean())));
+        const stripped = serialized(error);
+        expect(isPromotionBlocked(stripped)).toBe(true);
+        expect(stripped.outputs.phase).toBe("remediation");
+        expect(isPromotionBlocked(new Error("x"))).toBe(false);
+    });
+
+    it.each([
+        [new Error("plain"), "plain"],
+        [Object.setPrototypeOf({ message: "no prototype", name: "X" }, null), "no prototype"],
+        [{ name: "ThrottlingException" }, "ThrottlingException"],
+        ["a string", "a string"],
+        [undefined, "undefined"],
+    ])("errorMessage(%p) reads %s", (thrown, text) => {
+        expect(errorMessage(thrown)).toBe(text);
     });
 });
 

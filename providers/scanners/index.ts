@@ -2,7 +2,7 @@ import type { PromotionInputs } from "../promotionInputs";
 import { inspectorScanner } from "./inspector";
 import { noScanner } from "./none";
 import { tenableScanner } from "./tenable";
-import { Scanner, ScannerError } from "./types";
+import { Scanner, scannerError } from "./types";
 
 /** Poll intervals of the scanners; the defaults suit real scans, tests shorten them. */
 export interface PollTuning {
@@ -16,7 +16,7 @@ export function createScanner(inputs: PromotionInputs, tuning: PollTuning = {}):
     switch (s.kind) {
         case "tenable":
             if (s.url === undefined || s.accessKey === undefined || s.secretKey === undefined || s.templateUuid === undefined) {
-                throw new ScannerError("The tenable scanner needs url, accessKey, secretKey and templateUuid.");
+                throw scannerError("The tenable scanner needs url, accessKey, secretKey and templateUuid.");
             }
             return tenableScanner({ url: s.url, accessKey: s.accessKey, secretKey: s.secretKey, templateUuid: s.templateUuid, policyId: s.policyId, ...tuning });
         case "inspector":
@@ -24,6 +24,6 @@ export function createScanner(inputs: PromotionInputs, tuning: PollTuning = {}):
         case "none":
             return noScanner();
         default:
-            throw new ScannerError(`Unknown scanner kind ${JSON.stringify(s.kind)}.`);
+            throw scannerError(`Unknown scanner kind ${JSON.stringify(s.kind)}.`);
     }
 }

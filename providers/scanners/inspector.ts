@@ -16,7 +16,7 @@
  * lastScannedAt recorded for this id is a scan of this very instance after its launch: by default
  * that is enough. With `maxCoverageAgeMinutes` the scan must also be at most that old when looked
  * at (for re-scans of long-lived instances). Until then the adapter polls (exponential backoff with
- * jitter, ctx's clock) up to ctx.deadline, then throws ScanTimeoutError "Amazon Inspector has not
+ * jitter, ctx's clock) up to ctx.deadline, then throws a scan time-out "Amazon Inspector has not
  * scanned <id> yet" with the last coverage state (INACTIVE reason codes are explained). Coverage
  * that can never become ACTIVE (UNSUPPORTED_OS, EXCLUDED_BY_TAG, RESOURCE_TERMINATED) fails at
  * once. Zero findings are only believed after that.
@@ -30,14 +30,15 @@
  * are imported here); it keeps no module state. Credentials: the SDK's default chain, or
  * fromTemporaryCredentials(assumeRoleArn). Endpoints: the SDK's own resolution, so
  * AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_INSPECTOR2 (and AWS_ENDPOINT_URL_STS) redirect it; retries:
- * the SDK's (AWS_MAX_ATTEMPTS, default 3), after which any AWS error is a ScannerError naming it.
+ * the SDK's (AWS_MAX_ATTEMPTS, default 3), after which any AWS error is a scanner error naming it.
  */
 import type * as Inspector2 from "@aws-sdk/client-inspector2";
 import type * as CredentialProviders from "@aws-sdk/credential-providers";
 import type { Finding, ScanContext, ScanResult, Scanner } from "./types";
-import { ScanTimeoutError, ScannerError, inspectorSeverity } from "./types";
+import type { ScannerError } from "./types";
+import { isScannerError, scanTimeoutError, scannerError, inspectorSeverity } from "./types";
 import type { Backoff } from "../polling";
-import { pollUntil } from "../polling";
+import { formatDuration, pollUntil } from "../polling";
 
 export interface InspectorSettings {
     /** Region whose Inspector covers the instance (the instance's region). */
@@ -111,25 +112,25 @@ function describeAwsError(error: unknown): { readonly name: string; readonly tex
     return { name, status, text: `${name}: ${message.replace(/[.\s]+$/, "")}${details === "" ? "" : ` (${details})`}` };
 }
 
-/** An AWS SDK error as a ScannerError that names the AWS error, its message, HTTP status and attempts. */
+/** An AWS SDK error as a scanner error that names the AWS error, its message, HTTP status and attempts. */
 function awsError(operation: string, error: unknown): ScannerError {
-    if (error instanceof ScannerError) {
+    if (isScannerError(error)) {
         return error;
     }
     const { name, text, status } = describeAwsError(error);
     if (name === "SyntaxError" || /Deserialization error/i.test(text)) {
-        return new ScannerError(
+        return scannerError(
             `Amazon Inspector ${operation} failed: the endpoint answered${status === undefined ? "" : ` HTTP ${status}`} with something that is ` +
                 "not an Amazon Inspector API response (an emulator without this API, or a proxy?).",
         );
     }
     if (name === "AccessDeniedException" || name === "AccessDenied" || name === "UnrecognizedClientException") {
-        return new ScannerError(
+        return scannerError(
             `Amazon Inspector refused ${operation}: ${text}. The identity the provider runs with ` +
                 "(or scanner.assumeRoleArn) needs inspector2:ListCoverage and inspector2:ListFindings.",
         );
     }
-    return new ScannerError(`Amazon Inspector ${operation} failed: ${text}.`);
+    return scannerError(`Amazon Inspector ${operation} failed: ${text}.`);
 }
 
 function isoOf(date: Date): string {
@@ -148,18 +149,18 @@ async function scanWithInspector(settings: InspectorSettings, ctx: ScanContext):
     const instanceId = ctx.target.instanceId;
     const instanceArn = ctx.target.instanceArn;
     if (typeof settings.region !== "string" || settings.region === "") {
-        throw new ScannerError("The Inspector scanner needs `scanner.region`.");
+        throw scannerError("The Inspector scanner needs `scanner.region`.");
     }
     if (typeof instanceId !== "string" || !/^i-[0-9a-z]{8,17}$/.test(instanceId)) {
-        throw new ScannerError(`The Inspector scanner needs an EC2 instance id, not ${JSON.stringify(instanceId)}.`);
+        throw scannerError(`The Inspector scanner needs an EC2 instance id, not ${JSON.stringify(instanceId)}.`);
     }
     const maxAgeMinutes = settings.maxCoverageAgeMinutes;
     if (maxAgeMinutes !== undefined && !(typeof maxAgeMinutes === "number" && Number.isFinite(maxAgeMinutes) && maxAgeMinutes > 0)) {
-        throw new ScannerError(`\`scanner.maxCoverageAgeMinutes\` must be a positive number, not ${JSON.stringify(maxAgeMinutes)}.`);
+        throw scannerError(`\`scanner.maxCoverageAgeMinutes\` must be a positive number, not ${JSON.stringify(maxAgeMinutes)}.`);
     }
     const roleArn = settings.assumeRoleArn;
     if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(roleArn)) {
-        throw new ScannerError(`\`scanner.assumeRoleArn\` must be an IAM role ARN, not ${JSON.stringify(roleArn)}.`);
+        throw scannerError(`\`scanner.assumeRoleArn\` must be an IAM role ARN, not ${JSON.stringify(roleArn)}.`);
     }
 
     // Loaded here, not at module level: this function is serialized into the dynamic-provider process.
@@ -183,7 +184,7 @@ async function scanWithInspector(settings: InspectorSettings, ctx: ScanContext):
             await client.config.credentials();
         } catch (error) {
             const { text } = describeAwsError(error);
-            throw new ScannerError(
+            throw scannerError(
                 roleArn === undefined ? `No AWS credentials for Amazon Inspector: ${text}.` : `Could not assume ${roleArn} for Amazon Inspector: ${text}.`,
             );
         }
@@ -204,7 +205,7 @@ async function scanWith(
     const backoff: Backoff = { initialMs: settings.pollInitialMs ?? 15_000, maxMs: settings.pollMaxMs ?? 120_000 };
     const maxAgeMinutes = settings.maxCoverageAgeMinutes;
     const startedAt = ctx.now();
-    const minutes = () => `${(Math.max(0, ctx.now() - startedAt) / 60_000).toFixed(1)} minutes`;
+    const elapsed = () => formatDuration(ctx.now() - startedAt);
 
     // 1. Coverage: has Inspector scanned this instance (recently enough)?
     const coverageState = async (): Promise<CoverageState> => {
@@ -212,7 +213,7 @@ async function scanWith(
         let nextToken: string | undefined;
         for (let page = 0; ; page++) {
             if (page >= MAX_PAGES) {
-                throw new ScannerError(`Amazon Inspector ListCoverage kept paging (over ${MAX_PAGES} pages) for ${instanceId}.`);
+                throw scannerError(`Amazon Inspector ListCoverage kept paging (over ${MAX_PAGES} pages) for ${instanceId}.`);
             }
             const answer = await client
                 .send(
@@ -251,7 +252,7 @@ async function scanWith(
             const reason = entry.scanStatus?.reason;
             const lastScannedAt = validDate(entry.lastScannedAt);
             if (code === "INACTIVE" && reason !== undefined && HOPELESS_REASONS[reason] !== undefined) {
-                throw new ScannerError(
+                throw scannerError(
                     `Amazon Inspector will not scan ${instanceId}: its coverage is INACTIVE (${reason}): ${HOPELESS_REASONS[reason]}. ` +
                         "Without a scan the instance cannot be vouched for.",
                 );
@@ -300,8 +301,8 @@ async function scanWith(
         if (!everCovered) {
             hint = await accountHint(sdk, client, ctx);
         }
-        throw new ScanTimeoutError(
-            `Amazon Inspector has not scanned ${instanceId} yet (waited ${minutes()}, ${polled.polls} polls): ` +
+        throw scanTimeoutError(
+            `Amazon Inspector has not scanned ${instanceId} yet (waited ${elapsed()}, ${polled.polls} polls): ` +
                 `${state?.text ?? "no answer"}${hint === undefined ? "" : `: ${hint}`}.`,
         );
     }
@@ -316,7 +317,7 @@ async function scanWith(
     let nextToken: string | undefined;
     for (let page = 0; ; page++) {
         if (page >= MAX_PAGES) {
-            throw new ScannerError(`Amazon Inspector ListFindings kept paging (over ${MAX_PAGES} pages) for ${instanceId}.`);
+            throw scannerError(`Amazon Inspector ListFindings kept paging (over ${MAX_PAGES} pages) for ${instanceId}.`);
         }
         const answer = await client
             .send(
@@ -336,11 +337,11 @@ async function scanWith(
             const where = `finding #${index + 1} of page ${page + 1}`;
             const arn = finding.findingArn;
             if (typeof arn !== "string" || arn === "") {
-                throw new ScannerError(`Amazon Inspector ListFindings returned ${where} without a findingArn.`);
+                throw scannerError(`Amazon Inspector ListFindings returned ${where} without a findingArn.`);
             }
             const resources = finding.resources;
             if (!Array.isArray(resources) || resources.length === 0) {
-                throw new ScannerError(`Amazon Inspector ListFindings returned ${arn} without resources, so it cannot be attributed to ${instanceId}.`);
+                throw scannerError(`Amazon Inspector ListFindings returned ${arn} without resources, so it cannot be attributed to ${instanceId}.`);
             }
             if (!resources.some((resource) => resource?.id === instanceId || resource?.id === instanceArn)) {
                 foreign += 1;
@@ -356,7 +357,7 @@ async function scanWith(
             try {
                 severity = inspectorSeverity(finding.severity);
             } catch (error) {
-                throw new ScannerError(`${(error as Error).message} (${arn})`);
+                throw scannerError(`${(error as Error).message} (${arn})`);
             }
             const vulnerabilityId = finding.packageVulnerabilityDetails?.vulnerabilityId;
             const cves = typeof vulnerabilityId === "string" && /^CVE-/i.test(vulnerabilityId) ? [vulnerabilityId.toUpperCase()] : [];
@@ -366,7 +367,7 @@ async function scanWith(
         const token = answer.nextToken;
         if (token === undefined || token === null || token === "") break;
         if (token === nextToken) {
-            throw new ScannerError(`Amazon Inspector ListFindings returned the same nextToken twice for ${instanceId}.`);
+            throw scannerError(`Amazon Inspector ListFindings returned the same nextToken twice for ${instanceId}.`);
         }
         nextToken = token;
     }

@@ -24,9 +24,9 @@
  * result: every text that leaves this module goes through `redact`.
  */
 import type { Finding, ScanContext, ScanResult, Scanner } from "./types";
-import { ScanTimeoutError, ScannerError, tenableSeverity } from "./types";
+import { scanTimeoutError, scannerError, tenableSeverity } from "./types";
 import type { Backoff } from "../polling";
-import { backoffDelay, pollUntil } from "../polling";
+import { backoffDelay, formatDuration, pollUntil } from "../polling";
 
 export interface TenableSettings {
     /** Base URL of the API, e.g. https://nessus.example:8834 or https://cloud.tenable.com. */
@@ -192,7 +192,7 @@ async function call(conn: Connection, method: "GET" | "POST", path: string, body
 async function scanWithTenable(settings: TenableSettings, ctx: ScanContext): Promise<ScanResult> {
     const secrets = [settings.accessKey, settings.secretKey].filter((s): s is string => typeof s === "string" && s !== "");
     const redact = (text: string) => redactSecrets(text, secrets);
-    const fail = (message: string) => new ScannerError(redact(message));
+    const fail = (message: string) => scannerError(redact(message));
     const log = (line: string) => ctx.log(redact(line));
 
     // Validate without ever echoing the keys.
@@ -235,7 +235,7 @@ async function scanWithTenable(settings: TenableSettings, ctx: ScanContext): Pro
     const backoff: Backoff = { initialMs: settings.pollInitialMs ?? 5_000, maxMs: settings.pollMaxMs ?? 60_000 };
     const ip = ctx.target.privateIp;
     const startedAt = ctx.now();
-    const minutes = () => `${(Math.max(0, ctx.now() - startedAt) / 60_000).toFixed(1)} minutes`;
+    const elapsed = () => formatDuration(ctx.now() - startedAt);
     const unexpected = (what: string) => fail(`Tenable answered with an unexpected ${what}.`);
 
     // 1. Create: a new scan per promotion, so its status and hosts can only be this run's.
@@ -251,7 +251,7 @@ async function scanWithTenable(settings: TenableSettings, ctx: ScanContext): Pro
     const created = await call(conn, "POST", "/scans", { uuid: settings.templateUuid, settings: scanSettings });
     if (!created.ok) {
         if (created.kind === "deadline") {
-            throw new ScanTimeoutError(redact(`Tenable did not create the scan of ${ip} before the deadline (${minutes()}).`));
+            throw scanTimeoutError(redact(`Tenable did not create the scan of ${ip} before the deadline (after ${elapsed()}).`));
         }
         throw fail(`Could not create the Tenable scan of ${ip}: ${created.message}`);
     }
@@ -265,7 +265,7 @@ async function scanWithTenable(settings: TenableSettings, ctx: ScanContext): Pro
     const launched = await call(conn, "POST", `/scans/${scanId}/launch`, {});
     if (!launched.ok) {
         if (launched.kind === "deadline") {
-            throw new ScanTimeoutError(redact(`Tenable scan ${scanId} of ${ip} was not launched before the deadline (${minutes()}).`));
+            throw scanTimeoutError(redact(`Tenable scan ${scanId} of ${ip} was not launched before the deadline (after ${elapsed()}).`));
         }
         throw fail(`Could not launch Tenable scan ${scanId}: ${launched.message}`);
     }
@@ -329,8 +329,8 @@ async function scanWithTenable(settings: TenableSettings, ctx: ScanContext): Pro
         }
     });
     if (polled.value === undefined) {
-        throw new ScanTimeoutError(
-            redact(`Tenable scan ${scanId} of ${ip} did not complete within ${minutes()} (last status "${lastStatus}", ${polled.polls} polls).`),
+        throw scanTimeoutError(
+            redact(`Tenable scan ${scanId} of ${ip} did not complete within ${elapsed()} (last status "${lastStatus}", ${polled.polls} polls).`),
         );
     }
 
@@ -356,7 +356,7 @@ async function scanWithTenable(settings: TenableSettings, ctx: ScanContext): Pro
         }
         const remaining = ctx.deadline - ctx.now();
         if (answer.kind === "deadline" || (answer.kind === "transient" && remaining <= 0)) {
-            throw new ScanTimeoutError(redact(`Tenable scan ${scanId} completed, but its results for ${ip} could not be read within ${minutes()}.`));
+            throw scanTimeoutError(redact(`Tenable scan ${scanId} completed, but its results for ${ip} could not be read within ${elapsed()}.`));
         }
         if (answer.kind !== "transient" || attempt >= TRANSIENT_RETRIES) {
             throw fail(`Could not read Tenable scan ${scanId}'s results for ${ip}: ${answer.message}`);

@@ -3,6 +3,7 @@
  * on. Adapters run inside the dynamic-provider process: they import SDKs inside their methods and
  * capture nothing that cannot be serialized.
  */
+import { AirlockError, airlockError, hasErrorKind } from "../errors";
 import { PROMOTION_SEVERITIES } from "../promotionInputs";
 
 export type Severity = (typeof PROMOTION_SEVERITIES)[number];
@@ -27,7 +28,7 @@ export interface ScanTarget {
 /** Everything a scan may use from its surroundings; injected so tests control time. */
 export interface ScanContext {
     readonly target: ScanTarget;
-    /** Epoch milliseconds after which the scan must give up (throw ScanTimeoutError). */
+    /** Epoch milliseconds after which the scan must give up (throw scanTimeoutError(...)). */
     readonly deadline: number;
     /** One progress line for `pulumi up`'s output (never a secret). */
     log(line: string): void;
@@ -46,29 +47,32 @@ export interface ScanResult {
 
 export interface Scanner {
     readonly kind: string;
-    /** Runs (or reads) a scan of the target. Throws ScannerError / ScanTimeoutError; never returns a partial result. */
+    /** Runs (or reads) a scan of the target. Throws scannerError / scanTimeoutError; never returns a partial result. */
     scan(context: ScanContext): Promise<ScanResult>;
 }
 
-/** The scanner failed or answered something unusable. The message is safe to show (no secrets). */
-export class ScannerError extends Error {
-    constructor(message: string) {
-        super(message);
-        // Pulumi's closure serializer turns classes into functions, where Error's constructor
-        // cannot set the message on `this`: set it explicitly so it survives the provider host.
-        this.message = message;
-        this.name = "ScannerError";
-    }
+/**
+ * The scanner failed or answered something unusable (kind "scanner"), or ran out of time (kind
+ * "scan-timeout"). The message is safe to show (no secrets). A plain Error told apart by its
+ * `airlockKind`, never by `instanceof`: see ../errors.ts.
+ */
+export type ScannerError = AirlockError<"scanner" | "scan-timeout">;
+
+export function scannerError(message: string): ScannerError {
+    return airlockError("scanner", "ScannerError", message);
 }
 
-export class ScanTimeoutError extends ScannerError {
-    constructor(message: string) {
-        super(message);
-        // Pulumi's closure serializer turns classes into functions, where Error's constructor
-        // cannot set the message on `this`: set it explicitly so it survives the provider host.
-        this.message = message;
-        this.name = "ScanTimeoutError";
-    }
+export function scanTimeoutError(message: string): ScannerError {
+    return airlockError("scan-timeout", "ScanTimeoutError", message);
+}
+
+/** A scanner failure of either kind (a time-out included). */
+export function isScannerError(err: unknown): err is ScannerError {
+    return hasErrorKind(err, "scanner", "scan-timeout");
+}
+
+export function isScanTimeout(err: unknown): err is ScannerError {
+    return hasErrorKind(err, "scan-timeout");
 }
 
 const RANK: Readonly<Record<Severity, number>> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
@@ -82,7 +86,7 @@ export function blocks(severity: Severity, threshold: Severity): boolean {
 export function tenableSeverity(value: unknown): Severity {
     const index = typeof value === "string" && /^[0-4]$/.test(value) ? Number(value) : value;
     if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index > 4) {
-        throw new ScannerError(`Tenable returned an unknown severity ${JSON.stringify(value)}.`);
+        throw scannerError(`Tenable returned an unknown severity ${JSON.stringify(value)}.`);
     }
     return PROMOTION_SEVERITIES[index]!;
 }
@@ -105,7 +109,7 @@ export function inspectorSeverity(value: unknown): Severity {
         case "UNTRIAGED":
             return "critical";
         default:
-            throw new ScannerError(`Amazon Inspector returned an unknown severity ${JSON.stringify(value)}.`);
+            throw scannerError(`Amazon Inspector returned an unknown severity ${JSON.stringify(value)}.`);
     }
 }
 
