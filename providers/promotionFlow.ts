@@ -7,6 +7,8 @@
  * production group while its role holds more than production rights. Hence the order:
  *   promote  = role → production policy, THEN groups → production;
  *   demote   = groups → remediation (the policy is already no more than launch rights).
+ * Every path that does not promote demotes (a rescanned production instance included), so that
+ * what the state records (remediation) is what AWS holds.
  * Every step is idempotent, so a rerun after a crash converges.
  */
 import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG } from "../policies/keyNaming";
@@ -131,8 +133,44 @@ export async function observePhase(aws: AwsPort, inputs: PromotionInputs): Promi
  * Runs the whole flow for one instance. Resolves with outputs when the instance is in production;
  * throws a PromotionBlocked error (instance left in quarantine, outputs attached) or another error when
  * AWS itself failed. Safe to call again after any failure or crash.
+ *
+ * Every path that does not promote ends with the instance in the remediation groups only (a
+ * production instance being rescanned is demoted): a blocked decision (findings, bootstrap failure
+ * or silence, scanner error or time-out) demotes before it throws, and any other failure (AWS,
+ * a bug) is followed by a best-effort demotion before the original error is rethrown. Only an
+ * instance that is gone is left alone.
  */
 export async function promote(inputs: PromotionInputs, deps: FlowDependencies): Promise<PromotionOutputs> {
+    const seen: Observed = {};
+    try {
+        return await attempt(inputs, deps, seen);
+    } catch (err) {
+        if (seen.gone) {
+            throw err;
+        }
+        if (isPromotionBlocked(err)) {
+            // A failure to demote is itself the error to report: the next up retries.
+            await demote(deps, inputs, seen.wasInProduction ?? false);
+            throw err;
+        }
+        try {
+            await demote(deps, inputs, seen.wasInProduction ?? false);
+        } catch (demoteErr) {
+            deps.log(`${inputs.instanceName}: could not move it back to the remediation group: ${errorMessage(demoteErr)}`);
+        }
+        throw err;
+    }
+}
+
+/** What the flow learnt before it stopped, for the demotion that follows a failure. */
+interface Observed {
+    /** The instance was in a production group when the flow started (a rescan). Unknown when the first look failed. */
+    wasInProduction?: boolean;
+    /** The instance does not exist or is terminating: there is nothing to demote. */
+    gone?: boolean;
+}
+
+async function attempt(inputs: PromotionInputs, deps: FlowDependencies, seen: Observed): Promise<PromotionOutputs> {
     const { aws, clock, log } = deps;
     const name = inputs.instanceName;
     const t0 = clock.now();
@@ -157,11 +195,13 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
 
     const instance = await aws.describeInstance(inputs.instanceId);
     if (instance === undefined || instance.state === "terminated" || instance.state === "shutting-down") {
+        seen.gone = true;
         throw new Error(`Instance ${name} (${inputs.instanceId}) does not exist or is terminating; it cannot be scanned or promoted.`);
     }
 
     // 1. Restore the invariant before anything else (a crash or a hand edit may have broken it).
     const wasInProduction = instance.securityGroupIds.some((g) => inputs.productionSecurityGroupIds.includes(g));
+    seen.wasInProduction = wasInProduction;
     const bootstrapped = instance.tags[BOOTSTRAP_STATUS_TAG] === "success";
     if (wasInProduction) {
         await aws.putRolePolicy(inputs.roleName, inputs.phasePolicyName, inputs.productionPolicy);
@@ -221,7 +261,6 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
         durations.scanMs = clock.now() - scanStarted;
     } catch (err) {
         const reason = isScannerError(err) ? err.message : `scanner failed: ${errorMessage(err)}`;
-        await demote(aws, inputs, wasInProduction);
         throw blocked([reason]);
     }
 
@@ -236,7 +275,6 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
         finishedAt: new Date(clock.now()).toISOString(),
     };
     if (blocking.length > 0) {
-        await demote(aws, inputs, wasInProduction);
         const counts = Object.entries(scanned.findingCounts)
             .filter(([severity, n]) => n > 0 && blocking.some((f) => f.severity === severity))
             .map(([severity, n]) => `${n} ${severity}`)
@@ -257,11 +295,15 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
     return { ...base, ...scanned, durations, phase: "production", promotedAt, reasons: [] };
 }
 
-/** Back to quarantine: only the remediation groups. Rights are already at most launch rights. */
-async function demote(aws: AwsPort, inputs: PromotionInputs, wasInProduction: boolean): Promise<void> {
-    await aws.setSecurityGroups(inputs.instanceId, inputs.remediationSecurityGroupIds);
+/**
+ * Back to quarantine: only the remediation groups (leaving a production group never breaks the
+ * invariant, so this goes first). Rights are already at most launch rights.
+ */
+async function demote(deps: FlowDependencies, inputs: PromotionInputs, wasInProduction: boolean): Promise<void> {
+    await deps.aws.setSecurityGroups(inputs.instanceId, inputs.remediationSecurityGroupIds);
     if (wasInProduction) {
         // A demoted production instance keeps production rights: less than launch rights.
-        await aws.putRolePolicy(inputs.roleName, inputs.phasePolicyName, inputs.productionPolicy);
+        await deps.aws.putRolePolicy(inputs.roleName, inputs.phasePolicyName, inputs.productionPolicy);
+        deps.log(`${inputs.instanceName}: demoted to the remediation group`);
     }
 }

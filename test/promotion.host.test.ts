@@ -4,7 +4,7 @@
  * the moto emulator and Tenable a scripted fake, both on loopback. Every assertion about AWS reads
  * the emulator's state back.
  */
-import { EC2Client, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
+import { CreateTagsCommand, EC2Client, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { scanAndPromoteProvider } from "../providers/scanAndPromote";
 import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto } from "./support/moto";
@@ -123,6 +123,39 @@ describe("through Pulumi's dynamic-provider host", () => {
         );
         expect(tenable.requests).toEqual([]);
         expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
+    });
+
+    it("demotes a production instance whose rescan stops at the bootstrap step: state and AWS both say remediation", async () => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        const urn = dynamicUrn("web-1-promotion", TYPE);
+        const inputs = inputsFor(instance);
+        const created = await host.create(urn, inputs);
+        expect(created).toEqual(expect.objectContaining({ ok: true, properties: expect.objectContaining({ phase: "production" }) }));
+        expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
+
+        // Later the instance reports a failed boot (e.g. its volume no longer unlocks), and a rescan runs.
+        await ec2.send(
+            new CreateTagsCommand({
+                Resources: [instance.instanceId],
+                Tags: [
+                    { Key: "airlock:bootstrap", Value: "failure" },
+                    { Key: "airlock:bootstrap-reason", Value: "luks: cannot unlock the data volume" },
+                ],
+            }),
+        );
+        tenable.setScript({ kind: "clean" });
+        const rescanned = await host.update(urn, instance.instanceId, created.ok ? created.properties : {}, { ...inputs, rescanTrigger: "2026-11-22" });
+        expect(rescanned).toEqual(
+            expect.objectContaining({
+                ok: false,
+                message: "Instance web-1 stays in quarantine (remediation security group): bootstrap failed: luks: cannot unlock the data volume",
+                partial: expect.objectContaining({ properties: expect.objectContaining({ phase: "remediation" }), reasons: ["bootstrap failed: luks: cannot unlock the data volume"] }),
+            }),
+        );
+        expect(tenable.requests).toEqual([]);
+        // What the emulator holds: out of production, with production rights only.
+        expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
+        expect(await phasePolicyOfRole(instance.roleName)).toBe(inputs.productionPolicy);
     });
 
     it("fails closed when the scanner is down, and says why", async () => {

@@ -222,6 +222,72 @@ describe("rescanning a production instance", () => {
         expect(w.aws.violations).toEqual([]);
     });
 
+    it.each([
+        ["its bootstrap signal says failure", "failure", "bootstrap failed: cryptsetup: device /dev/nvme1n1 not found"],
+        ["it gives no bootstrap signal before the readiness deadline", "never", "no bootstrap signal within 10 min"],
+    ] as const)("demotes it when %s, without scanning", async (_case, bootstrap, reason) => {
+        const w = world({ groups: [PRODUCTION], bootstrap });
+        w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        const scanner = clean();
+        const error = await blockedBy(promote(inputs, w.deps(scanner)));
+        expect(error.reasons).toEqual([reason]);
+        expect(error.outputs.phase).toBe("remediation");
+        expect(scanner.scans).toBe(0);
+        // What the state says is what AWS says: out of production, with no more than production rights.
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([REMEDIATION]);
+        expect(w.aws.policy()).toBe(PRODUCTION_POLICY);
+        expect(w.aws.violations).toEqual([]);
+        expect(w.log).toContain("web-1: demoted to the remediation group");
+    });
+
+    it.each([
+        ["a scanner error", scannerError("Tenable rejected the API keys (HTTP 401)")],
+        ["a scan timeout", scanTimeoutError("Tenable scan 9 did not complete within 1 h")],
+        ["an unexpected scanner failure", new TypeError("fetch failed")],
+    ])("demotes it on %s", async (_case, thrown) => {
+        const w = promoted();
+        w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        const scanner = new FakeScanner(async () => {
+            throw thrown;
+        });
+        await blockedBy(promote(inputs, w.deps(scanner)));
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([REMEDIATION]);
+        expect(w.aws.policy()).toBe(PRODUCTION_POLICY);
+        expect(w.aws.violations).toEqual([]);
+    });
+
+    it("an AWS failure at any step of the rescan demotes it (fail closed), and a rerun converges back to production", async () => {
+        const clean0 = promoted();
+        clean0.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        await promote(inputs, clean0.deps(clean()));
+        const total = clean0.aws.calls.length;
+        expect(total).toBeGreaterThan(4);
+        for (let index = 0; index < total; index++) {
+            const w = promoted();
+            w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+            w.aws.failAt = { index, fault: "5xx" };
+            await expect(promote(inputs, w.deps(clean()))).rejects.toBeInstanceOf(AwsFault);
+            expect({ index, groups: w.aws.groupsOf(INSTANCE), policy: w.aws.policy(), violations: w.aws.violations }).toEqual({
+                index,
+                groups: [REMEDIATION],
+                policy: PRODUCTION_POLICY,
+                violations: [],
+            });
+            w.aws.failAt = undefined;
+            await expect(promote(inputs, w.deps(clean()))).resolves.toEqual(expect.objectContaining({ phase: "production" }));
+            expect({ index, groups: w.aws.groupsOf(INSTANCE), violations: w.aws.violations }).toEqual({ index, groups: [PRODUCTION], violations: [] });
+        }
+    });
+
+    it("when AWS keeps failing, the original error is reported, not the failed demotion", async () => {
+        const w = promoted();
+        w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        w.aws.failCall = { call: "setSecurityGroups", fault: "throttling" };
+        await expect(promote(inputs, w.deps(clean()))).rejects.toThrow("Rate exceeded (setSecurityGroups)");
+        expect(w.aws.violations).toEqual([]);
+        expect(w.log).toContain("web-1: could not move it back to the remediation group: Rate exceeded (setSecurityGroups)");
+    });
+
     it("repairs a broken invariant (production group, launch rights) before anything else", async () => {
         const w = promoted();
         w.aws.policies.set("web-1-role/airlock-phase", LAUNCH_POLICY);
