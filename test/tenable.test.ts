@@ -4,7 +4,7 @@
  * counts real elapsed time (so a slow server really does run into the deadline).
  */
 import { backoffDelay } from "../providers/polling";
-import { TenableSettings, tenableScanner } from "../providers/scanners/tenable";
+import { TenableSettings, mergeFindings, tenableScanner } from "../providers/scanners/tenable";
 import { ScanContext, ScanResult, ScanTarget, ScannerError, Severity, isScanTimeout, isScannerError, tenableSeverity } from "../providers/scanners/types";
 import { FAKE_HOST_ID, FAKE_KEYS, FakeEndpoint, FakeKeys, TenableFake, TenableScript, startTenableFake } from "./support/tenableFake";
 
@@ -143,6 +143,24 @@ describe("tenableSeverity", () => {
     });
 });
 
+describe("mergeFindings", () => {
+    it("keeps one finding per plugin and severity, in first-seen order, with every CVE once", () => {
+        expect(
+            mergeFindings([
+                { id: "tenable-plugin-1", title: "one", severity: "medium", cves: ["CVE-1", "CVE-1"] },
+                { id: "tenable-plugin-2", title: "two", severity: "low", cves: [] },
+                { id: "tenable-plugin-1", title: "one (again)", severity: "medium", cves: ["CVE-2", "CVE-1"] },
+                { id: "tenable-plugin-1", title: "one", severity: "critical", cves: [] },
+            ]),
+        ).toEqual([
+            { id: "tenable-plugin-1", title: "one", severity: "medium", cves: ["CVE-1", "CVE-2"] },
+            { id: "tenable-plugin-2", title: "two", severity: "low", cves: [] },
+            { id: "tenable-plugin-1", title: "one", severity: "critical", cves: [] },
+        ]);
+        expect(mergeFindings([])).toEqual([]);
+    });
+});
+
 describe("a clean scan", () => {
     it("creates, launches, polls and reads the target's host results, finding nothing", async () => {
         const { run, fake } = await scanWith({ kind: "clean" });
@@ -229,6 +247,69 @@ describe("findings", () => {
         ]);
         expect(result.warnings).toEqual([]);
         expect(run.logs).toContain("tenable scan 101: 5 findings on 10.20.30.40");
+    });
+
+    it("counts the findings of every host record of the target, not only the first, and none of another host's", async () => {
+        const { run, fake } = await scanWith({
+            kind: "host-records",
+            records: [
+                { vulnerabilities: [{ plugin_id: 70658, plugin_name: "SSH Server CBC Mode Ciphers Enabled", severity: 1 }] },
+                { hostname: "10.20.30.99", vulnerabilities: [{ plugin_id: 11111, plugin_name: "Another host's problem", severity: 4 }] },
+                { vulnerabilities: [{ plugin_id: 201198, plugin_name: "OpenSSH < 9.8 RCE (regreSSHion)", severity: 4, cve: ["CVE-2024-6387"] }] },
+            ],
+        });
+        expect(resultOf(run).findings).toEqual([
+            { id: "tenable-plugin-70658", title: "SSH Server CBC Mode Ciphers Enabled", severity: "low", cves: [] },
+            { id: "tenable-plugin-201198", title: "OpenSSH < 9.8 RCE (regreSSHion)", severity: "critical", cves: ["CVE-2024-6387"] },
+        ]);
+        expect(fake.requestsTo("host").map((r) => r.path)).toEqual([`/scans/101/hosts/${FAKE_HOST_ID}`, `/scans/101/hosts/${FAKE_HOST_ID + 2}`]);
+        expect(run.logs).toContain("tenable scan 101: 2 findings on 10.20.30.40 (2 host records)");
+    });
+
+    it("counts a finding repeated across host records once (same plugin and severity), with the CVEs of all", async () => {
+        const { run, fake } = await scanWith({
+            kind: "host-records",
+            records: [
+                {
+                    vulnerabilities: [
+                        { plugin_id: 187315, plugin_name: "SSH Terrapin Prefix Truncation Weakness", severity: 2, cve: ["CVE-2023-48795"] },
+                        { plugin_id: 57608, plugin_name: "SMB Signing not required", severity: 2 },
+                    ],
+                },
+                {
+                    vulnerabilities: [
+                        { plugin_id: 187315, plugin_name: "SSH Terrapin Prefix Truncation Weakness", severity: 2, cve: ["CVE-2023-48795", "CVE-2023-46445"] },
+                        // The same plugin rated higher on another record: a different finding, and the one that decides.
+                        { plugin_id: 57608, plugin_name: "SMB Signing not required", severity: 3 },
+                    ],
+                },
+                // The same record listed twice (same host_id): read once.
+                { hostId: FAKE_HOST_ID, vulnerabilities: [] },
+            ],
+        });
+        expect(resultOf(run).findings).toEqual([
+            { id: "tenable-plugin-187315", title: "SSH Terrapin Prefix Truncation Weakness", severity: "medium", cves: ["CVE-2023-48795", "CVE-2023-46445"] },
+            { id: "tenable-plugin-57608", title: "SMB Signing not required", severity: "medium", cves: [] },
+            { id: "tenable-plugin-57608", title: "SMB Signing not required", severity: "high", cves: [] },
+        ]);
+        expect(fake.requestsTo("host").map((r) => r.path)).toEqual([`/scans/101/hosts/${FAKE_HOST_ID}`, `/scans/101/hosts/${FAKE_HOST_ID + 1}`]);
+    });
+
+    it("fails when any host record of the target has no host_id, even if another one has", async () => {
+        const { run, fake } = await scanWith({
+            kind: "host-records",
+            records: [{ vulnerabilities: [] }, { hostId: null, vulnerabilities: [{ plugin_id: 1, plugin_name: "hidden", severity: 4 }] }],
+        });
+        expect(errorOf(run).message).toBe("Tenable answered with an unexpected answer to GET /scans/101 (no host_id for 10.20.30.40).");
+        expect(fake.requestsTo("host")).toHaveLength(0);
+    });
+
+    it("fails when the results of one of the target's host records cannot be read", async () => {
+        const { run } = await scanWith([
+            { kind: "host-records", records: [{ vulnerabilities: [] }, { vulnerabilities: [] }] },
+            { kind: "http500", endpoint: "host" },
+        ]);
+        expect(errorOf(run).message).toMatch(/^Could not read Tenable scan 101's results for 10\.20\.30\.40: Tenable answered HTTP 500 to GET \/scans\/101\/hosts\/2: /);
     });
 
     it("fails on a severity outside 0-4 instead of guessing", async () => {

@@ -7,7 +7,8 @@
  *   POST /scans                      create   {uuid, settings:{name, text_targets, enabled, launch_now, policy_id?}} → {scan:{id}}
  *   POST /scans/{id}/launch          launch   {} → {scan_uuid}
  *   GET  /scans/{id}                 details  → {info:{status}, hosts:[{host_id, hostname, scanprogresscurrent, scanprogresstotal}]}
- *   GET  /scans/{id}/hosts/{host_id} host     → {vulnerabilities:[{plugin_id, plugin_name, severity, count}]}
+ *   GET  /scans/{id}/hosts/{host_id} host     → {vulnerabilities:[{plugin_id, plugin_name, severity, count}]}, read for
+ *                                             every host record of the target (one target may have several)
  *
  * Where the two products differ (noted, not used):
  *   - Tenable VM recommends GET /scans/{id}/latest-status (and /progress) for polling; Nessus
@@ -334,53 +335,90 @@ async function scanWithTenable(settings: TenableSettings, ctx: ScanContext): Pro
         );
     }
 
-    // 4. The target's own results. A scan that never reached it proves nothing.
-    const host = polled.value.map(asRecord).find((h) => h?.hostname === ip);
-    if (host === undefined) {
+    // 4. The target's own results. A scan that never reached it proves nothing. The target may
+    //    appear in several host records (Tenable lists it once per way it reached it): all count.
+    const records = polled.value.map(asRecord).filter((h): h is Record<string, unknown> => h?.hostname === ip);
+    if (records.length === 0) {
         throw fail(
             `Tenable scan ${scanId} completed, but the scan did not reach ${ip} (no host result for it), so it cannot vouch for the instance. ` +
                 "Check that the scanner can route to the instance and that the remediation security group admits it.",
         );
     }
-    const hostId = asId(host.host_id);
-    if (hostId === undefined) {
-        throw unexpected(`answer to GET /scans/${scanId} (no host_id for ${ip})`);
-    }
-    const hostPath = `/scans/${scanId}/hosts/${hostId}`;
-    let hostDetails: unknown;
-    for (let attempt = 0; ; attempt++) {
-        const answer = await call(conn, "GET", hostPath);
-        if (answer.ok) {
-            hostDetails = answer.value;
-            break;
+    const hostIds: number[] = [];
+    for (const record of records) {
+        const hostId = asId(record.host_id);
+        if (hostId === undefined) {
+            throw unexpected(`answer to GET /scans/${scanId} (no host_id for ${ip})`);
         }
-        const remaining = ctx.deadline - ctx.now();
-        if (answer.kind === "deadline" || (answer.kind === "transient" && remaining <= 0)) {
-            throw scanTimeoutError(redact(`Tenable scan ${scanId} completed, but its results for ${ip} could not be read within ${elapsed()}.`));
+        if (!hostIds.includes(hostId)) {
+            hostIds.push(hostId);
         }
-        if (answer.kind !== "transient" || attempt >= TRANSIENT_RETRIES) {
-            throw fail(`Could not read Tenable scan ${scanId}'s results for ${ip}: ${answer.message}`);
-        }
-        log(`tenable scan ${scanId}: ${answer.message} Retrying (${attempt + 1} of ${TRANSIENT_RETRIES}).`);
-        await ctx.sleep(Math.min(remaining, backoffDelay(attempt, backoff, ctx.random())));
     }
 
-    const vulnerabilities = asRecord(hostDetails)?.vulnerabilities;
-    if (!Array.isArray(vulnerabilities)) {
-        throw unexpected(`answer to GET ${hostPath} (no vulnerabilities list)`);
-    }
-    const findings: Finding[] = vulnerabilities.map((entry, index) => {
-        const v = asRecord(entry);
-        const pluginId = asId(v?.plugin_id);
-        const title = v?.plugin_name;
-        if (v === undefined || pluginId === undefined || typeof title !== "string" || title === "") {
-            throw unexpected(`vulnerability entry #${index + 1} from GET ${hostPath} (no plugin_id or plugin_name)`);
+    const readHost = async (hostId: number): Promise<{ path: string; details: unknown }> => {
+        const hostPath = `/scans/${scanId}/hosts/${hostId}`;
+        for (let attempt = 0; ; attempt++) {
+            const answer = await call(conn, "GET", hostPath);
+            if (answer.ok) {
+                return { path: hostPath, details: answer.value };
+            }
+            const remaining = ctx.deadline - ctx.now();
+            if (answer.kind === "deadline" || (answer.kind === "transient" && remaining <= 0)) {
+                throw scanTimeoutError(redact(`Tenable scan ${scanId} completed, but its results for ${ip} could not be read within ${elapsed()}.`));
+            }
+            if (answer.kind !== "transient" || attempt >= TRANSIENT_RETRIES) {
+                throw fail(`Could not read Tenable scan ${scanId}'s results for ${ip}: ${answer.message}`);
+            }
+            log(`tenable scan ${scanId}: ${answer.message} Retrying (${attempt + 1} of ${TRANSIENT_RETRIES}).`);
+            await ctx.sleep(Math.min(remaining, backoffDelay(attempt, backoff, ctx.random())));
         }
-        // Host details carry no CVEs in either product; use them when an entry does have them.
-        const rawCves = Array.isArray(v.cve) ? v.cve : typeof v.cve === "string" ? [v.cve] : [];
-        const cves = [...new Set(rawCves.filter((c): c is string => typeof c === "string" && c !== ""))];
-        return { id: `tenable-plugin-${pluginId}`, title, severity: tenableSeverity(v.severity), cves };
-    });
-    log(`tenable scan ${scanId}: ${findings.length} finding${findings.length === 1 ? "" : "s"} on ${ip}`);
-    return { scanId, findings, warnings: [] };
+    };
+
+    const all: Finding[] = [];
+    for (const hostId of hostIds) {
+        const { path: hostPath, details } = await readHost(hostId);
+        const vulnerabilities = asRecord(details)?.vulnerabilities;
+        if (!Array.isArray(vulnerabilities)) {
+            throw unexpected(`answer to GET ${hostPath} (no vulnerabilities list)`);
+        }
+        vulnerabilities.forEach((entry, index) => {
+            const v = asRecord(entry);
+            const pluginId = asId(v?.plugin_id);
+            const title = v?.plugin_name;
+            if (v === undefined || pluginId === undefined || typeof title !== "string" || title === "") {
+                throw unexpected(`vulnerability entry #${index + 1} from GET ${hostPath} (no plugin_id or plugin_name)`);
+            }
+            // Host details carry no CVEs in either product; use them when an entry does have them.
+            const rawCves = Array.isArray(v.cve) ? v.cve : typeof v.cve === "string" ? [v.cve] : [];
+            const cves = rawCves.filter((c): c is string => typeof c === "string" && c !== "");
+            all.push({ id: `tenable-plugin-${pluginId}`, title, severity: tenableSeverity(v.severity), cves });
+        });
+    }
+    const list = mergeFindings(all);
+    const recordsNote = hostIds.length > 1 ? ` (${hostIds.length} host records)` : "";
+    log(`tenable scan ${scanId}: ${list.length} finding${list.length === 1 ? "" : "s"} on ${ip}${recordsNote}`);
+    return { scanId, findings: list, warnings: [] };
+}
+
+/**
+ * The findings of all the target's host records, in the order first seen. The same plugin at the
+ * same severity on several records is one finding (with the CVEs of all, each once); the same
+ * plugin at another severity is another finding, so the higher rating always counts.
+ */
+export function mergeFindings(findings: readonly Finding[]): Finding[] {
+    const byKey = new Map<string, { id: string; title: string; severity: Finding["severity"]; cves: string[] }>();
+    for (const finding of findings) {
+        const key = JSON.stringify([finding.id, finding.severity]);
+        const known = byKey.get(key);
+        if (known === undefined) {
+            byKey.set(key, { id: finding.id, title: finding.title, severity: finding.severity, cves: [...new Set(finding.cves)] });
+            continue;
+        }
+        for (const cve of finding.cves) {
+            if (!known.cves.includes(cve)) {
+                known.cves.push(cve);
+            }
+        }
+    }
+    return [...byKey.values()];
 }

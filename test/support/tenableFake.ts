@@ -5,7 +5,7 @@
  *
  *   POST /scans                      → {scan:{id, uuid, name}}
  *   POST /scans/{id}/launch          → {scan_uuid}
- *   GET  /scans/{id}                 → {info:{status, ...}, hosts:[{host_id, hostname, scanprogresscurrent, scanprogresstotal}], vulnerabilities:[]}
+ *   GET  /scans/{id}                 → {info:{status, ...}, hosts:[{host_id, hostname, scanprogresscurrent, scanprogresstotal}, ...], vulnerabilities:[]}
  *   GET  /scans/{id}/hosts/{host_id} → {info:{host-ip}, vulnerabilities:[{plugin_id, plugin_name, severity, count, ...}]}
  *
  * The host reported for a scan is whatever the scan was created with in text_targets.
@@ -55,7 +55,20 @@ export type TenableBehaviour =
     /** Nessus Professional: POST /scans and POST /scans/{id}/launch get 412 "API is not available". */
     | { readonly kind: "professional" }
     /** The scan completes, but its only host is another address than the target. */
-    | { readonly kind: "no-host" };
+    | { readonly kind: "no-host" }
+    /**
+     * The scan completes with several host records (Tenable lists a target once per way it reached
+     * it, e.g. two text_targets entries or names resolving to one address). Record k has host_id
+     * FAKE_HOST_ID + k unless `hostId` says otherwise (null: no host_id at all), the target as
+     * hostname unless `hostname` says otherwise, and its own vulnerabilities.
+     */
+    | { readonly kind: "host-records"; readonly records: readonly FakeHostRecord[] };
+
+export interface FakeHostRecord {
+    readonly hostname?: string;
+    readonly hostId?: number | null;
+    readonly vulnerabilities: readonly FakeVulnerability[];
+}
 
 export type TenableScript = TenableBehaviour | readonly TenableBehaviour[];
 
@@ -82,7 +95,7 @@ export interface TenableFake {
     stop(): Promise<void>;
 }
 
-/** The host_id the fake gives the target in every scan. */
+/** The host_id the fake gives the target (the first host record when there are several). */
 export const FAKE_HOST_ID = 2;
 const OTHER_HOST = "10.255.255.254";
 
@@ -97,6 +110,8 @@ interface Plan {
     unauthorized: boolean;
     professional: boolean;
     noHost: boolean;
+    /** Several host records instead of the one target host. */
+    records: readonly FakeHostRecord[] | undefined;
 }
 
 interface FakeScan {
@@ -119,6 +134,7 @@ function planOf(script: TenableScript): Plan {
         unauthorized: false,
         professional: false,
         noHost: false,
+        records: undefined,
     };
     const behaviours: readonly TenableBehaviour[] = Array.isArray(script) ? script : [script as TenableBehaviour];
     for (const b of behaviours) {
@@ -152,6 +168,9 @@ function planOf(script: TenableScript): Plan {
                 break;
             case "no-host":
                 plan.noHost = true;
+                break;
+            case "host-records":
+                plan.records = b.records;
                 break;
         }
     }
@@ -195,6 +214,12 @@ export async function startTenableFake(script: TenableScript = { kind: "clean" }
     let calls = new Map<FakeEndpoint, number>();
     const requests: RecordedRequest[] = [];
     const timers = new Set<NodeJS.Timeout>();
+
+    /** The scan's host records: the scripted ones, or the one target host. */
+    const hostRecords = (target: string): Array<{ hostname: string; hostId: number | null; vulnerabilities: readonly FakeVulnerability[] }> =>
+        plan.records === undefined
+            ? [{ hostname: target, hostId: FAKE_HOST_ID, vulnerabilities: plan.vulnerabilities }]
+            : plan.records.map((r, k) => ({ hostname: r.hostname ?? target, hostId: r.hostId === undefined ? FAKE_HOST_ID + k : r.hostId, vulnerabilities: r.vulnerabilities }));
 
     const answer = (method: string, path: string, rawBody: string, apiKeys: string | undefined): { status: number; body: string } => {
         const json = (status: number, value: unknown) => ({ status, body: JSON.stringify(value) });
@@ -261,20 +286,33 @@ export async function startTenableFake(script: TenableScript = { kind: "clean" }
             const hosts =
                 percent === null
                     ? []
-                    : [{ host_id: FAKE_HOST_ID, host_index: 0, hostname, progress: `${percent}-100/${percent}-100`, scanprogresscurrent: percent, scanprogresstotal: 100, critical: 0, high: 0, medium: 0, low: 0, info: 0 }];
+                    : hostRecords(hostname).map((record, index) => ({
+                          ...(record.hostId === null ? {} : { host_id: record.hostId }),
+                          host_index: index,
+                          hostname: record.hostname,
+                          progress: `${percent}-100/${percent}-100`,
+                          scanprogresscurrent: percent,
+                          scanprogresstotal: 100,
+                          critical: 0,
+                          high: 0,
+                          medium: 0,
+                          low: 0,
+                          info: 0,
+                      }));
             return json(200, { info: { status, name: scan.name, object_id: scan.id, targets: scan.targets }, hosts, vulnerabilities: [] });
         }
 
         // endpoint === "host"
-        if (hostId !== FAKE_HOST_ID) {
+        const record = hostRecords(hostname).find((r) => r.hostId !== null && r.hostId === hostId);
+        if (record === undefined) {
             return json(404, { error: "Host not found" });
         }
         return json(200, {
-            info: { "host-ip": hostname, host_start: "Fri Dec 7 21:46:59 2018", host_end: "Fri Dec 7 21:56:59 2018" },
-            vulnerabilities: plan.vulnerabilities.map((v, index) => ({
+            info: { "host-ip": record.hostname, host_start: "Fri Dec 7 21:46:59 2018", host_end: "Fri Dec 7 21:56:59 2018" },
+            vulnerabilities: record.vulnerabilities.map((v, index) => ({
                 count: 1,
-                host_id: FAKE_HOST_ID,
-                hostname,
+                host_id: hostId,
+                hostname: record.hostname,
                 plugin_family: "General",
                 plugin_id: v.plugin_id,
                 plugin_name: v.plugin_name,
