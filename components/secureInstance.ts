@@ -16,6 +16,7 @@ import {
 } from "../policies/keyNaming";
 import { INSTANCE_NAME_PATTERN, PHASE_POLICY_NAME } from "../providers/promotionInputs";
 import { ScanAndPromote } from "../providers/scanAndPromote";
+import { Lookups } from "./lookups";
 
 export type Architecture = "x86_64" | "arm64";
 
@@ -107,7 +108,16 @@ export interface SecureInstanceArgs {
         readonly productionSecurityGroupId: pulumi.Input<string>;
     };
     readonly scan: ScanSettings;
-    /** Tags for every resource. @default {} */
+    /**
+     * The stack's memoised AWS look-ups (subnet, AMI parameter, partition), shared by every instance
+     * so that the stack asks once per distinct subnet and OS/architecture, not once per instance.
+     * @default a private one: this instance's look-ups are not shared
+     */
+    readonly lookups?: Lookups;
+    /**
+     * Tags for every resource except the key object, which carries only Airlock's tags (S3 allows 10
+     * per object). At most 45: EC2 allows 50 per instance and Airlock adds 5. @default {}
+     */
     readonly tags?: Readonly<Record<string, string>>;
 }
 
@@ -146,7 +156,9 @@ export class SecureInstance extends pulumi.ComponentResource {
         const keyObject = keyObjectKey(name);
         const tags = { ...args.tags, [MANAGED_TAG]: "true", [INSTANCE_NAME_TAG]: name };
         const child = { parent: this };
-        const partition = pulumi.output(args.vault.partition ?? aws.getPartitionOutput({}, child));
+        // Look-ups go through the shared memo; `parent` only selects the provider they are asked with.
+        const lookups = args.lookups ?? new Lookups();
+        const partition = pulumi.output(args.vault.partition ?? lookups.partition(child));
 
         // Identity: a role per instance, trusted by EC2 only. The promotion resource owns its phase
         // policy; managed policies the application needs are attached here.
@@ -168,7 +180,7 @@ export class SecureInstance extends pulumi.ComponentResource {
 
         // Storage: the data volume lives in the subnet's zone and is encrypted with the vault key
         // (LUKS on top, inside the guest, with the key object below).
-        const subnet = aws.ec2.getSubnetOutput({ id: args.subnetId }, child);
+        const subnet = lookups.subnet(args.subnetId, child);
         const dataVolume = new aws.ebs.Volume(
             `${name}-data`,
             {
@@ -182,9 +194,7 @@ export class SecureInstance extends pulumi.ComponentResource {
             child,
         );
 
-        const ami =
-            args.ami ??
-            aws.ssm.getParameterOutput({ name: amiParameterName(os, architectureOf(args.instanceType)) }, child).apply((p) => p.value);
+        const ami = args.ami ?? lookups.amiFromParameter(amiParameterName(os, architectureOf(args.instanceType)), child);
         const userData = pulumi
             .all([args.vault.bucketName, dataVolume.id])
             .apply(([bucketName, volumeId]) =>
@@ -254,7 +264,9 @@ export class SecureInstance extends pulumi.ComponentResource {
                 serverSideEncryption: "aws:kms",
                 kmsKeyId: args.vault.kmsKeyArn,
                 bucketKeyEnabled: false,
-                tags: { ...tags, [INSTANCE_ARN_TAG]: instance.arn },
+                // Airlock's three tags only: S3 allows 10 per object, and stack tags (up to 45) go on
+                // the bucket instead (config/tags.ts).
+                tags: { [MANAGED_TAG]: "true", [INSTANCE_NAME_TAG]: name, [INSTANCE_ARN_TAG]: instance.arn },
             },
             {
                 parent: this,
