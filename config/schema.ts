@@ -1,6 +1,8 @@
 import { INSTANCE_NAME_PATTERN, PROMOTION_SCANNER_KINDS, PROMOTION_SEVERITIES, REGION_PATTERN } from "../providers/promotionInputs";
 import { checkCidr, isWholeInternet } from "./cidr";
+import { describePeer, describeTraffic, findRuleCollisions, RuleCollision, scannerIngressRules } from "./ruleCollisions";
 import { didYouMean } from "./suggest";
+import { stackTagProblems, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "./tags";
 
 export const NAMESPACE = "airlock";
 
@@ -101,6 +103,16 @@ export interface ConfigKeySpec {
     readonly key: string;
     readonly type: ConfigKeyType;
     readonly description: string;
+    /**
+     * Every stack must set it. Pulumi.yaml declares it without a default, which makes the Pulumi CLI
+     * refuse a stack that lacks it (and makes the key required for every stack, whatever else it sets).
+     */
+    readonly required?: boolean;
+    /**
+     * Declared in Pulumi.yaml with this default; the CLI hands it to the program when the stack
+     * leaves the key out. Keys neither required nor defaulted are not declared there (the CLI would
+     * make them required): they are optional, checked here, and documented in Pulumi.yaml comments.
+     */
     readonly default?: string | number | boolean | readonly unknown[];
     readonly secret?: boolean;
     /** Item type for arrays. */
@@ -117,11 +129,11 @@ const HTTPS_EGRESS: NetworkRule = {
 };
 
 /**
- * Every `airlock:` key. Pulumi.yaml mirrors this table (a test keeps the two in step), and the
- * README's config reference is written from it.
+ * Every `airlock:` key. Pulumi.yaml declares the required and defaulted ones and documents the others
+ * in comments (a test keeps the two in step), and the README's config reference is written from it.
  */
 export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
-    { key: "vpcId", type: "string", description: "VPC that holds the remediation and production security groups (vpc-...)." },
+    { key: "vpcId", type: "string", required: true, description: "VPC that holds the remediation and production security groups (vpc-...)." },
     { key: "subnetId", type: "string", description: "Default private subnet for instances that do not name their own (subnet-...)." },
     { key: "instances", type: "object", description: "Instances to launch through the airlock: a list of objects (see README, 'instances')." },
     { key: "allowPublicIp", type: "boolean", default: false, description: "Opt-in that lets an instance set associatePublicIp: true. Off: no instance gets a public IP." },
@@ -134,7 +146,7 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
     { key: "scannerSecretKey", type: "string", secret: true, description: "Tenable: API secret key (set with --secret)." },
     { key: "scannerTemplateUuid", type: "string", description: "Tenable: scan template UUID used to create each instance's scan." },
     { key: "scannerPolicyId", type: "integer", description: "Tenable: optional scan policy id applied with the template." },
-    { key: "scannerSourceCidrs", type: "array", items: "string", default: [], description: "CIDRs the scanner connects from; the only sources the remediation group admits." },
+    { key: "scannerSourceCidrs", type: "array", items: "string", description: "CIDRs the scanner connects from; the only sources the remediation group admits." },
     { key: "scannerSecurityGroupId", type: "string", description: "Security group of the scanner; admitted by the remediation group in addition to scannerSourceCidrs." },
     { key: "promotionRoleArn", type: "string", description: "Role the scan-and-promote provider assumes for its AWS calls (default: the credentials pulumi runs with)." },
     { key: "readinessTimeoutMinutes", type: "integer", default: 20, description: "How long promotion waits for the instance's bootstrap signal." },
@@ -173,8 +185,11 @@ const REGION = REGION_PATTERN;
 const POLICY_ARN = /^arn:aws[a-z-]*:iam::(?:aws|\d{12}):policy\/[\w+=,.@/-]+$/;
 const MOUNT_POINT = /^\/[A-Za-z0-9._\/-]{1,200}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12,}$/i;
-const TAG_KEY = /^[\p{L}\p{N} _.:/=+\-@]{1,128}$/u;
-const TAG_VALUE = /^[\p{L}\p{N} _.:/=+\-@]{0,256}$/u;
+/** Characters EC2, IAM and S3 all accept in tags (IAM and S3 are the strict ones). */
+const TAG_CHARACTERS = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
+
+/** Config keys that hold credentials: always secret, whatever the stack says. */
+export const SECRET_CONFIG_KEYS: readonly string[] = CONFIG_KEYS.filter((k) => k.secret === true).map((k) => `${NAMESPACE}:${k.key}`);
 
 /** Thrown for invalid configuration; lists every problem at once so a user fixes them in one pass. */
 export class ConfigError extends Error {
@@ -189,14 +204,64 @@ export class ConfigError extends Error {
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/** "the number 123", "the boolean true", "empty", "a list", "a map" — what a non-string value is. */
+function describeKind(value: Json): string {
+    if (value === null) {
+        return "empty";
+    }
+    if (Array.isArray(value)) {
+        return "a list";
+    }
+    return typeof value === "object" ? "a map" : `the ${typeof value} ${String(value)}`;
+}
+
+/** A value in YAML flow style, for messages that show how to write it: [{name: web-1, port: 443}]. */
+function flowYaml(value: Json): string {
+    if (Array.isArray(value)) {
+        return `[${value.map(flowYaml).join(", ")}]`;
+    }
+    if (value !== null && typeof value === "object") {
+        return `{${Object.entries(value).map(([k, v]) => `${k}: ${flowYaml(v)}`).join(", ")}}`;
+    }
+    if (typeof value === "string") {
+        const plain = /^[A-Za-z][\w./@-]*$/.test(value) && !/^(true|false|null|yes|no|on|off|~)$/i.test(value);
+        return plain ? value : JSON.stringify(value);
+    }
+    return String(value);
+}
+
+/** The items a user probably meant by one value where a list is expected ("a, b" → ["a", "b"]). */
+function asListItems(value: Json): Json[] {
+    return typeof value === "string" ? value.split(/[\s,]+/).filter((item) => item !== "") : [value];
+}
+
 /** Reads raw config strings (as `pulumi.runtime.allConfig()` returns them) and records problems. */
 class Reader {
     readonly problems: string[] = [];
 
-    constructor(private readonly raw: Readonly<Record<string, string>>) {}
+    constructor(
+        private readonly raw: Readonly<Record<string, string>>,
+        private readonly secretKeys: ReadonlySet<string>,
+    ) {}
 
     fail(message: string): void {
         this.problems.push(message);
+    }
+
+    /** True when the key a path belongs to (`airlock:instances` for `airlock:instances[0].name`) holds a secret. */
+    isSecret(path: string): boolean {
+        const key = /^[^.[]+/.exec(path)?.[0] ?? path;
+        return this.secretKeys.has(key);
+    }
+
+    /** `, not "value"` to end a message with, or a note that the value is secret and not shown. */
+    not(path: string, value: Json | undefined): string {
+        return this.isSecret(path) ? " (its value is secret and not shown)" : `, not ${JSON.stringify(value ?? null)}`;
+    }
+
+    /** A "Did you mean" suffix, unless the value is secret (a suggestion would reveal it). */
+    suggest(path: string, suffix: string): string {
+        return this.isSecret(path) ? "" : suffix;
     }
 
     has(key: string): boolean {
@@ -221,6 +286,39 @@ class Reader {
         }
     }
 
+    /**
+     * A key that holds a list. `pulumi config set key value` stores a plain string, which is read as
+     * the single value it is; anything but a list is reported with the list form to write instead.
+     */
+    list(key: string, what: "instances" | "rules" | "cidrs"): Json[] | undefined {
+        const text = this.raw[key];
+        if (text === undefined || text === "") {
+            return undefined;
+        }
+        let value: Json;
+        try {
+            value = JSON.parse(text) as Json;
+        } catch {
+            value = text;
+        }
+        if (Array.isArray(value)) {
+            return value;
+        }
+        if (what === "cidrs") {
+            this.fail(notAListMessage(this, key, `${key}:`, value, "in the stack file"));
+        } else if (value !== null && typeof value === "object") {
+            const example = this.isSecret(key) ? "" : ` (${key}: [${flowYaml(value)}])`;
+            this.fail(`\`${key}\` must be a list of ${what}, not a single one. Start each ${what === "instances" ? "instance" : "rule"} with "- " in the stack file${example}.`);
+        } else {
+            this.fail(
+                what === "instances"
+                    ? `\`${key}\` must be a list of instance objects such as [{name: web-1, instanceType: t3.small}]${this.not(key, value)}.`
+                    : `\`${key}\` must be a list of rules such as [{description: HTTPS, port: 443, cidrs: ["10.0.0.0/16"]}]${this.not(key, value)}.`,
+            );
+        }
+        return undefined;
+    }
+
     integer(key: string, fallback: number, min: number, max: number): number {
         const text = this.string(key);
         if (text === undefined) {
@@ -228,7 +326,7 @@ class Reader {
         }
         const value = Number(text);
         if (!/^-?\d+$/.test(text.trim()) || value < min || value > max) {
-            this.fail(`\`${key}\` must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}.`);
+            this.fail(`\`${key}\` must be a whole number from ${min} to ${max}${this.not(key, text)}.`);
             return fallback;
         }
         return value;
@@ -240,23 +338,60 @@ class Reader {
             return fallback;
         }
         if (text !== "true" && text !== "false") {
-            this.fail(`\`${key}\` must be true or false, not ${JSON.stringify(text)}.`);
+            this.fail(`\`${key}\` must be true or false${this.not(key, text)}.`);
             return fallback;
         }
         return text === "true";
     }
 }
 
+/**
+ * "`path` must be a list, not a single value. Write it as a list: field: ["a"]." For a top-level key
+ * (`where` = "in the stack file") also the `pulumi config set --path` command that writes one item.
+ */
+function notAListMessage(r: Reader, path: string, field: string, value: Json, where?: string): string {
+    if (r.isSecret(path)) {
+        return `\`${path}\` must be a list, not a single value (its value is secret and not shown). Write each item as a list entry ("- item").`;
+    }
+    const items = asListItems(value);
+    const listForm = `${field} [${items.map((item) => JSON.stringify(item)).join(", ")}]`;
+    const command = where === undefined ? "" : `, or run pulumi config set --path '${path}[0]' ${String(items[0] ?? "")}`;
+    return `\`${path}\` must be a list, not a single value. Write it as a list${where === undefined ? "" : ` ${where}`}: ${listForm}${command}.`;
+}
+
 function isObject(value: Json | undefined): value is { [key: string]: Json } {
     return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A field that must be a string: returns it, or `fallback` when absent, or undefined after reporting a
+ * value of another kind (YAML reads `12`, `true` and `null` as other types).
+ */
+function stringField(r: Reader, path: string, value: Json | undefined, fallback: string, hint: string): string | undefined {
+    if (value === undefined) {
+        return fallback;
+    }
+    if (typeof value === "string") {
+        return value;
+    }
+    const kind = r.isSecret(path) ? (value === null ? "empty" : "another kind of value") : describeKind(value);
+    r.fail(`\`${path}\` must be a string, not ${kind}. ${hint}`);
+    return undefined;
 }
 
 function oneOf<T extends string>(r: Reader, path: string, value: string, allowed: readonly T[], what: string): T | undefined {
     if ((allowed as readonly string[]).includes(value)) {
         return value as T;
     }
-    r.fail(`Unknown ${what} ${JSON.stringify(value)} in \`${path}\`. Use one of: ${allowed.join(", ")}.${didYouMean(value, allowed)}`);
+    const shown = r.isSecret(path) ? "" : ` ${JSON.stringify(value)}`;
+    r.fail(`Unknown ${what}${shown} in \`${path}\`. Use one of: ${allowed.join(", ")}.${r.suggest(path, didYouMean(value, allowed))}`);
     return undefined;
+}
+
+/** oneOf for an optional field of a structured value, which may hold a number or boolean from YAML. */
+function optionalOneOf<T extends string>(r: Reader, path: string, value: Json | undefined, fallback: T, allowed: readonly T[], what: string): T | undefined {
+    const text = stringField(r, path, value, fallback, `Use one of: ${allowed.join(", ")}.`);
+    return text === undefined ? undefined : oneOf(r, path, text, allowed, what);
 }
 
 function unknownFields(r: Reader, path: string, value: { [key: string]: Json }, known: readonly string[]): void {
@@ -267,15 +402,17 @@ function unknownFields(r: Reader, path: string, value: { [key: string]: Json }, 
     }
 }
 
-function cidrList(r: Reader, path: string, value: Json | undefined, family: "ipv4" | "ipv6" | "any"): string[] {
+/** Valid CIDRs of a list, normalised, each with its index in the list as written. */
+function cidrEntries(r: Reader, path: string, value: Json | undefined, family: "ipv4" | "ipv6" | "any"): Array<{ readonly index: number; readonly cidr: string }> {
     if (value === undefined || value === null) {
         return [];
     }
     if (!Array.isArray(value)) {
-        r.fail(`\`${path}\` must be a list of CIDR blocks, e.g. ["10.0.0.0/16"].`);
+        const field = `${/[^.]+$/.exec(path)?.[0] ?? path}:`;
+        r.fail(typeof value === "string" ? notAListMessage(r, path, field, value) : `\`${path}\` must be a list of CIDR blocks, e.g. ["10.0.0.0/16"].`);
         return [];
     }
-    const result: string[] = [];
+    const result: Array<{ index: number; cidr: string }> = [];
     value.forEach((item, i) => {
         const itemPath = `${path}[${i}]`;
         if (typeof item !== "string") {
@@ -284,17 +421,22 @@ function cidrList(r: Reader, path: string, value: Json | undefined, family: "ipv
         }
         const check = checkCidr(item);
         if (!check.ok) {
-            const fix = check.suggestion === undefined ? " Write it as address/mask, e.g. \"10.0.0.0/16\"." : ` Did you mean "${check.suggestion}"?`;
             const problem = check.problem.charAt(0).toUpperCase() + check.problem.slice(1);
+            if (r.isSecret(path)) {
+                r.fail(`${problem} in \`${itemPath}\` (its value is secret and not shown). Write it as address/mask with no host bits, e.g. "10.0.0.0/16".`);
+                return;
+            }
+            const fix = check.suggestion === undefined ? " Write it as address/mask, e.g. \"10.0.0.0/16\"." : ` Did you mean "${check.suggestion}"?`;
             r.fail(`${problem} in \`${itemPath}\`: ${JSON.stringify(item)}.${fix}`);
             return;
         }
         if (family !== "any" && check.family !== family) {
             const other = family === "ipv4" ? "ipv6Cidrs" : "cidrs";
-            r.fail(`\`${itemPath}\` is an ${check.family === "ipv4" ? "IPv4" : "IPv6"} block: ${JSON.stringify(item)}. Put it in \`${other}\`.`);
+            const shown = r.isSecret(path) ? "" : `: ${JSON.stringify(item)}`;
+            r.fail(`\`${itemPath}\` is an ${check.family === "ipv4" ? "IPv4" : "IPv6"} block${shown}. Put it in \`${other}\`.`);
             return;
         }
-        result.push(check.cidr);
+        result.push({ index: i, cidr: check.cidr });
     });
     return result;
 }
@@ -304,7 +446,7 @@ function optionalId(r: Reader, path: string, value: Json | undefined, pattern: R
         return undefined;
     }
     if (typeof value !== "string" || !pattern.test(value)) {
-        r.fail(`\`${path}\` must look like "${example}", not ${JSON.stringify(value)}.`);
+        r.fail(`\`${path}\` must look like "${example}"${r.not(path, value)}.`);
         return undefined;
     }
     return value;
@@ -312,7 +454,7 @@ function optionalId(r: Reader, path: string, value: Json | undefined, pattern: R
 
 function port(r: Reader, path: string, value: Json | undefined): number | undefined {
     if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 65535) {
-        r.fail(`\`${path}\` must be a port number from 0 to 65535, not ${JSON.stringify(value ?? null)}.`);
+        r.fail(`\`${path}\` must be a port number from 0 to 65535${r.not(path, value)}.`);
         return undefined;
     }
     return value;
@@ -325,10 +467,12 @@ function parseRule(r: Reader, path: string, value: Json, direction: "ingress" | 
     }
     unknownFields(r, path, value, RULE_FIELDS);
     const before = r.problems.length;
-    const protocolText = typeof value.protocol === "string" ? value.protocol : "tcp";
-    const protocol = oneOf(r, `${path}.protocol`, protocolText, PROTOCOLS, "protocol");
-    const description = typeof value.description === "string" ? value.description.trim() : "";
-    if (description === "") {
+    const protocol = optionalOneOf(r, `${path}.protocol`, value.protocol, "tcp", PROTOCOLS, "protocol");
+    const descriptionText = stringField(r, `${path}.description`, value.description ?? undefined, "", 'Quote it in the stack file, e.g. description: "HTTPS from the load balancer".');
+    const description = descriptionText?.trim() ?? "";
+    if (descriptionText === undefined) {
+        // Reported as not a string.
+    } else if (description === "") {
         r.fail(`\`${path}.description\` is required: say why this rule exists (it is shown in the AWS console and audits).`);
     } else if (!/^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$/.test(description)) {
         r.fail(`\`${path}.description\` may use letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* only (AWS limit), up to 255 characters.`);
@@ -349,11 +493,11 @@ function parseRule(r: Reader, path: string, value: Json, direction: "ingress" | 
                 r.fail(`\`${path}\` has fromPort ${fromPort} above toPort ${toPort}. Swap them.`);
             }
         }
-    } else if (value.port !== undefined || value.fromPort !== undefined || value.toPort !== undefined) {
-        r.fail(`\`${path}\` uses protocol ${protocolText}, which has no ports. Remove \`port\`/\`fromPort\`/\`toPort\`.`);
+    } else if (protocol !== undefined && (value.port !== undefined || value.fromPort !== undefined || value.toPort !== undefined)) {
+        r.fail(`\`${path}\` uses protocol ${protocol}, which has no ports. Remove \`port\`/\`fromPort\`/\`toPort\`.`);
     }
-    const cidrs = cidrList(r, `${path}.cidrs`, value.cidrs, "ipv4");
-    const ipv6Cidrs = cidrList(r, `${path}.ipv6Cidrs`, value.ipv6Cidrs, "ipv6");
+    const cidrs = cidrEntries(r, `${path}.cidrs`, value.cidrs, "ipv4").map((e) => e.cidr);
+    const ipv6Cidrs = cidrEntries(r, `${path}.ipv6Cidrs`, value.ipv6Cidrs, "ipv6").map((e) => e.cidr);
     const securityGroupId = optionalId(r, `${path}.securityGroupId`, value.securityGroupId, SECURITY_GROUP_ID, "sg-0123456789abcdef0");
     const prefixListId = optionalId(r, `${path}.prefixListId`, value.prefixListId, PREFIX_LIST_ID, "pl-0123456789abcdef0");
     const peers = [cidrs.length + ipv6Cidrs.length > 0, securityGroupId !== undefined, prefixListId !== undefined].filter(Boolean).length;
@@ -369,16 +513,53 @@ function parseRule(r: Reader, path: string, value: Json, direction: "ingress" | 
     return { description, protocol, fromPort, toPort, cidrs, ipv6Cidrs, securityGroupId, prefixListId };
 }
 
-function parseRules(r: Reader, key: string, fallback: readonly NetworkRule[], direction: "ingress" | "egress"): NetworkRule[] {
-    const value = r.json(key);
+/** Where a collision's peer was written: the rule (`key[1]`), or the item within one rule (`key[0].cidrs[2]`). */
+function collisionPaths(key: string, ruleIndexes: readonly number[], collision: RuleCollision): { first: string; repeated: string } {
+    const { first, repeated } = collision;
+    const firstRule = `${key}[${ruleIndexes[first.rule] ?? first.rule}]`;
+    const repeatedRule = `${key}[${ruleIndexes[repeated.rule] ?? repeated.rule}]`;
+    if (first.rule !== repeated.rule) {
+        return { first: firstRule, repeated: repeatedRule };
+    }
+    return { first: `${firstRule}.${first.field}[${first.index}]`, repeated: `${repeatedRule}.${repeated.field}[${repeated.index}]` };
+}
+
+/**
+ * Rules of one group and direction that the SecurityZones component would declare under one name
+ * (findRuleCollisions uses its naming), reported by key and index before anything is declared.
+ */
+function checkRuleCollisions(r: Reader, key: string, rules: readonly NetworkRule[], ruleIndexes: readonly number[], direction: "ingress" | "egress"): void {
+    for (const collision of findRuleCollisions(rules)) {
+        const paths = collisionPaths(key, ruleIndexes, collision);
+        const what = r.isSecret(key)
+            ? "a rule"
+            : `${describeTraffic(collision.rule)} ${direction === "ingress" ? "from" : "to"} ${describePeer(collision.peer)}`;
+        r.fail(`\`${paths.repeated}\` repeats ${what} already in \`${paths.first}\`; remove one.`);
+    }
+}
+
+/** The valid rules of a key, each with its index in the list as written (for messages). */
+interface ParsedRules {
+    readonly rules: NetworkRule[];
+    readonly indexes: number[];
+}
+
+function parseRules(r: Reader, key: string, fallback: readonly NetworkRule[], direction: "ingress" | "egress"): ParsedRules {
+    const value = r.list(key, "rules");
     if (value === undefined) {
-        return [...fallback];
+        return r.has(key) ? { rules: [], indexes: [] } : { rules: [...fallback], indexes: fallback.map((_, i) => i) };
     }
-    if (!Array.isArray(value)) {
-        r.fail(`\`${key}\` must be a list of rules.`);
-        return [];
-    }
-    return value.flatMap((item, i) => parseRule(r, `${key}[${i}]`, item, direction) ?? []);
+    const rules: NetworkRule[] = [];
+    const indexes: number[] = [];
+    value.forEach((item, i) => {
+        const rule = parseRule(r, `${key}[${i}]`, item, direction);
+        if (rule !== undefined) {
+            rules.push(rule);
+            indexes.push(i);
+        }
+    });
+    checkRuleCollisions(r, key, rules, indexes, direction);
+    return { rules, indexes };
 }
 
 /** True when the rule lets the given TCP port through from the whole internet. */
@@ -388,12 +569,74 @@ export function exposesPortToInternet(rule: NetworkRule, tcpPort: number): boole
     return coversPort && [...rule.cidrs, ...rule.ipv6Cidrs].some(isWholeInternet);
 }
 
+/** Instance names in use, so that a suggested name is never one another instance has or was offered. */
+class NameRegistry {
+    private readonly taken: Set<string>;
+
+    constructor(names: readonly string[]) {
+        this.taken = new Set(names.filter((n) => INSTANCE_NAME.test(n)));
+    }
+
+    /** `base` if free, else `base-2`, `base-3`, ... (within the 32-character limit); reserved once offered. */
+    offer(base: string): string | undefined {
+        for (let n = 1; n < 100; n++) {
+            const suffix = n === 1 ? "" : `-${n}`;
+            const candidate = `${base.slice(0, 32 - suffix.length).replace(/-+$/, "")}${suffix}`;
+            if (INSTANCE_NAME.test(candidate) && !this.taken.has(candidate)) {
+                this.taken.add(candidate);
+                return candidate;
+            }
+        }
+        return undefined;
+    }
+}
+
+const NAME_RULE = "Use 1-32 lowercase letters, digits and single hyphens, starting with a letter.";
+
+function parseInstanceName(r: Reader, path: string, value: Json | undefined, names: NameRegistry): string {
+    if (value !== undefined && value !== null && typeof value !== "string") {
+        if (r.isSecret(path)) {
+            r.fail(`\`${path}\` must be a string (its value is secret and not shown). Quote it in the stack file. ${NAME_RULE}`);
+        } else if (typeof value === "number" || typeof value === "boolean") {
+            const quoted = String(value);
+            const offered = INSTANCE_NAME.test(quoted) ? names.offer(quoted) : undefined;
+            if (offered === quoted) {
+                r.fail(`\`${path}\` must be a string, not ${describeKind(value)}. Quote it in the stack file: name: "${quoted}".`);
+            } else {
+                const example = names.offer(`vm-${quoted.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`);
+                r.fail(
+                    `\`${path}\` must be a string, not ${describeKind(value)}. Quote it in the stack file and start it with a letter` +
+                        (example === undefined ? `. ${NAME_RULE}` : `, e.g. name: "${example}".`),
+                );
+            }
+        } else {
+            r.fail(`\`${path}\` must be a string such as "web-1", not ${describeKind(value)}. ${NAME_RULE}`);
+        }
+        return "";
+    }
+    const name = value ?? "";
+    if (!INSTANCE_NAME.test(name)) {
+        if (name === "") {
+            r.fail(`\`${path}\`: It is required. ${NAME_RULE}`);
+        } else if (r.isSecret(path)) {
+            r.fail(`\`${path}\` is not usable in AWS names (its value is secret and not shown). ${NAME_RULE}`);
+        } else {
+            const lower = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^[^a-z]+|-+$/g, "").slice(0, 32).replace(/-+$/, "");
+            const offered = lower === "" ? undefined : names.offer(lower);
+            const suggestion = offered === undefined ? "" : ` Did you mean "${offered}"?`;
+            r.fail(`\`${path}\`: ${JSON.stringify(name)} is not usable in AWS names. ${NAME_RULE}${suggestion}`);
+        }
+    }
+    return name;
+}
+
 function parseInstance(
     r: Reader,
     path: string,
     value: Json,
     defaultSubnetId: string | undefined,
     allowPublicIp: boolean,
+    names: NameRegistry,
 ): InstanceSpec | undefined {
     if (!isObject(value)) {
         r.fail(`\`${path}\` must be an object such as {name: web-1, instanceType: t3.small, dataVolumeGiB: 20}.`);
@@ -401,38 +644,30 @@ function parseInstance(
     }
     unknownFields(r, path, value, INSTANCE_FIELDS);
     const before = r.problems.length;
-    const name = typeof value.name === "string" ? value.name : "";
-    if (!INSTANCE_NAME.test(name)) {
-        const hint = name === "" ? "It is required." : `${JSON.stringify(name)} is not usable in AWS names.`;
-        const lower = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^[^a-z]+|-+$/g, "").slice(0, 32);
-        const suggestion = name !== "" && lower !== "" && INSTANCE_NAME.test(lower) ? ` Did you mean "${lower}"?` : "";
-        r.fail(
-            `\`${path}.name\`: ${hint} Use 1-32 lowercase letters, digits and single hyphens, starting with a letter.${suggestion}`,
-        );
-    }
+    const name = parseInstanceName(r, `${path}.name`, value.name, names);
     const instanceType = typeof value.instanceType === "string" ? value.instanceType : "";
     if (!INSTANCE_TYPE.test(instanceType)) {
-        r.fail(`\`${path}.instanceType\` must be an EC2 instance type such as "t3.small", not ${JSON.stringify(value.instanceType ?? null)}.`);
+        r.fail(`\`${path}.instanceType\` must be an EC2 instance type such as "t3.small"${r.not(path, value.instanceType ?? null)}.`);
     }
     const subnetId = value.subnetId === undefined ? defaultSubnetId : optionalId(r, `${path}.subnetId`, value.subnetId, SUBNET_ID, "subnet-0123456789abcdef0");
     if (subnetId === undefined && value.subnetId === undefined) {
         r.fail(`\`${path}.subnetId\` is not set and there is no default. Set \`airlock:subnetId\` or give the instance its own subnetId.`);
     }
-    const os = oneOf(r, `${path}.os`, typeof value.os === "string" ? value.os : "al2023", OPERATING_SYSTEMS, "operating system");
+    const os = optionalOneOf(r, `${path}.os`, value.os, "al2023", OPERATING_SYSTEMS, "operating system");
     const ami = optionalId(r, `${path}.ami`, value.ami, AMI_ID, "ami-0123456789abcdef0");
     const dataVolumeGiB = value.dataVolumeGiB ?? 20;
     if (typeof dataVolumeGiB !== "number" || !Number.isInteger(dataVolumeGiB) || dataVolumeGiB < DATA_VOLUME_MIN_GIB || dataVolumeGiB > DATA_VOLUME_MAX_GIB) {
         r.fail(
-            `\`${path}.dataVolumeGiB\` must be a whole number of GiB from ${DATA_VOLUME_MIN_GIB} to ${DATA_VOLUME_MAX_GIB} (gp3 limits), not ${JSON.stringify(dataVolumeGiB)}.`,
+            `\`${path}.dataVolumeGiB\` must be a whole number of GiB from ${DATA_VOLUME_MIN_GIB} to ${DATA_VOLUME_MAX_GIB} (gp3 limits)${r.not(path, dataVolumeGiB)}.`,
         );
     }
     const rootVolumeGiB = value.rootVolumeGiB;
     if (rootVolumeGiB !== undefined && (typeof rootVolumeGiB !== "number" || !Number.isInteger(rootVolumeGiB) || rootVolumeGiB < 8 || rootVolumeGiB > DATA_VOLUME_MAX_GIB)) {
-        r.fail(`\`${path}.rootVolumeGiB\` must be a whole number of GiB from 8 to ${DATA_VOLUME_MAX_GIB}, not ${JSON.stringify(rootVolumeGiB)}.`);
+        r.fail(`\`${path}.rootVolumeGiB\` must be a whole number of GiB from 8 to ${DATA_VOLUME_MAX_GIB}${r.not(path, rootVolumeGiB)}.`);
     }
     const mountPoint = value.mountPoint ?? "/data";
     if (typeof mountPoint !== "string" || !MOUNT_POINT.test(mountPoint) || mountPoint.split("/").includes("..") || mountPoint === "/") {
-        r.fail(`\`${path}.mountPoint\` must be an absolute path below / made of letters, digits and ._-/, such as "/data", not ${JSON.stringify(mountPoint)}.`);
+        r.fail(`\`${path}.mountPoint\` must be an absolute path below / made of letters, digits and ._-/, such as "/data"${r.not(path, mountPoint)}.`);
     }
     const associatePublicIp = value.associatePublicIp ?? false;
     if (typeof associatePublicIp !== "boolean") {
@@ -443,23 +678,25 @@ function parseInstance(
         );
     }
     const managedPolicyArns: string[] = [];
-    if (value.managedPolicyArns !== undefined) {
-        if (!Array.isArray(value.managedPolicyArns)) {
-            r.fail(`\`${path}.managedPolicyArns\` must be a list of IAM policy ARNs.`);
+    if (value.managedPolicyArns !== undefined && value.managedPolicyArns !== null) {
+        if (typeof value.managedPolicyArns === "string") {
+            r.fail(notAListMessage(r, `${path}.managedPolicyArns`, "managedPolicyArns:", value.managedPolicyArns));
+        } else if (!Array.isArray(value.managedPolicyArns)) {
+            r.fail(`\`${path}.managedPolicyArns\` must be a list of IAM policy ARNs, e.g. ["arn:aws:iam::aws:policy/ReadOnlyAccess"].`);
         } else {
             value.managedPolicyArns.forEach((arn, i) => {
                 if (typeof arn !== "string" || !POLICY_ARN.test(arn)) {
-                    r.fail(`\`${path}.managedPolicyArns[${i}]\` must be an IAM policy ARN such as "arn:aws:iam::aws:policy/ReadOnlyAccess", not ${JSON.stringify(arn)}.`);
+                    r.fail(`\`${path}.managedPolicyArns[${i}]\` must be an IAM policy ARN such as "arn:aws:iam::aws:policy/ReadOnlyAccess"${r.not(path, arn)}.`);
                 } else {
                     managedPolicyArns.push(arn);
                 }
             });
         }
     }
-    const ssh = oneOf(r, `${path}.ssh`, typeof value.ssh === "string" ? value.ssh : "key-only", SSH_ACCESS, "ssh access");
+    const ssh = optionalOneOf(r, `${path}.ssh`, value.ssh, "key-only", SSH_ACCESS, "ssh access");
     const rescanTrigger = value.rescanTrigger;
     if (rescanTrigger !== undefined && (typeof rescanTrigger !== "string" || rescanTrigger.length > 256)) {
-        r.fail(`\`${path}.rescanTrigger\` must be a string of at most 256 characters, such as a date.`);
+        r.fail(`\`${path}.rescanTrigger\` must be a string of at most 256 characters, such as a date. Quote it in the stack file.`);
     }
     if (r.problems.length > before || os === undefined || subnetId === undefined || ssh === undefined) {
         return undefined;
@@ -486,18 +723,35 @@ function parseTags(r: Reader, key: string): Record<string, string> {
         return {};
     }
     if (!isObject(value)) {
-        r.fail(`\`${key}\` must be a map of tag names to values.`);
+        r.fail(`\`${key}\` must be a map of tag names to values, such as {team: platform, cost-center: "4711"}.`);
         return {};
     }
     const tags: Record<string, string> = {};
     for (const [name, tagValue] of Object.entries(value)) {
-        if (!TAG_KEY.test(name) || name.toLowerCase().startsWith("aws:") || name.startsWith("airlock:")) {
+        const path = `${key}.${name}`;
+        const nameLength = [...name].length;
+        if (nameLength === 0 || !TAG_CHARACTERS.test(name) || /^(aws|airlock):/i.test(name)) {
             r.fail(`Tag name ${JSON.stringify(name)} in \`${key}\` is not allowed: 1-128 characters, not starting with aws: or airlock: (reserved).`);
-        } else if (typeof tagValue !== "string" || !TAG_VALUE.test(tagValue)) {
-            r.fail(`\`${key}.${name}\` must be a string of at most 256 characters (letters, digits, spaces and _.:/=+-@).`);
+        } else if (nameLength > TAG_KEY_MAX_LENGTH) {
+            r.fail(`Tag name ${JSON.stringify(name)} in \`${key}\` is ${nameLength} characters long; AWS allows ${TAG_KEY_MAX_LENGTH}.`);
+        } else if (tagValue === null) {
+            r.fail(`\`${path}\` has no value. Write ${name}: "" for an empty tag value, or remove it.`);
+        } else if (typeof tagValue === "number" || typeof tagValue === "boolean") {
+            r.fail(
+                r.isSecret(key)
+                    ? `\`${path}\` must be a string, not a ${typeof tagValue} (its value is secret and not shown). Quote it in the stack file.`
+                    : `\`${path}\` must be a string, not ${describeKind(tagValue)}. Quote it in the stack file: ${name}: "${String(tagValue)}".`,
+            );
+        } else if (typeof tagValue === "string" && [...tagValue].length > TAG_VALUE_MAX_LENGTH) {
+            r.fail(`\`${path}\` is ${[...tagValue].length} characters long; AWS allows ${TAG_VALUE_MAX_LENGTH} per tag value.`);
+        } else if (typeof tagValue !== "string" || !TAG_CHARACTERS.test(tagValue)) {
+            r.fail(`\`${path}\` must be a string of at most 256 characters (letters, digits, spaces and _.:/=+-@).`);
         } else {
             tags[name] = tagValue;
         }
+    }
+    for (const problem of stackTagProblems(key, Object.keys(value))) {
+        r.fail(problem);
     }
     return tags;
 }
@@ -505,12 +759,14 @@ function parseTags(r: Reader, key: string): Record<string, string> {
 /**
  * Validates the whole stack configuration and returns it typed, with defaults applied.
  * `raw` is the flat map Pulumi hands a program (`namespace:key` → string; structured values as JSON).
- * Throws a ConfigError naming every bad key and its fix. Secret values are checked for presence only
- * and never appear in messages.
+ * `secretKeys` are the keys the stack holds encrypted (set with `--secret`): their values never
+ * appear in messages, and the Tenable API keys must be among them. Left out, nothing is known to be
+ * encrypted: only the API keys are treated as secret, and their encryption is not checked.
+ * Throws a ConfigError naming every bad key and its fix.
  */
-export function parseAirlockConfig(raw: Readonly<Record<string, string>>): AirlockConfig {
+export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secretKeys?: readonly string[]): AirlockConfig {
     const key = (name: string) => `${NAMESPACE}:${name}`;
-    const r = new Reader(raw);
+    const r = new Reader(raw, new Set([...(secretKeys ?? []), ...SECRET_CONFIG_KEYS]));
 
     const known = CONFIG_KEYS.map((spec) => spec.key);
     for (const fullKey of Object.keys(raw)) {
@@ -521,13 +777,20 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>): Airlo
             }
         }
     }
+    if (secretKeys !== undefined) {
+        for (const secretKey of SECRET_CONFIG_KEYS) {
+            if (r.has(secretKey) && !secretKeys.includes(secretKey)) {
+                r.fail(`\`${secretKey}\` is stored in plaintext in the stack file. Set it encrypted: \`pulumi config set --secret ${secretKey} <value>\`.`);
+            }
+        }
+    }
 
     const region = r.string("aws:region") ?? "";
     if (!REGION.test(region)) {
         r.fail(
             region === ""
                 ? "`aws:region` is not set. Run `pulumi config set aws:region <region>`, e.g. eu-west-1."
-                : `\`aws:region\` must be an AWS region such as "eu-west-1", not ${JSON.stringify(region)}.`,
+                : `\`aws:region\` must be an AWS region such as "eu-west-1"${r.not("aws:region", region)}.`,
         );
     }
 
@@ -541,18 +804,18 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>): Airlo
     const allowPublicIp = r.boolean(key("allowPublicIp"), false);
 
     const instances: InstanceSpec[] = [];
-    const instancesValue = r.json(key("instances"));
-    if (instancesValue !== undefined && !Array.isArray(instancesValue)) {
-        r.fail("`airlock:instances` must be a list of instance objects.");
-    } else if (instancesValue !== undefined) {
+    const instancesValue = r.list(key("instances"), "instances");
+    if (instancesValue !== undefined) {
+        const names = new NameRegistry(instancesValue.flatMap((item) => (isObject(item) && typeof item.name === "string" ? [item.name] : [])));
         const seen = new Map<string, number>();
         instancesValue.forEach((item, i) => {
-            const spec = parseInstance(r, `${key("instances")}[${i}]`, item, defaultSubnetId, allowPublicIp);
+            const spec = parseInstance(r, `${key("instances")}[${i}]`, item, defaultSubnetId, allowPublicIp, names);
             const name = isObject(item) && typeof item.name === "string" ? item.name : undefined;
             if (name !== undefined) {
                 const first = seen.get(name.toLowerCase());
                 if (first !== undefined) {
-                    r.fail(`Duplicate instance name ${JSON.stringify(name)} in \`airlock:instances[${i}]\` (first used by \`airlock:instances[${first}]\`). Instance names must be unique.`);
+                    const shown = r.isSecret(key("instances")) ? "" : ` ${JSON.stringify(name)}`;
+                    r.fail(`Duplicate instance name${shown} in \`airlock:instances[${i}]\` (first used by \`airlock:instances[${first}]\`). Instance names must be unique.`);
                 } else {
                     seen.set(name.toLowerCase(), i);
                 }
@@ -563,14 +826,15 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>): Airlo
         });
     }
 
-    const remediationEgress = parseRules(r, key("remediationEgress"), [HTTPS_EGRESS], "egress");
-    const productionIngress = parseRules(r, key("productionIngress"), [], "ingress");
-    const productionEgress = parseRules(r, key("productionEgress"), [HTTPS_EGRESS], "egress");
+    const remediationEgress = parseRules(r, key("remediationEgress"), [HTTPS_EGRESS], "egress").rules;
+    const ingress = parseRules(r, key("productionIngress"), [], "ingress");
+    const productionIngress = ingress.rules;
+    const productionEgress = parseRules(r, key("productionEgress"), [HTTPS_EGRESS], "egress").rules;
     productionIngress.forEach((rule, i) => {
         for (const admin of ADMIN_PORTS) {
             if (exposesPortToInternet(rule, admin.port)) {
                 r.fail(
-                    `\`airlock:productionIngress[${i}]\` opens ${admin.service} (port ${admin.port}) to the whole internet. Limit it to your admin CIDRs, or reach instances through SSM Session Manager.`,
+                    `\`airlock:productionIngress[${ingress.indexes[i] ?? i}]\` opens ${admin.service} (port ${admin.port}) to the whole internet. Limit it to your admin CIDRs, or reach instances through SSM Session Manager.`,
                 );
             }
         }
@@ -582,8 +846,15 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>): Airlo
     const templateUuid = r.string(key("scannerTemplateUuid"));
     const policyIdText = r.string(key("scannerPolicyId"));
     const policyId = policyIdText === undefined ? undefined : r.integer(key("scannerPolicyId"), 0, 1, 2 ** 31 - 1);
-    const sourceCidrsValue = r.json(key("scannerSourceCidrs"));
-    const sourceCidrs = cidrList(r, key("scannerSourceCidrs"), sourceCidrsValue, "any");
+    const sourceCidrsValue = r.list(key("scannerSourceCidrs"), "cidrs");
+    const sourceCidrEntries = cidrEntries(r, key("scannerSourceCidrs"), sourceCidrsValue, "any");
+    const sourceCidrs = sourceCidrEntries.map((e) => e.cidr);
+    for (const collision of findRuleCollisions(scannerIngressRules(sourceCidrs))) {
+        const first = `${key("scannerSourceCidrs")}[${sourceCidrEntries[collision.first.rule]?.index}]`;
+        const repeated = `${key("scannerSourceCidrs")}[${sourceCidrEntries[collision.repeated.rule]?.index}]`;
+        const what = r.isSecret(key("scannerSourceCidrs")) ? "a CIDR" : describePeer(collision.peer);
+        r.fail(`\`${repeated}\` repeats ${what} already in \`${first}\`; remove one.`);
+    }
     const scannerSecurityGroupId = optionalId(r, key("scannerSecurityGroupId"), r.string(key("scannerSecurityGroupId")), SECURITY_GROUP_ID, "sg-0123456789abcdef0");
     for (const cidr of sourceCidrs) {
         if (isWholeInternet(cidr)) {
@@ -595,7 +866,7 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>): Airlo
         if (url === undefined) {
             r.fail("`airlock:scannerUrl` is required for the tenable scanner, e.g. https://nessus.example.internal:8834.");
         } else if (!/^https:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(url)) {
-            r.fail(`\`airlock:scannerUrl\` must be an https:// URL (the API keys travel in its headers), not ${JSON.stringify(url)}.`);
+            r.fail(`\`airlock:scannerUrl\` must be an https:// URL (the API keys travel in its headers)${r.not(key("scannerUrl"), url)}.`);
         }
         for (const secretKey of ["scannerAccessKey", "scannerSecretKey"]) {
             if (!r.has(key(secretKey))) {
@@ -605,9 +876,9 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>): Airlo
         if (templateUuid === undefined) {
             r.fail("`airlock:scannerTemplateUuid` is required for the tenable scanner: the UUID of the scan template to use.");
         } else if (!UUID.test(templateUuid)) {
-            r.fail(`\`airlock:scannerTemplateUuid\` must be a template UUID, not ${JSON.stringify(templateUuid)}.`);
+            r.fail(`\`airlock:scannerTemplateUuid\` must be a template UUID${r.not(key("scannerTemplateUuid"), templateUuid)}.`);
         }
-        if (sourceCidrs.length === 0 && scannerSecurityGroupId === undefined && sourceCidrsValue === undefined) {
+        if (sourceCidrs.length === 0 && scannerSecurityGroupId === undefined && !r.has(key("scannerSourceCidrs"))) {
             r.fail("The tenable scanner scans over the network: set `airlock:scannerSourceCidrs` or `airlock:scannerSecurityGroupId` so the remediation group admits it.");
         }
     } else if (kind !== undefined) {
@@ -622,7 +893,7 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>): Airlo
     const severityThreshold = oneOf(r, key("severityThreshold"), severityText.toLowerCase(), SEVERITIES, "severity");
     const promotionRoleArn = r.string(key("promotionRoleArn"));
     if (promotionRoleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(promotionRoleArn)) {
-        r.fail(`\`airlock:promotionRoleArn\` must be an IAM role ARN such as "arn:aws:iam::123456789012:role/airlock-promoter", not ${JSON.stringify(promotionRoleArn)}.`);
+        r.fail(`\`airlock:promotionRoleArn\` must be an IAM role ARN such as "arn:aws:iam::123456789012:role/airlock-promoter"${r.not(key("promotionRoleArn"), promotionRoleArn)}.`);
     }
     const readinessTimeoutMinutes = r.integer(key("readinessTimeoutMinutes"), 20, 1, 24 * 60);
     const scanTimeoutMinutes = r.integer(key("scanTimeoutMinutes"), 60, 1, 24 * 60);

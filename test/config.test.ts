@@ -4,11 +4,18 @@ import { parse } from "yaml";
 import { checkCidr } from "../config/cidr";
 import { CONFIG_KEYS, ConfigError, exposesPortToInternet, parseAirlockConfig } from "../config/schema";
 import { closest } from "../config/suggest";
-import { PROJECT_ROOT, TEST_SECRET, devConfigWith, readStackConfig } from "./support/program";
+import { MAX_STACK_TAGS, TAGGED_RESOURCES } from "../config/tags";
+import { PROJECT_ROOT, StackConfig, TEST_SECRET, devConfigWith, readStackConfig } from "./support/program";
 
-function problemsOf(changes: Record<string, unknown>): string[] {
+/** Problems the dev config with `changes` has; `secretKeys` replaces the keys the stack holds encrypted. */
+function problemsOf(changes: Record<string, unknown>, secretKeys?: readonly string[]): string[] {
+    const stack = devConfigWith(changes);
+    return problemsOfValues(stack.values, secretKeys ?? stack.secretKeys);
+}
+
+function problemsOfValues(values: Record<string, string>, secretKeys: readonly string[]): string[] {
     try {
-        parseAirlockConfig(devConfigWith(changes).values);
+        parseAirlockConfig(values, secretKeys);
     } catch (err) {
         if (err instanceof ConfigError) {
             return [...err.problems];
@@ -17,6 +24,8 @@ function problemsOf(changes: Record<string, unknown>): string[] {
     }
     return [];
 }
+
+const parseStack = (stack: StackConfig) => parseAirlockConfig(stack.values, stack.secretKeys);
 
 const instance = (fields: Record<string, unknown>) => [{ name: "web-1", instanceType: "t3.small", ...fields }];
 
@@ -63,7 +72,7 @@ describe("closest (typo suggestions)", () => {
 
 describe("the dev environment (Pulumi.dev.yaml)", () => {
     it("is valid and complete", () => {
-        const config = parseAirlockConfig(readStackConfig().values);
+        const config = parseStack(readStackConfig());
         expect(config.region).toBe("eu-west-1");
         expect(config.instances.map((i) => [i.name, i.instanceType])).toEqual([
             ["web-1", "t3.small"],
@@ -76,7 +85,7 @@ describe("the dev environment (Pulumi.dev.yaml)", () => {
     });
 
     it("applies documented defaults to what it leaves out", () => {
-        const config = parseAirlockConfig(readStackConfig().values);
+        const config = parseStack(readStackConfig());
         const web = config.instances.find((i) => i.name === "web-1");
         expect(web).toEqual({
             name: "web-1",
@@ -96,7 +105,7 @@ describe("the dev environment (Pulumi.dev.yaml)", () => {
     });
 
     it("defaults to the Inspector scanner, a medium threshold and HTTPS-only egress when those keys are absent", () => {
-        const config = parseAirlockConfig(
+        const config = parseStack(
             devConfigWith({
                 "airlock:scannerKind": undefined,
                 "airlock:scannerUrl": undefined,
@@ -105,7 +114,7 @@ describe("the dev environment (Pulumi.dev.yaml)", () => {
                 "airlock:scannerSecretKey": undefined,
                 "airlock:severityThreshold": undefined,
                 "airlock:remediationEgress": undefined,
-            }).values,
+            }),
         );
         expect(config.scanner.kind).toBe("inspector");
         expect(config.severityThreshold).toBe("medium");
@@ -269,16 +278,241 @@ describe("invalid configuration fails with the key and the fix", () => {
     });
 
     it("is a ConfigError whose message lists the problems", () => {
-        expect(() => parseAirlockConfig(devConfigWith({ "airlock:severityThreshold": "urgent" }).values)).toThrow(
+        expect(() => parseStack(devConfigWith({ "airlock:severityThreshold": "urgent" }))).toThrow(
             /^Airlock configuration is invalid \(1 problem\):\n {2}- Unknown severity "urgent"/,
         );
     });
 
     it("accepts a public IP when the stack opts in explicitly", () => {
-        const config = parseAirlockConfig(
-            devConfigWith({ "airlock:allowPublicIp": "true", "airlock:instances": instance({ associatePublicIp: true }) }).values,
-        );
+        const config = parseStack(devConfigWith({ "airlock:allowPublicIp": "true", "airlock:instances": instance({ associatePublicIp: true }) }));
         expect(config.instances[0]?.associatePublicIp).toBe(true);
+    });
+});
+
+const rule = (fields: Record<string, unknown>) => ({ description: "r", protocol: "tcp", port: 443, ...fields });
+
+describe("duplicate rules are refused in validation, by key and index", () => {
+    it.each<[string, Record<string, unknown>, string]>([
+        [
+            "the same CIDR twice in one rule",
+            { "airlock:productionIngress": [rule({ cidrs: ["10.0.0.0/24", "10.1.0.0/24", "10.0.0.0/24"] })] },
+            "`airlock:productionIngress[0].cidrs[2]` repeats port 443/tcp from 10.0.0.0/24 already in `airlock:productionIngress[0].cidrs[0]`; remove one.",
+        ],
+        [
+            "the same port and CIDR in two rules",
+            { "airlock:productionIngress": [rule({ cidrs: ["10.0.0.0/24"] }), rule({ description: "again", cidrs: ["10.9.0.0/16", "10.0.0.0/24"] })] },
+            "`airlock:productionIngress[1]` repeats port 443/tcp from 10.0.0.0/24 already in `airlock:productionIngress[0]`; remove one.",
+        ],
+        [
+            "an IPv4 CIDR written two ways",
+            { "airlock:productionIngress": [rule({ cidrs: ["10.0.0.0/24"] }), rule({ cidrs: [" 10.0.0.0/024"] })] },
+            "`airlock:productionIngress[1]` repeats port 443/tcp from 10.0.0.0/24 already in `airlock:productionIngress[0]`; remove one.",
+        ],
+        [
+            "an IPv6 CIDR written two ways",
+            { "airlock:productionIngress": [rule({ ipv6Cidrs: ["2001:db8::/32"] }), rule({ ipv6Cidrs: ["2001:DB8:0::/32"] })] },
+            "`airlock:productionIngress[1]` repeats port 443/tcp from 2001:db8::/32 already in `airlock:productionIngress[0]`; remove one.",
+        ],
+        [
+            "a port range from one security group twice",
+            {
+                "airlock:productionIngress": [
+                    { description: "a", fromPort: 9100, toPort: 9101, securityGroupId: "sg-0a1b2c3d4e5f60719" },
+                    { description: "b", fromPort: 9100, toPort: 9101, securityGroupId: "sg-0a1b2c3d4e5f60719" },
+                ],
+            },
+            "`airlock:productionIngress[1]` repeats ports 9100-9101/tcp from security group sg-0a1b2c3d4e5f60719 already in `airlock:productionIngress[0]`; remove one.",
+        ],
+        [
+            "egress to the same destination twice",
+            { "airlock:productionEgress": [rule({ cidrs: ["0.0.0.0/0"] }), rule({ cidrs: ["0.0.0.0/0"] })] },
+            "`airlock:productionEgress[1]` repeats port 443/tcp to 0.0.0.0/0 already in `airlock:productionEgress[0]`; remove one.",
+        ],
+        [
+            "remediation egress with all traffic to a prefix list twice",
+            {
+                "airlock:remediationEgress": [
+                    { description: "a", protocol: "all", prefixListId: "pl-0123456789abcdef0" },
+                    { description: "b", protocol: "all", prefixListId: "pl-0123456789abcdef0" },
+                ],
+            },
+            "`airlock:remediationEgress[1]` repeats all traffic to prefix list pl-0123456789abcdef0 already in `airlock:remediationEgress[0]`; remove one.",
+        ],
+        [
+            "a scanner CIDR twice (each becomes a remediation ingress rule)",
+            { "airlock:scannerSourceCidrs": ["10.30.5.10/32", "10.30.5.11/32", "10.30.5.10/32"] },
+            "`airlock:scannerSourceCidrs[2]` repeats 10.30.5.10/32 already in `airlock:scannerSourceCidrs[0]`; remove one.",
+        ],
+    ])("%s", (_case, changes, message) => {
+        expect(problemsOf(changes)).toContain(message);
+    });
+
+    it.each<[string, Record<string, unknown>]>([
+        ["another port to the same CIDR", { "airlock:productionIngress": [rule({ cidrs: ["10.0.0.0/24"] }), rule({ port: 8443, cidrs: ["10.0.0.0/24"] })] }],
+        ["overlapping port ranges (AWS accepts them)", { "airlock:productionIngress": [rule({ cidrs: ["10.0.0.0/24"] }), rule({ port: undefined, fromPort: 440, toPort: 450, cidrs: ["10.0.0.0/24"] })] }],
+        ["another protocol", { "airlock:productionIngress": [rule({ cidrs: ["10.0.0.0/24"] }), rule({ protocol: "udp", cidrs: ["10.0.0.0/24"] })] }],
+        ["the same rule in another group", { "airlock:productionEgress": [rule({ cidrs: ["0.0.0.0/0"] })], "airlock:remediationEgress": [rule({ cidrs: ["0.0.0.0/0"] })] }],
+        ["the same rule as ingress and egress", { "airlock:productionEgress": [rule({ cidrs: ["10.0.0.0/24"] })], "airlock:productionIngress": [rule({ cidrs: ["10.0.0.0/24"] })] }],
+    ])("accepts %s", (_case, changes) => {
+        expect(problemsOf(changes)).toEqual([]);
+    });
+
+    it("reports duplicates together with every other problem", () => {
+        const problems = problemsOf({
+            "airlock:severityThreshold": "hgh",
+            "airlock:scannerSourceCidrs": ["10.30.5.10/32", "10.30.5.10/32"],
+            "airlock:productionIngress": [rule({ cidrs: ["10.0.0.0/24", "10.0.0.0/24"] })],
+        });
+        expect(problems).toHaveLength(3);
+    });
+});
+
+describe("stack tags are checked against AWS's tag limits", () => {
+    const tagsOf = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`tag-${i}`, `value-${i}`]));
+
+    // EC2 allows 50 tags per instance; Airlock puts 5 of its own on each (test/program.test.ts counts them).
+    const MAX_STACK_TAGS = 45;
+
+    it("accepts as many stack tags as the most-tagged resource (an instance) leaves room for", () => {
+        expect(problemsOf({ "airlock:tags": tagsOf(MAX_STACK_TAGS) })).toEqual([]);
+    });
+
+    it("refuses one more, naming the key, the limit and what to remove", () => {
+        expect(problemsOf({ "airlock:tags": tagsOf(MAX_STACK_TAGS + 2) })).toEqual([
+            "`airlock:tags` has 47 tags, 2 too many: EC2 allows 50 tags per instance and Airlock adds 5 of its own (airlock:managed, airlock:instance, Name, airlock:bootstrap, airlock:bootstrap-reason). Keep at most 45.",
+        ]);
+    });
+
+    it("does not count a stack tag Airlock overrides twice", () => {
+        expect(problemsOf({ "airlock:tags": { ...tagsOf(MAX_STACK_TAGS), Name: "x" } })).toEqual([]);
+    });
+
+    it("refuses two tag names IAM treats as one (role tag keys are case-insensitive)", () => {
+        expect(problemsOf({ "airlock:tags": { Team: "a", team: "b" } })).toEqual([
+            '`airlock:tags` has "Team" and "team": IAM role tags ignore case, so AWS refuses both on a role. Keep one.',
+        ]);
+    });
+
+    it.each<[string, Record<string, unknown>, string]>([
+        ["a tag name over 128 characters", { ["k".repeat(129)]: "v" }, `Tag name "${"k".repeat(129)}" in \`airlock:tags\` is 129 characters long; AWS allows 128.`],
+        ["a tag value over 256 characters", { team: "v".repeat(257) }, "`airlock:tags.team` is 257 characters long; AWS allows 256 per tag value."],
+    ])("refuses %s", (_case, tags, message) => {
+        expect(problemsOf({ "airlock:tags": tags })).toEqual([message]);
+    });
+});
+
+describe("messages say what the value must be and how to write it", () => {
+    it.each<[string, Record<string, unknown>, string]>([
+        [
+            "a name suggestion never repeats another instance's name",
+            { "airlock:instances": [{ name: "web-1", instanceType: "t3.small" }, { name: "Web_1", instanceType: "t3.small" }] },
+            '`airlock:instances[1].name`: "Web_1" is not usable in AWS names. Use 1-32 lowercase letters, digits and single hyphens, starting with a letter. Did you mean "web-1-2"?',
+        ],
+        [
+            "nor a name suggested for an earlier instance",
+            { "airlock:instances": [{ name: "Web_1", instanceType: "t3.small" }, { name: "WEB-1", instanceType: "t3.small" }, { name: "web-1-2", instanceType: "t3.small" }] },
+            '`airlock:instances[1].name`: "WEB-1" is not usable in AWS names. Use 1-32 lowercase letters, digits and single hyphens, starting with a letter. Did you mean "web-1-3"?',
+        ],
+        [
+            "a numeric instance name",
+            { "airlock:instances": [{ name: 123, instanceType: "t3.small" }] },
+            '`airlock:instances[0].name` must be a string, not the number 123. Quote it in the stack file and start it with a letter, e.g. name: "vm-123".',
+        ],
+        [
+            "a boolean instance name",
+            { "airlock:instances": [{ name: true, instanceType: "t3.small" }] },
+            '`airlock:instances[0].name` must be a string, not the boolean true. Quote it in the stack file: name: "true".',
+        ],
+        [
+            "a numeric tag value",
+            { "airlock:tags": { "cost-center": 4711 } },
+            '`airlock:tags.cost-center` must be a string, not the number 4711. Quote it in the stack file: cost-center: "4711".',
+        ],
+        [
+            "an empty tag value",
+            { "airlock:tags": { owner: null } },
+            '`airlock:tags.owner` has no value. Write owner: "" for an empty tag value, or remove it.',
+        ],
+        [
+            "a single policy ARN where a list is expected",
+            { "airlock:instances": instance({ managedPolicyArns: "arn:aws:iam::aws:policy/ReadOnlyAccess" }) },
+            '`airlock:instances[0].managedPolicyArns` must be a list, not a single value. Write it as a list: managedPolicyArns: ["arn:aws:iam::aws:policy/ReadOnlyAccess"].',
+        ],
+        [
+            "a single scanner CIDR where a list is expected (as `pulumi config set` stores it)",
+            { "airlock:scannerSourceCidrs": "10.0.0.0/8" },
+            "`airlock:scannerSourceCidrs` must be a list, not a single value. Write it as a list in the stack file: airlock:scannerSourceCidrs: [\"10.0.0.0/8\"], or run pulumi config set --path 'airlock:scannerSourceCidrs[0]' 10.0.0.0/8.",
+        ],
+        [
+            "comma-separated scanner CIDRs",
+            { "airlock:scannerSourceCidrs": "10.0.0.0/8, 10.1.0.0/16" },
+            "`airlock:scannerSourceCidrs` must be a list, not a single value. Write it as a list in the stack file: airlock:scannerSourceCidrs: [\"10.0.0.0/8\", \"10.1.0.0/16\"], or run pulumi config set --path 'airlock:scannerSourceCidrs[0]' 10.0.0.0/8.",
+        ],
+        [
+            "a single CIDR in a rule",
+            { "airlock:productionIngress": [rule({ cidrs: "10.0.0.0/24" })] },
+            '`airlock:productionIngress[0].cidrs` must be a list, not a single value. Write it as a list: cidrs: ["10.0.0.0/24"].',
+        ],
+        [
+            "one instance object where a list is expected",
+            { "airlock:instances": { name: "web-1", instanceType: "t3.small" } },
+            "`airlock:instances` must be a list of instances, not a single one. Start each instance with \"- \" in the stack file (airlock:instances: [{name: web-1, instanceType: t3.small}]).",
+        ],
+        [
+            "one rule object where a list is expected",
+            { "airlock:productionIngress": rule({ cidrs: ["10.0.0.0/24"] }) },
+            '`airlock:productionIngress` must be a list of rules, not a single one. Start each rule with "- " in the stack file (airlock:productionIngress: [{description: r, protocol: tcp, port: 443, cidrs: ["10.0.0.0/24"]}]).',
+        ],
+        [
+            "a numeric protocol",
+            { "airlock:productionIngress": [rule({ protocol: 6, cidrs: ["10.0.0.0/24"] })] },
+            "`airlock:productionIngress[0].protocol` must be a string, not the number 6. Use one of: tcp, udp, icmp, all.",
+        ],
+        [
+            "a numeric OS",
+            { "airlock:instances": instance({ os: 12 }) },
+            "`airlock:instances[0].os` must be a string, not the number 12. Use one of: al2023, debian12, ubuntu2204, ubuntu2404.",
+        ],
+    ])("%s", (_case, changes, message) => {
+        expect(problemsOf(changes)).toContain(message);
+    });
+});
+
+describe("secret values never appear in messages", () => {
+    const SECRET_KEYS = ["airlock:scannerAccessKey", "airlock:scannerSecretKey"];
+    it.each<[string, string, unknown, string]>([
+        ["a scanner URL", "airlock:scannerUrl", "http://secret-host.example:8834", "`airlock:scannerUrl` must be an https:// URL"],
+        ["a threshold (and no suggestion derived from it)", "airlock:severityThreshold", "hihgh", "Unknown severity in `airlock:severityThreshold`"],
+        ["a template UUID", "airlock:scannerTemplateUuid", "not-a-uuid-secret", "`airlock:scannerTemplateUuid` must be a template UUID"],
+        ["a role ARN", "airlock:promotionRoleArn", "arn:aws:iam::secret:role/x", "`airlock:promotionRoleArn` must be an IAM role ARN"],
+        ["a VPC id", "airlock:vpcId", "vpc-secretvalue", "`airlock:vpcId` must look like"],
+        ["a timeout", "airlock:scanTimeoutMinutes", "9999999", "`airlock:scanTimeoutMinutes` must be a whole number from 1 to 1440"],
+        ["a scanner CIDR", "airlock:scannerSourceCidrs", ["10.77.66.55"], "CIDR mask is missing in `airlock:scannerSourceCidrs[0]`"],
+        ["a single scanner CIDR", "airlock:scannerSourceCidrs", "10.77.66.0/24", "`airlock:scannerSourceCidrs` must be a list"],
+        ["a rule's CIDR", "airlock:productionIngress", [rule({ cidrs: ["10.77.66.55/24"] })], "Host bits are set in `airlock:productionIngress[0].cidrs[0]`"],
+        ["a duplicate rule", "airlock:productionIngress", [rule({ cidrs: ["10.77.66.0/24"] }), rule({ cidrs: ["10.77.66.0/24"] })], "`airlock:productionIngress[1]` repeats a rule already in `airlock:productionIngress[0]`"],
+        ["an instance name", "airlock:instances", [{ name: "Secret_Project", instanceType: "t3.small" }], "`airlock:instances[0].name` is not usable in AWS names"],
+        ["a tag value", "airlock:tags", { project: "classified project!" }, "`airlock:tags.project` must be a string of at most 256 characters"],
+    ])("%s set with --secret is named, not shown", (_case, key, value, message) => {
+        const problems = problemsOf({ [key]: value }, [...SECRET_KEYS, key]).join("\n");
+        expect(problems).toContain(message);
+        // Every string the user wrote under the key, except the example instance type the messages use.
+        const written = (v: unknown): string[] =>
+            typeof v === "string" ? [v] : typeof v === "object" && v !== null ? Object.values(v).flatMap(written) : [];
+        const values = written(value).filter((v) => v.length >= 5 && v !== "t3.small");
+        expect(values.length).toBeGreaterThan(0);
+        for (const fragment of values) {
+            expect(problems).not.toContain(fragment);
+        }
+        expect(problems).not.toMatch(/Did you mean/);
+        expect(problems).not.toContain(TEST_SECRET);
+    });
+
+    it.each(["airlock:scannerAccessKey", "airlock:scannerSecretKey"])("refuses %s stored in plaintext, without printing it", (key) => {
+        const problems = problemsOf({}, SECRET_KEYS.filter((k) => k !== key));
+        expect(problems).toEqual([
+            `\`${key}\` is stored in plaintext in the stack file. Set it encrypted: \`pulumi config set --secret ${key} <value>\`.`,
+        ]);
     });
 });
 
@@ -296,19 +530,146 @@ describe("exposesPortToInternet", () => {
     });
 });
 
-describe("Pulumi.yaml declares the config schema", () => {
-    const project = parse(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")) as {
-        name: string;
-        runtime: { name: string; options: { typescript: boolean } };
-        config: Record<string, { type: string; description?: string; default?: unknown; secret?: boolean; items?: { type: string } }>;
-    };
+type DeclaredKey = { type: string; description?: string; default?: unknown; secret?: boolean; items?: { type: string } };
+const project = parse(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")) as {
+    name: string;
+    runtime: { name: string; options: { typescript: boolean } };
+    config: Record<string, DeclaredKey>;
+};
+const declaredKeys = Object.entries(project.config);
+/** Keys Pulumi.yaml declares without a default: the Pulumi CLI refuses any stack that lacks one. */
+const cliRequiredKeys = declaredKeys.filter(([, declared]) => declared.default === undefined).map(([key]) => key);
 
+/** How the Pulumi CLI hands a project default to the program (a string, or JSON for lists). */
+function asConfigString(value: unknown): string {
+    return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+/** A realistic value for every scalar key, so that a stack built from them fails only for the reason under test. */
+const EXAMPLE_VALUES: Record<string, string> = {
+    vpcId: "vpc-0a1b2c3d4e5f60718",
+    subnetId: "subnet-0a1b2c3d4e5f60711",
+    scannerUrl: "https://nessus.example.internal:8834",
+    scannerAccessKey: TEST_SECRET,
+    scannerSecretKey: TEST_SECRET,
+    scannerTemplateUuid: "731a8e52-3ea6-a291-ec0a-d2ff0619c19d7bd788d6be818b65",
+    scannerPolicyId: "7",
+    scannerSecurityGroupId: "sg-0a1b2c3d4e5f60719",
+    scannerSourceCidrs: '["10.30.5.10/32"]',
+    promotionRoleArn: "arn:aws:iam::111122223333:role/airlock-promoter",
+    rescanTrigger: "2026-11-22",
+};
+
+/**
+ * The smallest stack the Pulumi CLI accepts: `aws:region`, every key Pulumi.yaml declares without a
+ * default, and the declared defaults applied the way the CLI applies them before the program runs.
+ */
+function minimalStack(changes: Record<string, string | undefined> = {}): { values: Record<string, string>; secretKeys: string[] } {
+    const values: Record<string, string> = { "aws:region": "eu-west-1" };
+    for (const [key, declared] of declaredKeys) {
+        const value = declared.default === undefined ? EXAMPLE_VALUES[key] : asConfigString(declared.default);
+        if (value === undefined) {
+            throw new Error(`Pulumi.yaml requires ${key}: add an example value for it to EXAMPLE_VALUES`);
+        }
+        values[`airlock:${key}`] = value;
+    }
+    for (const [key, value] of Object.entries(changes)) {
+        if (value === undefined) {
+            delete values[key];
+        } else {
+            values[key] = value;
+        }
+    }
+    const secretKeys = ["airlock:scannerAccessKey", "airlock:scannerSecretKey"].filter((k) => k in values);
+    return { values, secretKeys };
+}
+
+/**
+ * A port of the Pulumi CLI's project-config rules (pkg/workspace: mergeConfig and
+ * validateStackConfigValue): a declared key without a default must be set; a declared secret must
+ * be encrypted; a value must have the declared type. A YAML scalar reaches those checks as a string.
+ */
+function pulumiCliConfigProblems(stackFile: string): string[] {
+    const stack = parse(fs.readFileSync(stackFile, "utf8")) as { config: Record<string, unknown> };
+    const problems: string[] = [];
+    const missing: string[] = [];
+    const matches = (type: string, items: { type: string } | undefined, value: unknown): boolean => {
+        switch (type) {
+            case "string":
+                return typeof value === "string";
+            case "integer":
+                return (typeof value === "number" && Number.isInteger(value)) || (typeof value === "string" && /^[-+]?\d+$/.test(value));
+            case "boolean":
+                return value === true || value === false || value === "true" || value === "false";
+            default:
+                return Array.isArray(value) && items !== undefined && value.every((item) => matches(items.type, undefined, item));
+        }
+    };
+    for (const [key, declared] of declaredKeys) {
+        const value = stack.config[`airlock:${key}`];
+        if (value === undefined) {
+            if (declared.default === undefined) {
+                missing.push(key);
+            }
+            continue;
+        }
+        const secure = typeof value === "object" && value !== null && !Array.isArray(value) && "secure" in value;
+        if (declared.secret === true && !secure) {
+            problems.push(`configuration key '${key}' must be encrypted as it's secret`);
+        } else if (!secure && !matches(declared.type, declared.items, typeof value === "object" ? value : String(value))) {
+            problems.push(`configuration key '${key}' must be of type '${declared.type}'`);
+        }
+    }
+    if (missing.length > 0) {
+        problems.push(`is missing configuration values ${missing.join(", ")}`);
+    }
+    return problems;
+}
+
+describe("Pulumi.yaml declares only what every stack needs", () => {
+    it("the dev stack passes the Pulumi CLI's config rules", () => {
+        expect(pulumiCliConfigProblems(path.join(PROJECT_ROOT, "Pulumi.dev.yaml"))).toEqual([]);
+    });
+
+    it("the dev stack sets every key the program requires of every stack", () => {
+        const requiredByCode = CONFIG_KEYS.filter((k) => k.required === true).map((k) => `airlock:${k.key}`);
+        expect(requiredByCode).toContain("airlock:vpcId");
+        expect(Object.keys(readStackConfig().values)).toEqual(expect.arrayContaining(["aws:region", ...requiredByCode]));
+    });
+
+    it.each(["inspector", "none", undefined])("a stack with only the keys Pulumi.yaml requires is valid (scannerKind %s)", (kind) => {
+        expect(problemsOfValues(minimalStack({ "airlock:scannerKind": kind }).values, minimalStack().secretKeys)).toEqual([]);
+    });
+
+    it.each(cliRequiredKeys)("%s, declared without a default, is one the program refuses to run without", (key) => {
+        const stack = minimalStack({ [`airlock:${key}`]: undefined });
+        expect(problemsOfValues(stack.values, stack.secretKeys).join("\n")).toContain(`\`airlock:${key}\``);
+    });
+
+    it.each(declaredKeys.filter(([, d]) => d.default !== undefined).map(([key, d]) => [key, d.default] as const))(
+        "%s: the declared default %j means the same to the program as leaving the key out",
+        (key, value) => {
+            const outcome = (stack: StackConfig) => {
+                try {
+                    return parseStack(stack);
+                } catch (err) {
+                    return (err as Error).message;
+                }
+            };
+            const withDefault = devConfigWith({ [`airlock:${key}`]: asConfigString(value) });
+            const without = devConfigWith({ [`airlock:${key}`]: undefined });
+            expect(outcome(withDefault)).toEqual(outcome(without));
+        },
+    );
+});
+
+describe("Pulumi.yaml declares the config schema", () => {
     it("is the airlock project on the nodejs runtime with TypeScript", () => {
         expect(project.name).toBe("airlock");
         expect(project.runtime).toEqual(expect.objectContaining({ name: "nodejs", options: expect.objectContaining({ typescript: true }) }));
     });
 
-    it.each(CONFIG_KEYS.filter((k) => k.type !== "object").map((k) => [k.key, k] as const))(
+    it.each(CONFIG_KEYS.filter((k) => k.required === true || k.default !== undefined).map((k) => [k.key, k] as const))(
         "declares %s with the type, default, secrecy and description the code uses",
         (key, spec) => {
             const declared = project.config[key];
@@ -323,22 +684,47 @@ describe("Pulumi.yaml declares the config schema", () => {
         },
     );
 
-    it("declares nothing the code does not know, and only types Pulumi's schema accepts", () => {
-        for (const [key, declared] of Object.entries(project.config)) {
-            expect(CONFIG_KEYS.map((k) => k.key)).toContain(key);
+    it("declares only keys the code knows as required or defaulted, with types Pulumi's schema accepts", () => {
+        for (const [key, declared] of declaredKeys) {
+            const spec = CONFIG_KEYS.find((k) => k.key === key);
+            expect(spec).toBeDefined();
+            expect(spec?.required === true || spec?.default !== undefined).toBe(true);
             expect(["string", "integer", "boolean", "array"]).toContain(declared.type);
         }
     });
 
-    it.each(CONFIG_KEYS.filter((k) => k.type === "object").map((k) => k.key))("documents the structured key %s in a comment", (key) => {
-        const text = fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8");
-        expect(text).toMatch(new RegExp(`^\\s*# .*\\b${key}\\b`, "m"));
-    });
+    it.each(CONFIG_KEYS.filter((k) => k.required !== true && k.default === undefined).map((k) => k.key))(
+        "documents the optional key %s in a comment instead of declaring it",
+        (key) => {
+            expect(project.config[key]).toBeUndefined();
+            const text = fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8");
+            expect(text).toMatch(new RegExp(`^\\s*# .*\\b${key}\\b`, "m"));
+        },
+    );
 });
 
 describe("the README's configuration reference", () => {
     const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
-    it.each(CONFIG_KEYS.map((k) => k.key))("documents %s", (key) => {
-        expect(readme).toMatch(new RegExp(`^\\| \`${key}\` \\|`, "m"));
+    it.each(TAGGED_RESOURCES.map((k) => [k.what, k] as const))("states the tag limit validation checks for a %s", (_what, kind) => {
+        expect(readme).toMatch(new RegExp(`^\\|[^|]*\\b${kind.what}\\b[^|]*\\| ${kind.limit} \\| ${kind.airlockTags.length} \\|`, "m"));
+    });
+
+    it("states how many stack tags fit", () => {
+        expect(readme).toContain(`So a stack has at most ${MAX_STACK_TAGS} tags.`);
+    });
+
+    const rowOf = (key: string) => readme.split("\n").find((line) => line.startsWith(`| \`${key}\` |`));
+    it.each(CONFIG_KEYS.map((k) => [k.key, k] as const))("documents %s with its default, or as required", (key, spec) => {
+        const row = rowOf(key);
+        expect(row).toBeDefined();
+        const defaultCell = row?.split(" | ")[2] ?? "";
+        if (spec.required === true) {
+            expect(defaultCell).toBe("— (required)");
+        } else {
+            expect(defaultCell).not.toContain("required");
+        }
+        if (spec.default !== undefined) {
+            expect(defaultCell).toBe(`\`${asConfigString(spec.default)}\``);
+        }
     });
 });

@@ -4,6 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { secretConfigKeys } from "../config/load";
+import { securityZonesCollisions } from "../config/ruleCollisions";
+import type { NetworkRule } from "../config/schema";
+import { MAX_STACK_TAGS, TAGGED_RESOURCES } from "../config/tags";
 import { UNKNOWN } from "../providers/promotionInputs";
 import { scanAndPromoteProvider } from "../providers/scanAndPromote";
 import { MockEngine, inspect, installMocks } from "./support/mocks";
@@ -172,6 +176,26 @@ describe("invalid configuration", () => {
         ["unknown severity", { "airlock:severityThreshold": "hgh" }, 'Unknown severity "hgh" in `airlock:severityThreshold`'],
         ["missing CIDR mask", { "airlock:scannerSourceCidrs": ["10.30.5.10"] }, "CIDR mask is missing in `airlock:scannerSourceCidrs[0]`"],
         ["duplicate instances", { "airlock:instances": [{ name: "a", instanceType: "t3.small" }, { name: "a", instanceType: "t3.small" }] }, 'Duplicate instance name "a"'],
+        [
+            "the same port and CIDR in two production ingress rules",
+            {
+                "airlock:productionIngress": [
+                    { description: "web", port: 443, cidrs: ["10.0.0.0/24"] },
+                    { description: "web again", port: 443, cidrs: ["10.0.0.0/24"] },
+                ],
+            },
+            "`airlock:productionIngress[1]` repeats port 443/tcp from 10.0.0.0/24 already in `airlock:productionIngress[0]`; remove one.",
+        ],
+        [
+            "a scanner CIDR twice",
+            { "airlock:scannerSourceCidrs": ["10.30.5.10/32", "10.30.5.10/32"] },
+            "`airlock:scannerSourceCidrs[1]` repeats 10.30.5.10/32 already in `airlock:scannerSourceCidrs[0]`; remove one.",
+        ],
+        [
+            "more stack tags than an instance can carry",
+            { "airlock:tags": Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`tag-${i}`, "x"])) },
+            "`airlock:tags` has 46 tags, 1 too many: EC2 allows 50 tags per instance",
+        ],
     ])("%s: fails before any resource is declared, with a stack-trace-free message", async (_case, changes, message) => {
         const engine = installMocks();
         const run = runProgram(devConfigWith(changes), { engine });
@@ -179,6 +203,121 @@ describe("invalid configuration", () => {
         await expect(run).rejects.toBeInstanceOf(pulumi.RunError);
         expect(engine.resources).toEqual([]);
         expect(engine.calls).toEqual([]);
+    });
+});
+
+describe("secret config values", () => {
+    it("the program learns from the SDK which keys the stack holds encrypted", () => {
+        pulumi.runtime.setAllConfig({ "airlock:vpcId": "vpc-1", "airlock:scannerUrl": "https://x" }, ["airlock:scannerUrl"]);
+        expect(secretConfigKeys(["airlock:vpcId", "airlock:scannerUrl"])).toEqual(["airlock:scannerUrl"]);
+    });
+
+    it("a Tenable API key stored in plaintext stops the program, named but not shown", async () => {
+        const stack = devConfigWith({});
+        const engine = installMocks();
+        const run = runProgram({ values: stack.values, secretKeys: [] }, { engine });
+        await expect(run).rejects.toThrow("`airlock:scannerAccessKey` is stored in plaintext in the stack file.");
+        await expect(run).rejects.not.toThrow(TEST_SECRET);
+        expect(engine.resources).toEqual([]);
+    });
+
+    it("a value set with --secret is named in the error, never shown", async () => {
+        const leaky = "http://secret-host.example.internal:8834";
+        const stack = devConfigWith({ "airlock:scannerUrl": leaky });
+        const engine = installMocks();
+        const run = runProgram({ values: stack.values, secretKeys: [...stack.secretKeys, "airlock:scannerUrl"] }, { engine });
+        await expect(run).rejects.toThrow("`airlock:scannerUrl` must be an https:// URL");
+        await expect(run).rejects.not.toThrow(leaky);
+        expect(engine.resources).toEqual([]);
+    });
+});
+
+describe("duplicate rules", () => {
+    const tcp = (port: number, peer: Partial<NetworkRule>): NetworkRule => ({
+        description: `port ${port}`,
+        protocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        cidrs: [],
+        ipv6Cidrs: [],
+        ...peer,
+    });
+    const sg = "sg-0a1b2c3d4e5f60719";
+    it.each<[string, { scannerSourceCidrs?: string[]; remediationEgress?: NetworkRule[]; productionIngress?: NetworkRule[]; productionEgress?: NetworkRule[] }]>([
+        ["one CIDR twice in a rule", { productionIngress: [tcp(443, { cidrs: ["10.0.0.0/24", "10.0.0.0/24"] })] }],
+        ["one port and CIDR in two rules", { productionIngress: [tcp(443, { cidrs: ["10.0.0.0/24"] }), tcp(443, { cidrs: ["10.0.0.0/24"], description: "other" })] }],
+        ["one port and group in two rules", { productionIngress: [tcp(9100, { securityGroupId: sg }), tcp(9100, { securityGroupId: sg })] }],
+        ["one IPv6 block in two egress rules", { productionEgress: [tcp(443, { ipv6Cidrs: ["::/0"] }), tcp(443, { ipv6Cidrs: ["::/0"] })] }],
+        ["one scanner CIDR twice", { scannerSourceCidrs: ["10.30.5.10/32", "2001:db8::10/128", "10.30.5.10/32"] }],
+        ["one remediation egress rule twice", { remediationEgress: [tcp(80, { cidrs: ["0.0.0.0/0"] }), tcp(80, { cidrs: ["0.0.0.0/0"] })] }],
+        ["two ports to one CIDR", { productionIngress: [tcp(443, { cidrs: ["10.0.0.0/24"] }), tcp(8443, { cidrs: ["10.0.0.0/24"] })] }],
+        ["one rule in two groups", { productionEgress: [tcp(443, { cidrs: ["0.0.0.0/0"] })], remediationEgress: [tcp(443, { cidrs: ["0.0.0.0/0"] })] }],
+        ["one rule as ingress and egress", { productionIngress: [tcp(443, { cidrs: ["10.0.0.0/24"] })], productionEgress: [tcp(443, { cidrs: ["10.0.0.0/24"] })] }],
+        ["udp and tcp on one port", { productionIngress: [tcp(53, { cidrs: ["10.0.0.0/24"] }), { ...tcp(53, { cidrs: ["10.0.0.0/24"] }), protocol: "udp" }] }],
+        ["distinct scanner CIDRs", { scannerSourceCidrs: ["10.30.5.10/32", "10.30.5.11/32", "2001:db8::10/128"] }],
+    ])("%s: validation calls it a duplicate exactly when SecurityZones' rule names collide", async (_case, args) => {
+        installMocks();
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { SecurityZones } = require("../components/securityZones") as typeof import("../components/securityZones");
+        let collides = false;
+        try {
+            new SecurityZones("airlock", { vpcId: "vpc-0a1b2c3d4e5f60718", ...args });
+        } catch (err) {
+            expect((err as Error).message).toMatch(/is declared twice/);
+            collides = true;
+        }
+        expect(securityZonesCollisions(args).length > 0).toBe(collides);
+    });
+});
+
+describe("tags", () => {
+    /** Eight stack tags: with Airlock's three, more than S3 allows on one object (10). */
+    const manyTags = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`tag-${i}`, `value-${i}`]));
+
+    it("key objects carry only Airlock's own tags, so stack tags never push them over S3's 10", async () => {
+        const { engine } = await runProgram(devConfigWith({ "airlock:tags": manyTags }));
+        const keyObjects = engine.ofType("aws:s3/bucketObjectv2:BucketObjectv2");
+        expect(keyObjects).toHaveLength(3);
+        for (const key of keyObjects) {
+            expect(Object.keys(key.inputs.tags).sort()).toEqual(["airlock:instance", "airlock:instance-arn", "airlock:managed"]);
+        }
+    });
+
+    it("config/tags.ts counts every tag Airlock puts on each kind of resource", async () => {
+        // The limits checked at preview are only right if this table matches what the components
+        // declare (plus the two bootstrap tags each instance writes on itself at first boot).
+        const { engine } = await runProgram(devConfigWith({ "airlock:tags": manyTags }));
+        const tagged = engine.resources.filter((r) => r.inputs.tags !== undefined);
+        for (const resource of tagged) {
+            const kind = TAGGED_RESOURCES.find((k) => k.resourceTypes.includes(resource.type));
+            expect({ type: resource.type, counted: kind !== undefined }).toEqual({ type: resource.type, counted: true });
+            const own = Object.keys(resource.inputs.tags).filter((tag) => !(tag in manyTags));
+            const writtenAtBoot = resource.type === "aws:ec2/instance:Instance" ? ["airlock:bootstrap", "airlock:bootstrap-reason"] : [];
+            expect({ type: resource.type, tags: [...own, ...writtenAtBoot].sort() }).toEqual({ type: resource.type, tags: [...(kind?.airlockTags ?? [])].sort() });
+        }
+        const typesSeen = new Set(tagged.map((r) => r.type));
+        for (const kind of TAGGED_RESOURCES) {
+            expect(kind.resourceTypes.filter((type) => !typesSeen.has(type))).toEqual([]);
+        }
+    });
+
+    it("the most stack tags validation allows fit on every resource", async () => {
+        const most = Object.fromEntries(Array.from({ length: MAX_STACK_TAGS }, (_, i) => [`tag-${i}`, "x"]));
+        const { engine } = await runProgram(devConfigWith({ "airlock:tags": most }));
+        for (const resource of engine.resources.filter((r) => r.inputs.tags !== undefined)) {
+            const kind = TAGGED_RESOURCES.find((k) => k.resourceTypes.includes(resource.type));
+            const atRuntime = resource.type === "aws:ec2/instance:Instance" ? 2 : 0;
+            expect(Object.keys(resource.inputs.tags).length + atRuntime).toBeLessThanOrEqual(kind?.limit ?? 0);
+        }
+    });
+
+    it("every other resource Airlock tags carries the stack's tags", async () => {
+        const { engine } = await runProgram(devConfigWith({ "airlock:tags": manyTags }));
+        const tagged = engine.resources.filter((r) => r.inputs.tags !== undefined && r.type !== "aws:s3/bucketObjectv2:BucketObjectv2");
+        expect(tagged.length).toBeGreaterThan(20);
+        for (const resource of tagged) {
+            expect(resource.inputs.tags).toEqual(expect.objectContaining(manyTags));
+        }
     });
 });
 
