@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { KeyVault } from "./components/keyVault";
+import { Lookups } from "./components/lookups";
 import { SecureInstance } from "./components/secureInstance";
 import { SecurityZones } from "./components/securityZones";
 import { loadConfig } from "./config/load";
@@ -37,6 +38,8 @@ export = async () => {
     });
     const vault = new KeyVault("airlock", { keyDeletionWindowDays: config.keyDeletionWindowDays, tags: config.tags });
 
+    // One memo per run of the program: each subnet and AMI parameter is looked up once per stack.
+    const lookups = new Lookups();
     const instances: Record<string, InstanceOutputs> = {};
     for (const spec of config.instances) {
         const instance = new SecureInstance(spec.name, {
@@ -67,6 +70,7 @@ export = async () => {
                 assumeRoleArn: config.scanner.promotionRoleArn,
             },
             tags: config.tags,
+            lookups,
         });
         instances[spec.name] = {
             instanceId: instance.instanceId,
