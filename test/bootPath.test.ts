@@ -20,13 +20,22 @@ import { OPERATING_SYSTEMS } from "../config/schema";
 import { BootData, renderUserData } from "../cloud-init/render";
 import { cloudConfigErrors } from "./support/cloudInitSchema";
 import { FakeImds, startFakeImds } from "./support/fakeImds";
-import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto } from "./support/moto";
+import { Moto, PROVISION_HINT, SeededInstance, awsCliPath, awsClientConfig, pathWithVenv, seedAirlockInstance, startMoto } from "./support/moto";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, "..");
 const BOOT_SCRIPT = path.join(ROOT, "cloud-init", "airlock-boot.sh");
 /** The kernel's device-mapper, as registered (a /dev/mapper/control node alone can be stale). */
 const HAS_DEVICE_MAPPER = fs.readFileSync("/proc/misc", "utf8").includes("device-mapper");
+
+// Debian's tools this file and the boot script run by name (test/setup/provision.sh installs them):
+// without them every test would fail on its own, less clearly.
+beforeAll(() => {
+    const missing = ["shellcheck", "cryptsetup", "mkfs.ext4", "curl"].filter((command) => spawnSync("sh", ["-c", 'command -v "$0"', command]).status !== 0);
+    if (missing.length > 0) {
+        throw new Error(`not on PATH: ${missing.join(", ")}: ${PROVISION_HINT}.`);
+    }
+});
 
 const base: BootData = {
     instanceName: "web-1",
@@ -117,7 +126,7 @@ describe("the boot script, run for real", () => {
     const key = crypto.randomBytes(64);
 
     const awsEnv = (m: Moto) => ({ AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_DEFAULT_REGION: "eu-west-1", AWS_ENDPOINT_URL: m.endpoint });
-    const awsCli = (...args: string[]) => execFileSync("aws", args, { env: { ...process.env, ...awsEnv(moto) }, encoding: "utf8" });
+    const awsCli = (...args: string[]) => execFileSync(awsCliPath(), args, { env: { ...process.env, ...awsEnv(moto) }, encoding: "utf8" });
 
     beforeAll(async () => {
         moto = await startMoto();
@@ -167,7 +176,8 @@ describe("the boot script, run for real", () => {
                 `AIRLOCK_NO_CONSOLE=1\nAIRLOCK_NO_SYSTEMD=1\nAIRLOCK_MOUNT_POINT='${path.join(work, "mnt")}'\nAIRLOCK_KEY_ATTEMPTS=2\n`,
         );
         // No AWS credentials in the environment: the AWS CLI must get the role's from the metadata service.
-        const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: work, AIRLOCK_ENV_FILE: envFile, ...extra };
+        // The script runs `aws` by name: the project's pinned AWS CLI comes first on PATH.
+        const env: NodeJS.ProcessEnv = { PATH: pathWithVenv(), HOME: work, AIRLOCK_ENV_FILE: envFile, ...extra };
         try {
             const { stderr } = await run("bash", [BOOT_SCRIPT, "first-boot"], { env, timeout: 60_000 });
             return { code: 0, output: stderr };
@@ -275,7 +285,7 @@ describe("the boot script, run for real", () => {
         const envFile = path.join(work, "airlock.env");
         await boot(device);
         fs.appendFileSync(envFile, `AIRLOCK_KEY_DIR='${diskDir}'\n`);
-        const { stderr } = await run("bash", [BOOT_SCRIPT, "first-boot"], { env: { PATH: process.env.PATH, HOME: work, AIRLOCK_ENV_FILE: envFile } }).catch((e: { stderr: string }) => e);
+        const { stderr } = await run("bash", [BOOT_SCRIPT, "first-boot"], { env: { PATH: pathWithVenv(), HOME: work, AIRLOCK_ENV_FILE: envFile } }).catch((e: { stderr: string }) => e);
         expect(stderr).toContain("is not a tmpfs: refusing to write the key to persistent storage");
         expect(fs.readdirSync(diskDir)).toEqual([]);
     }, 90_000);

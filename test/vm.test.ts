@@ -22,7 +22,7 @@ import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { stringify } from "yaml";
 import { BootData, renderUserData } from "../cloud-init/render";
 import { FakeImds, startFakeImds } from "./support/fakeImds";
-import { Moto, SeededInstance, awsClientConfig, clientEnv, seedAirlockInstance, startMoto } from "./support/moto";
+import { Moto, SeededInstance, awsCliPath, awsClientConfig, clientEnv, seedAirlockInstance, startMoto } from "./support/moto";
 import { Vm, VmImage, bootProblems, bootVm, ensureVmImage, tailLines } from "./support/vm";
 
 const run = promisify(execFile);
@@ -68,9 +68,9 @@ async function instanceTags(moto: Moto, instanceId: string): Promise<Record<stri
     }
 }
 
-/** The host's AWS CLI against moto (the S3 SDK client is not a dependency of this project). */
+/** The host's AWS CLI (the project's pinned one, .venv/bin/aws) against moto (the S3 SDK client is not a dependency of this project). */
 async function hostAws(moto: Moto, args: string[]): Promise<string> {
-    const { stdout } = await run("aws", ["--endpoint-url", moto.endpoint, "--region", REGION, ...args], { env: clientEnv(moto), timeout: 60_000 });
+    const { stdout } = await run(awsCliPath(), ["--endpoint-url", moto.endpoint, "--region", REGION, ...args], { env: clientEnv(moto), timeout: 60_000 });
     return stdout;
 }
 

@@ -1,8 +1,9 @@
 /**
  * cloud-init's own JSON schema for #cloud-config (draft-04), from Debian's cloud-init package.
- * `.ci/run` extracts the package (no install) into ~/.cache/airlock-tools; a machine with
- * cloud-init installed has it under /usr/lib/python3/dist-packages. The tests fail, saying how to
- * get it, when neither is there: a schema check that silently does not run is no check.
+ * test/setup/provision.sh (run first by `npm test`) extracts the package (no install) into
+ * ${AIRLOCK_TOOLS_CACHE:-~/.cache/airlock-tools}/cloud-init; a machine with cloud-init installed
+ * has it under /usr/lib/python3/dist-packages. The tests fail, saying how to get it, when neither
+ * is there: a schema check that silently does not run is no check.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -14,14 +15,14 @@ const RELATIVE = path.join("usr", "lib", "python3", "dist-packages", "cloudinit"
 export function cloudInitSchemaPath(): string {
     const candidates = [
         process.env.AIRLOCK_CLOUD_INIT_SCHEMA,
-        path.join(os.homedir(), ".cache", "airlock-tools", "cloud-init", RELATIVE),
+        path.join(process.env.AIRLOCK_TOOLS_CACHE || path.join(os.homedir(), ".cache", "airlock-tools"), "cloud-init", RELATIVE),
         path.join("/", RELATIVE),
     ].filter((p): p is string => p !== undefined && p !== "");
     const found = candidates.find((p) => fs.existsSync(p));
     if (found === undefined) {
         throw new Error(
-            `cloud-init's JSON schema was not found (looked in ${candidates.join(", ")}). ` +
-                "Run .ci/run once, or: apt-get download cloud-init && dpkg-deb -x cloud-init_*.deb ~/.cache/airlock-tools/cloud-init",
+            `cloud-init's JSON schema was not found (looked in ${candidates.join(", ")}): ` +
+                "run `npm test` (it provisions moto, the AWS CLI, cloud-init's schema, shellcheck, cryptsetup, QEMU and the Pulumi CLI first) or `bash test/setup/provision.sh`.",
         );
     }
     return found;

@@ -1,7 +1,13 @@
 /**
  * moto in server mode for tests that want real AWS API calls without AWS: `startMoto()` runs
- * `moto_server` (moto 5.x, on PATH) on a free 127.0.0.1 port and hands back its endpoint, an
- * environment for SDK clients and the provider process, reset() and stop().
+ * `moto_server` (moto 5.2.1, from the project-local .venv) on a free 127.0.0.1 port and hands back
+ * its endpoint, an environment for SDK clients and the provider process, reset() and stop().
+ *
+ * moto's server and the AWS CLI (`aws`) come from the project's own virtual environment, .venv,
+ * which test/setup/provision.sh creates from test/setup/requirements.txt (exact pins, hashed) and
+ * `npm test` runs first: never from PATH, where another moto or AWS CLI would silently change what
+ * the tests prove. motoServerPath()/awsCliPath() fail at once, saying how to provision, when
+ * .venv is not there; processes that run `aws` by name (the boot script) get pathWithVenv().
  *
  *   const moto = await startMoto();
  *   try {
@@ -40,6 +46,38 @@ import * as path from "path";
 import { EC2Client, DescribeImagesCommand, DescribeInstancesCommand, RunInstancesCommand, CreateVpcCommand, CreateSubnetCommand, CreateSecurityGroupCommand } from "@aws-sdk/client-ec2";
 import { IAMClient, CreateRoleCommand, CreateInstanceProfileCommand, AddRoleToInstanceProfileCommand } from "@aws-sdk/client-iam";
 import { killGroup, onRealExit, watchChild } from "./processes";
+
+/** The project's virtual environment's bin directory (test/setup/provision.sh creates it). */
+export const VENV_BIN = path.resolve(__dirname, "..", "..", ".venv", "bin");
+
+/** What to do when a provisioned tool is missing. */
+export const PROVISION_HINT =
+    "run `npm test` (it provisions moto, the AWS CLI, cloud-init's schema, shellcheck, cryptsetup, QEMU and the Pulumi CLI first) " +
+    "or `bash test/setup/provision.sh`";
+
+function venvTool(name: string, what: string): string {
+    const file = path.join(VENV_BIN, name);
+    if (!fs.existsSync(file)) {
+        throw new Error(`${what} (${file}) is not provisioned: ${PROVISION_HINT}.`);
+    }
+    return file;
+}
+
+/** .venv/bin/moto_server; throws, saying how to provision it, when it is not there. */
+export function motoServerPath(): string {
+    return venvTool("moto_server", "moto's server");
+}
+
+/** .venv/bin/aws, the AWS CLI pinned in test/setup/requirements.txt; throws when it is not there. */
+export function awsCliPath(): string {
+    return venvTool("aws", "the AWS CLI");
+}
+
+/** A PATH with .venv/bin first, for processes that run `aws` by name; throws when the AWS CLI is not there. */
+export function pathWithVenv(pathValue: string | undefined = process.env.PATH): string {
+    awsCliPath();
+    return [VENV_BIN, ...(pathValue ?? "").split(path.delimiter).filter((p) => p !== "")].join(path.delimiter);
+}
 
 /** moto's default account (any non-numeric access key id maps to it). */
 export const MOTO_ACCOUNT_ID = "123456789012";
@@ -128,6 +166,7 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<Moto> {
 async function startOnce(port: number, options: StartMotoOptions): Promise<Moto> {
     const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     const endpoint = `http://127.0.0.1:${port}`;
+    const motoServer = motoServerPath();
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-moto-"));
     const recording = path.join(workDir, "recording.jsonl");
     const env: Record<string, string> = {};
@@ -141,10 +180,10 @@ async function startOnce(port: number, options: StartMotoOptions): Promise<Moto>
         ...options.env,
     });
 
-    const child = childProcess.spawn("moto_server", ["-H", "127.0.0.1", "-p", String(port)], {
+    const child = childProcess.spawn(motoServer, ["-H", "127.0.0.1", "-p", String(port)], {
         cwd: workDir,
         env,
-        detached: true, // its own process group, so stop() reaches anything it spawned (pyenv shims exec, but still)
+        detached: true, // its own process group, so stop() reaches anything it spawned
         stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -162,7 +201,7 @@ async function startOnce(port: number, options: StartMotoOptions): Promise<Moto>
     if (pid === undefined) {
         const error = await spawnError;
         cleanupDir();
-        throw new Error(`moto: could not start moto_server (is it on PATH?): ${error.message}`);
+        throw new Error(`moto: could not start ${motoServer}: ${error.message}`);
     }
     const unregister = onRealExit(() => killGroup(pid, "SIGKILL"));
     // A forgotten stop() must not keep jest alive; the exit listener still cleans up.
