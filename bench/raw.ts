@@ -1,7 +1,8 @@
 /**
  * Benchmark baseline: the same AWS resources the program declares, with the same inputs (the same
  * policy builders, rules and user data), but declared flat, without component resources, and with
- * the account facts looked up once. The ratio airlock/raw is the cost of Airlock's structure.
+ * the account facts, each subnet and each AMI parameter looked up once (as the program's per-stack
+ * Lookups does). The ratio airlock/raw is the cost of Airlock's structure.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -22,6 +23,13 @@ export function declareRaw(rawConfig: Record<string, string>): void {
     const config = parseAirlockConfig(rawConfig);
     const partition = aws.getPartitionOutput();
     const caller = aws.getCallerIdentityOutput();
+    const subnets = new Map<string, pulumi.Output<aws.ec2.GetSubnetResult>>();
+    const amis = new Map<string, pulumi.Output<string>>();
+    const once = <T>(memo: Map<string, T>, key: string, lookUp: () => T): T => {
+        const found = memo.get(key) ?? lookUp();
+        memo.set(key, found);
+        return found;
+    };
 
     const remediation = new aws.ec2.SecurityGroup("remediation", { vpcId: config.vpcId, description: "remediation", revokeRulesOnDelete: true });
     const production = new aws.ec2.SecurityGroup("production", { vpcId: config.vpcId, description: "production", revokeRulesOnDelete: true });
@@ -67,9 +75,10 @@ export function declareRaw(rawConfig: Record<string, string>): void {
         const role = new aws.iam.Role(`${name}-role`, { path: "/airlock/", assumeRolePolicy: partition.apply((p) => toJson(instanceTrustPolicy(p))) });
         spec.managedPolicyArns.forEach((policyArn, i) => new aws.iam.RolePolicyAttachment(`${name}-managed-${i}`, { role: role.name, policyArn }));
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name });
-        const subnet = aws.ec2.getSubnetOutput({ id: spec.subnetId });
+        const subnet = once(subnets, spec.subnetId, () => aws.ec2.getSubnetOutput({ id: spec.subnetId }));
         const volume = new aws.ebs.Volume(`${name}-data`, { availabilityZone: subnet.availabilityZone, size: spec.dataVolumeGiB, type: "gp3", encrypted: true, kmsKeyId: key.arn });
-        const ami = spec.ami ?? aws.ssm.getParameterOutput({ name: amiParameterName(spec.os, architectureOf(spec.instanceType)) }).apply((p) => p.value);
+        const parameter = amiParameterName(spec.os, architectureOf(spec.instanceType));
+        const ami = spec.ami ?? once(amis, parameter, () => aws.ssm.getParameterOutput({ name: parameter }).apply((p) => p.value));
         const instance = new aws.ec2.Instance(name, {
             ami,
             instanceType: spec.instanceType,

@@ -443,3 +443,146 @@ describe("architecture and AMI lookup", () => {
         expect(amiParameterName(os, arch)).toBe(name);
     });
 });
+
+describe("Lookups shared by SecureInstances", () => {
+    const { Lookups } = require("../components/lookups") as typeof import("../components/lookups"); // eslint-disable-line @typescript-eslint/no-require-imports
+    const VAULT = { bucketName: "airlock-keys-abc1234", kmsKeyArn: `arn:aws:kms:eu-west-1:${ACCOUNT_ID}:key/0b7f8a62-1b2c-4d5e-8f90-123456789abc` };
+    const ZONES = { remediationSecurityGroupId: "sg-0aaaaaaaaaaaaaaaa", productionSecurityGroupId: "sg-0bbbbbbbbbbbbbbbb" };
+    const SUBNET_B = "subnet-0a1b2c3d4e5f60711"; // eu-west-1b in the mock engine
+    const SUBNET_C = "subnet-0a1b2c3d4e5f60712"; // eu-west-1c
+    type Spec = { name: string; subnetId?: string; instanceType?: string; os?: "al2023" | "debian12" };
+
+    /** Declares the instances with one shared memo (or none) and counts the invokes per token. */
+    async function invokesFor(specs: Spec[], options: { shared?: boolean; opts?: (spec: Spec) => pulumi.ComponentResourceOptions; vaultPartition?: boolean } = {}) {
+        const lookups = options.shared === false ? undefined : new Lookups();
+        await declare(() =>
+            specs.map(
+                (spec) =>
+                    new SecureInstance(
+                        spec.name,
+                        {
+                            region: "eu-west-1",
+                            instanceType: spec.instanceType ?? "t3.small",
+                            subnetId: spec.subnetId ?? SUBNET_B,
+                            os: spec.os,
+                            vault: options.vaultPartition === false ? VAULT : { ...VAULT, partition: { partition: "aws", dnsSuffix: "amazonaws.com" } },
+                            zones: ZONES,
+                            scan: { kind: "none" },
+                            lookups,
+                        },
+                        options.opts?.(spec) ?? {},
+                    ),
+            ),
+        );
+        const counts: Record<string, number> = {};
+        for (const call of engine.calls) {
+            counts[call.token] = (counts[call.token] ?? 0) + 1;
+        }
+        return counts;
+    }
+    const SUBNET = "aws:ec2/getSubnet:getSubnet";
+    const PARAMETER = "aws:ssm/getParameter:getParameter";
+    const PARTITION = "aws:index/getPartition:getPartition";
+    const zoneOfVolume = (name: string) => engine.named("aws:ebs/volume:Volume", `${name}-data`).inputs.availabilityZone;
+    const amiOf = (name: string) => engine.named("aws:ec2/instance:Instance", name).inputs.ami as string;
+
+    it("one instance: one subnet look-up, one AMI look-up", async () => {
+        expect(await invokesFor([{ name: "web-1" }])).toEqual({ [SUBNET]: 1, [PARAMETER]: 1 });
+    });
+
+    it("three instances on one subnet with one OS and architecture: still one of each", async () => {
+        expect(await invokesFor([{ name: "web-1" }, { name: "web-2" }, { name: "web-3" }])).toEqual({ [SUBNET]: 1, [PARAMETER]: 1 });
+        expect(new Set(["web-1", "web-2", "web-3"].map(amiOf)).size).toBe(1);
+        expect(["web-1", "web-2", "web-3"].map(zoneOfVolume)).toEqual(["eu-west-1b", "eu-west-1b", "eu-west-1b"]);
+    });
+
+    it("instances on two subnets: one look-up per subnet, and each volume in its own subnet's zone", async () => {
+        const specs = [{ name: "web-1" }, { name: "web-2", subnetId: SUBNET_C }, { name: "web-3" }, { name: "web-4", subnetId: SUBNET_C }];
+        expect(await invokesFor(specs)).toEqual({ [SUBNET]: 2, [PARAMETER]: 1 });
+        expect(engine.calls.filter((c) => c.token === SUBNET).map((c) => c.inputs.id)).toEqual([SUBNET_B, SUBNET_C]);
+        expect(specs.map((s) => zoneOfVolume(s.name))).toEqual(["eu-west-1b", "eu-west-1c", "eu-west-1b", "eu-west-1c"]);
+    });
+
+    it("two architectures and two OSes: one look-up per OS/architecture pair, each instance gets its pair's AMI", async () => {
+        const specs: Spec[] = [
+            { name: "x86-1", instanceType: "t3.small" },
+            { name: "arm-1", instanceType: "m7g.large" },
+            { name: "x86-2", instanceType: "c6i.xlarge" },
+            { name: "arm-2", instanceType: "t4g.nano" },
+            { name: "deb-1", instanceType: "t3.small", os: "debian12" },
+        ];
+        expect(await invokesFor(specs)).toEqual({ [SUBNET]: 1, [PARAMETER]: 3 });
+        expect(engine.calls.filter((c) => c.token === PARAMETER).map((c) => c.inputs.name)).toEqual([
+            "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+            "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+            "/aws/service/debian/release/12/latest/amd64",
+        ]);
+        expect(amiOf("x86-1")).toBe(amiOf("x86-2"));
+        expect(amiOf("arm-1")).toBe(amiOf("arm-2"));
+        expect(new Set(specs.map((s) => amiOf(s.name))).size).toBe(3);
+    });
+
+    it("a pinned AMI is never looked up, and does not stop the others sharing theirs", async () => {
+        const lookups = new Lookups();
+        await declare(() =>
+            ["web-1", "web-2", "web-3"].map(
+                (name, i) =>
+                    new SecureInstance(name, {
+                        region: "eu-west-1",
+                        instanceType: "t3.small",
+                        subnetId: SUBNET_B,
+                        ami: i === 1 ? "ami-0123456789abcdef0" : undefined,
+                        vault: VAULT,
+                        zones: ZONES,
+                        scan: { kind: "none" },
+                        lookups,
+                    }),
+            ),
+        );
+        expect(engine.calls.filter((c) => c.token === PARAMETER)).toHaveLength(1);
+        expect(amiOf("web-2")).toBe("ami-0123456789abcdef0");
+        expect(amiOf("web-1")).toBe(amiOf("web-3"));
+    });
+
+    it("the partition, when the vault does not provide it, is looked up once for all instances", async () => {
+        expect(await invokesFor([{ name: "web-1" }, { name: "web-2" }, { name: "web-3" }], { vaultPartition: false })).toEqual({ [SUBNET]: 1, [PARAMETER]: 1, [PARTITION]: 1 });
+    });
+
+    it("without a shared memo each instance looks up for itself (the count before memoisation)", async () => {
+        expect(await invokesFor([{ name: "web-1" }, { name: "web-2" }, { name: "web-3" }], { shared: false, vaultPartition: false })).toEqual({
+            [SUBNET]: 3,
+            [PARAMETER]: 3,
+            [PARTITION]: 3,
+        });
+    });
+
+    it("instances with their own aws provider are answered by that provider, not from the default provider's answer", async () => {
+        // Providers by reference: the mock engine declares no provider resources.
+        const other = new pulumiSdk.DependencyProviderResource("urn:pulumi:test::airlock::pulumi:providers:aws::other-account::0b5f6c2e-7a3d-4f1b-9c8e-2d6a4b1f0e37");
+        const third = new pulumiSdk.DependencyProviderResource("urn:pulumi:test::airlock::pulumi:providers:aws::third-account::7c1e2f3a-5b6d-4e8f-a0b1-c2d3e4f5a6b7");
+        const providerOf: Record<string, pulumi.ProviderResource | undefined> = { "web-1": undefined, "web-2": other, "web-3": other, "web-4": third, "web-5": undefined };
+        const counts = await invokesFor(
+            Object.keys(providerOf).map((name) => ({ name })),
+            { opts: (spec) => (providerOf[spec.name] === undefined ? {} : { providers: { aws: providerOf[spec.name]! } }) },
+        );
+        // Default (web-1, web-5), `other` (web-2, web-3), `third` (web-4): three providers, same questions.
+        expect(counts).toEqual({ [SUBNET]: 3, [PARAMETER]: 3 });
+    });
+
+    it("the memo is per Lookups object: two stacks' (or two program runs') memos never share an answer", async () => {
+        const first = new Lookups();
+        const second = new Lookups();
+        await declare(() => [first.subnet(SUBNET_B), first.subnet(SUBNET_B), second.subnet(SUBNET_B)]);
+        expect(engine.calls.filter((c) => c.token === SUBNET)).toHaveLength(2);
+        expect(first.subnet(SUBNET_B)).toBe(first.subnet(SUBNET_B));
+        expect(first.subnet(SUBNET_B)).not.toBe(second.subnet(SUBNET_B));
+    });
+
+    it("a subnet id that is itself an Output is looked up for each caller (only plain strings are memoised)", async () => {
+        const lookups = new Lookups();
+        const id = pulumiSdk.output(SUBNET_C);
+        const zones = await declare(() => [lookups.subnet(id), lookups.subnet(id)]);
+        expect(engine.calls.filter((c) => c.token === SUBNET)).toHaveLength(2);
+        expect(await Promise.all(zones.map((z) => valueOf(z.availabilityZone)))).toEqual(["eu-west-1c", "eu-west-1c"]);
+    });
+});

@@ -346,3 +346,51 @@ describe("pulumi preview (dry run)", () => {
         expect(phase.isKnown).toBe(false);
     });
 });
+
+describe("read-only AWS look-ups at preview", () => {
+    function invokesByToken(engine: MockEngine): Record<string, number> {
+        const counts: Record<string, number> = {};
+        for (const call of engine.calls) {
+            counts[call.token] = (counts[call.token] ?? 0) + 1;
+        }
+        return counts;
+    }
+    const fleet = (count: number, spec: (i: number) => Record<string, unknown>) =>
+        devConfigWith({ "airlock:instances": Array.from({ length: count }, (_, i) => ({ name: `app-${i + 1}`, instanceType: "t3.small", ...spec(i) })) });
+
+    it("the dev environment asks once per distinct subnet (2) and OS/architecture (3), and once for the account", async () => {
+        const { engine } = await runProgram(readStackConfig(), { preview: true });
+        expect(invokesByToken(engine)).toEqual({
+            "aws:ec2/getSubnet:getSubnet": 2,
+            "aws:ssm/getParameter:getParameter": 3,
+            "aws:index/getPartition:getPartition": 1,
+            "aws:index/getCallerIdentity:getCallerIdentity": 1,
+        });
+    });
+
+    it("12 instances on two subnets with two architectures: two subnet and two AMI look-ups", async () => {
+        const config = fleet(12, (i) => ({ subnetId: i % 2 === 0 ? "subnet-0a1b2c3d4e5f60711" : "subnet-0a1b2c3d4e5f60712", instanceType: i % 4 < 2 ? "t3.small" : "t4g.small" }));
+        const { engine } = await runProgram(config, { preview: true });
+        expect(engine.ofType("aws:ec2/instance:Instance")).toHaveLength(12);
+        expect(invokesByToken(engine)).toEqual({
+            "aws:ec2/getSubnet:getSubnet": 2,
+            "aws:ssm/getParameter:getParameter": 2,
+            "aws:index/getPartition:getPartition": 1,
+            "aws:index/getCallerIdentity:getCallerIdentity": 1,
+        });
+    });
+
+    it("each run of the program looks up afresh: no answer is carried from one stack run to the next", async () => {
+        const config = fleet(5, () => ({}));
+        const expected = {
+            "aws:ec2/getSubnet:getSubnet": 1,
+            "aws:ssm/getParameter:getParameter": 1,
+            "aws:index/getPartition:getPartition": 1,
+            "aws:index/getCallerIdentity:getCallerIdentity": 1,
+        };
+        const first = await runProgram(config, { preview: true });
+        expect(invokesByToken(first.engine)).toEqual(expected);
+        const second = await runProgram(config);
+        expect(invokesByToken(second.engine)).toEqual(expected);
+    });
+});
