@@ -12,10 +12,10 @@
  * Every step is idempotent, so a rerun after a crash converges.
  */
 import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG } from "../policies/keyNaming";
-import { PromotionInputs, PromotionOutputs } from "./promotionInputs";
+import { PROMOTION_SEVERITIES, PromotionInputs, PromotionOutputs } from "./promotionInputs";
 import { AirlockError, airlockError, errorMessage, hasErrorKind } from "./errors";
 import { Backoff, Clock, formatDuration, pollUntil } from "./polling";
-import { Finding, ScanContext, ScanResult, ScanTarget, Scanner, Severity, blockingFindings, countBySeverity, isScannerError } from "./scanners/types";
+import { Finding, ScanContext, ScanResult, ScanTarget, Scanner, Severity, blockingFindings, countBySeverity, isScannerError, isSeverity } from "./scanners/types";
 
 
 export interface InstanceState {
@@ -114,7 +114,10 @@ export function publicInputs(inputs: PromotionInputs): Omit<PromotionInputs, "sc
 export function describeFinding(f: Finding): string {
     const cves = f.cves.length > 0 ? ` (${f.cves.slice(0, 3).join(", ")}${f.cves.length > 3 ? ", ..." : ""})` : "";
     const title = f.title.length > 160 ? `${f.title.slice(0, 157)}...` : f.title;
-    return `${f.severity.toUpperCase()} ${f.id}: ${title}${cves}`;
+    // A finding's severity may be one the flow does not know (a custom adapter, a bug): show it as it is.
+    const raw: unknown = f.severity;
+    const severity = typeof raw === "string" && raw !== "" ? raw.toUpperCase() : "UNKNOWN";
+    return `${severity} ${f.id}: ${title}${cves}`;
 }
 
 /** Which phase the instance and role are in right now, read from AWS (never from state). */
@@ -274,9 +277,17 @@ async function attempt(inputs: PromotionInputs, deps: FlowDependencies, seen: Ob
         warnings: [...result.warnings],
         finishedAt: new Date(clock.now()).toISOString(),
     };
+    if (!isSeverity(threshold)) {
+        // check refuses this before create/update; should it get here anyway, nothing passes.
+        throw blocked([`\`severityThreshold\` ${JSON.stringify(threshold)} is not one of ${PROMOTION_SEVERITIES.join(", ")}, so no scan result can be trusted to pass`], {
+            ...scanned,
+            topFindings: blocking.slice(0, TOP_FINDINGS).map(describeFinding),
+        });
+    }
     if (blocking.length > 0) {
+        const countKey = (f: Finding) => (isSeverity(f.severity) ? f.severity : "unknown");
         const counts = Object.entries(scanned.findingCounts)
-            .filter(([severity, n]) => n > 0 && blocking.some((f) => f.severity === severity))
+            .filter(([severity, n]) => n > 0 && blocking.some((f) => countKey(f) === severity))
             .map(([severity, n]) => `${n} ${severity}`)
             .reverse()
             .join(", ");

@@ -91,16 +91,33 @@ function isUnknown(value: unknown): boolean {
     return false;
 }
 
-/**
- * Validates the promotion inputs. Values still unknown at preview are skipped, not failed: the
- * engine calls check again with the real values before create.
- */
-export function checkPromotionInputs(news: Readonly<Record<string, unknown>>): Failure[] {
+export interface CheckOptions {
+    /**
+     * "allow" (check, at preview): values still unknown are skipped, not failed; the engine calls
+     * check again with the real values before create. "refuse" (create and update, which must
+     * never act on a preview value): an unknown value is a failure naming the property.
+     * @default "allow"
+     */
+    readonly unknowns?: "allow" | "refuse";
+}
+
+/** Validates the promotion inputs. Never echoes a scanner secret. */
+export function checkPromotionInputs(news: Readonly<Record<string, unknown>>, options: CheckOptions = {}): Failure[] {
     const failures: Failure[] = [];
     const fail = (property: string, reason: string) => failures.push({ property, reason });
+    /** True when the value is not known yet (skip its checks); a failure too when unknowns are refused. */
+    const unknown = (property: string, value: unknown): boolean => {
+        if (!isUnknown(value)) {
+            return false;
+        }
+        if (options.unknowns === "refuse") {
+            fail(property, `\`${property}\` is not known yet: the provider cannot act on a value from a preview.`);
+        }
+        return true;
+    };
     const text = (property: string, pattern: RegExp, example: string, required = true) => {
         const value = news[property];
-        if (isUnknown(value)) {
+        if (unknown(property, value)) {
             return;
         }
         if (value === undefined || value === null || value === "") {
@@ -123,7 +140,7 @@ export function checkPromotionInputs(news: Readonly<Record<string, unknown>>): F
 
     for (const property of ["launchPolicy", "productionPolicy"]) {
         const value = news[property];
-        if (isUnknown(value)) {
+        if (unknown(property, value)) {
             continue;
         }
         try {
@@ -139,7 +156,7 @@ export function checkPromotionInputs(news: Readonly<Record<string, unknown>>): F
     const groups: Record<string, string[]> = {};
     for (const property of ["remediationSecurityGroupIds", "productionSecurityGroupIds"]) {
         const value = news[property];
-        if (isUnknown(value)) {
+        if (unknown(property, value)) {
             continue;
         }
         if (!Array.isArray(value) || value.length === 0) {
@@ -159,22 +176,22 @@ export function checkPromotionInputs(news: Readonly<Record<string, unknown>>): F
     }
 
     const threshold = news.severityThreshold;
-    if (!isUnknown(threshold) && !(PROMOTION_SEVERITIES as readonly unknown[]).includes(threshold)) {
+    if (!unknown("severityThreshold", threshold) && !(PROMOTION_SEVERITIES as readonly unknown[]).includes(threshold)) {
         fail("severityThreshold", `\`severityThreshold\` must be one of ${PROMOTION_SEVERITIES.join(", ")}, not ${JSON.stringify(threshold)}.`);
     }
 
     const scanner = news.scanner;
-    if (!isUnknown(scanner)) {
+    if (!unknown("scanner", scanner)) {
         if (typeof scanner !== "object" || scanner === null) {
             fail("scanner", "`scanner` is required.");
         } else {
             const s = scanner as Record<string, unknown>;
-            if (!isUnknown(s.kind) && !(PROMOTION_SCANNER_KINDS as readonly unknown[]).includes(s.kind)) {
+            if (!unknown("scanner.kind", s.kind) && !(PROMOTION_SCANNER_KINDS as readonly unknown[]).includes(s.kind)) {
                 fail("scanner.kind", `\`scanner.kind\` must be one of ${PROMOTION_SCANNER_KINDS.join(", ")}, not ${JSON.stringify(s.kind)}.`);
             }
             if (s.kind === "tenable") {
                 for (const field of ["url", "accessKey", "secretKey", "templateUuid"]) {
-                    if (!isUnknown(s[field]) && (typeof s[field] !== "string" || s[field] === "")) {
+                    if (!unknown(`scanner.${field}`, s[field]) && (typeof s[field] !== "string" || s[field] === "")) {
                         // Never echo the value: two of these fields are secrets.
                         fail(`scanner.${field}`, `\`scanner.${field}\` is required for the tenable scanner.`);
                     }
@@ -185,7 +202,7 @@ export function checkPromotionInputs(news: Readonly<Record<string, unknown>>): F
 
     for (const property of ["readinessTimeoutSeconds", "scanTimeoutSeconds"]) {
         const value = news[property];
-        if (!isUnknown(value) && (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 86400)) {
+        if (!unknown(property, value) && (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 86400)) {
             fail(property, `\`${property}\` must be a whole number of seconds from 1 to 86400, not ${JSON.stringify(value)}.`);
         }
     }

@@ -71,6 +71,21 @@ async function runPromotion(inputs: PromotionInputs): Promise<PromotionOutputs> 
     }
 }
 
+/**
+ * Create and update do not trust that check ran (an engine or tool may call them without it):
+ * inputs check would refuse, or values still unknown, are refused here before any AWS call. A
+ * plain error, not partial state: nothing was done, so nothing is recorded (update keeps the old
+ * state). Names every field at fault, never a scanner secret's value.
+ */
+function refuseInvalidInputs(inputs: PromotionInputs): void {
+    const failures = checkPromotionInputs(inputs as unknown as Record<string, unknown>, { unknowns: "refuse" });
+    if (failures.length === 0) {
+        return;
+    }
+    const who = failures.some((f) => f.property === "instanceName") ? "This instance" : `Instance ${inputs.instanceName}`;
+    throw new Error(`${who}: the promotion's inputs are invalid, so nothing was done: ${failures.map((f) => f.reason).join(" ")}`);
+}
+
 export const scanAndPromoteProvider: pulumi.dynamic.ResourceProvider<PromotionInputs, PromotionOutputs> = {
     async check(_olds: PromotionInputs, news: PromotionInputs): Promise<pulumi.dynamic.CheckResult<PromotionInputs>> {
         const failures = checkPromotionInputs(news as unknown as Record<string, unknown>);
@@ -83,10 +98,12 @@ export const scanAndPromoteProvider: pulumi.dynamic.ResourceProvider<PromotionIn
     },
 
     async create(inputs: PromotionInputs): Promise<pulumi.dynamic.CreateResult<PromotionOutputs>> {
+        refuseInvalidInputs(inputs);
         return { id: inputs.instanceId, outs: await runPromotion(inputs) };
     },
 
     async update(_id: string, _olds: PromotionOutputs, news: PromotionInputs): Promise<pulumi.dynamic.UpdateResult<PromotionOutputs>> {
+        refuseInvalidInputs(news);
         return { outs: await runPromotion(news) };
     },
 

@@ -52,6 +52,21 @@ describe("through Pulumi's dynamic-provider host", () => {
         ]);
     });
 
+    it("create refuses a threshold the flow does not know, naming the field, before any AWS change (even when check did not run)", async () => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        tenable.setScript({ kind: "findings", vulnerabilities: [{ plugin_id: 201194, plugin_name: "OpenSSH < 9.8p1 Remote Code Execution (regreSSHion)", severity: 4 }] });
+        const before = (await moto.requests()).length;
+        const outcome = await host.create(dynamicUrn("web-1-promotion", TYPE), inputsFor(instance, "web-1", { severityThreshold: "CRITICAL" }));
+        expect(outcome.ok).toBe(false);
+        expect(outcome.ok ? "" : outcome.message).toContain('`severityThreshold` must be one of info, low, medium, high, critical, not "CRITICAL".');
+        // Nothing was done, so nothing is recorded: no partial state, no AWS call, no scan.
+        expect(outcome.ok ? undefined : outcome.partial).toBeUndefined();
+        expect((await moto.requests()).slice(before)).toEqual([]);
+        expect(tenable.requests).toEqual([]);
+        expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
+        expect(JSON.stringify(outcome) + host.output()).not.toMatch(new RegExp(`${FAKE_KEYS.accessKey}|${FAKE_KEYS.secretKey}`));
+    });
+
     it("promotes a clean instance: production policy first, then the production group", async () => {
         const instance = await seedAirlockInstance(moto);
         const inputs = inputsFor(instance);

@@ -4,10 +4,23 @@
  */
 import { errorMessage } from "../providers/errors";
 import { PromotionBlocked, isPromotionBlocked, observePhase, promote } from "../providers/promotionFlow";
-import { PromotionInputs } from "../providers/promotionInputs";
+import { PROMOTION_SEVERITIES, PromotionInputs } from "../providers/promotionInputs";
 import { backoffDelay, formatDuration, pollUntil } from "../providers/polling";
 import { noScanner } from "../providers/scanners/none";
-import { Finding, ScanContext, ScanResult, Scanner, isScanTimeout, isScannerError, scanTimeoutError, scannerError } from "../providers/scanners/types";
+import {
+    Finding,
+    ScanContext,
+    ScanResult,
+    Scanner,
+    Severity,
+    blockingFindings,
+    blocks,
+    countBySeverity,
+    isScanTimeout,
+    isScannerError,
+    scanTimeoutError,
+    scannerError,
+} from "../providers/scanners/types";
 import { AwsFault, FakeAws, Fault, VirtualClock } from "./support/fakeAws";
 
 const INSTANCE = "i-0123456789abcdef0";
@@ -117,6 +130,59 @@ describe("a clean scan", () => {
             expect((await blockedBy(run)).outputs.phase).toBe("remediation");
         }
         expect(w.aws.violations).toEqual([]);
+    });
+});
+
+describe("unknown severities block (fail closed)", () => {
+    it.each(["CRITICAL", "urgent", "", "Medium"])("a threshold the flow does not know (%j) makes every finding block", (threshold) => {
+        for (const severity of PROMOTION_SEVERITIES) {
+            expect(blocks(severity, threshold as Severity)).toBe(true);
+        }
+    });
+
+    it.each(PROMOTION_SEVERITIES)("a finding of unknown severity blocks under threshold %s", (threshold) => {
+        expect(blocks("URGENT" as Severity, threshold)).toBe(true);
+        expect(blocks(undefined as unknown as Severity, threshold)).toBe(true);
+    });
+
+    it("known severities still compare as before", () => {
+        expect(blocks("medium", "medium")).toBe(true);
+        expect(blocks("low", "medium")).toBe(false);
+        expect(blocks("critical", "high")).toBe(true);
+    });
+
+    it("unknown findings come first among the blocking ones, and are counted as unknown", () => {
+        const odd = { ...finding("critical"), id: "odd", severity: "URGENT" as Severity };
+        expect(blockingFindings([finding("critical"), odd, finding("info")], "high").map((f) => f.id)).toEqual(["odd", "tenable-plugin-critical"]);
+        expect(countBySeverity([odd, finding("low")])).toEqual({ info: 0, low: 1, medium: 0, high: 0, critical: 0, unknown: 1 });
+        expect(countBySeverity([finding("low")])).toEqual({ info: 0, low: 1, medium: 0, high: 0, critical: 0 });
+    });
+
+    it("the flow blocks a critical finding under the threshold CRITICAL (in capitals)", async () => {
+        const w = world();
+        const scanner = new FakeScanner(async () => ({ scanId: "8", findings: [finding("critical")], warnings: [] }));
+        const error = await blockedBy(promote({ ...inputs, severityThreshold: "CRITICAL" }, w.deps(scanner)));
+        expect(error.reasons[0]).toContain('`severityThreshold` "CRITICAL" is not one of info, low, medium, high, critical');
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([REMEDIATION]);
+        expect(w.aws.violations).toEqual([]);
+    });
+
+    it("the flow does not promote under an unknown threshold even with no findings", async () => {
+        const w = world();
+        const scanner = new FakeScanner(async () => ({ scanId: "9", findings: [], warnings: [] }));
+        const error = await blockedBy(promote({ ...inputs, severityThreshold: "urgent" }, w.deps(scanner)));
+        expect(error.reasons).toEqual(['`severityThreshold` "urgent" is not one of info, low, medium, high, critical, so no scan result can be trusted to pass']);
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([REMEDIATION]);
+    });
+
+    it("a finding of unknown severity blocks, and the summary says so", async () => {
+        const w = world();
+        const odd: Finding = { id: "custom-1", title: "Something rated URGENT", severity: "URGENT" as Severity, cves: [] };
+        const scanner = new FakeScanner(async () => ({ scanId: "10", findings: [odd, finding("low")], warnings: [] }));
+        const error = await blockedBy(promote(inputs, w.deps(scanner)));
+        expect(error.reasons).toEqual(["1 finding(s) at or above medium (1 unknown) in scan 10"]);
+        expect(error.message).toContain("\n  URGENT custom-1: Something rated URGENT");
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([REMEDIATION]);
     });
 });
 

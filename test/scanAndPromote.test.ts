@@ -3,6 +3,8 @@
  * serialization for the dynamic-provider host. The flow is tested in promotionFlow.test.ts and,
  * end to end through Pulumi's provider host against the AWS emulator, in promotion.host.test.ts.
  */
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { PromotionInputs, UNKNOWN, checkPromotionInputs, diffPromotion } from "../providers/promotionInputs";
 import { scanAndPromoteProvider } from "../providers/scanAndPromote";
@@ -73,6 +75,86 @@ describe("check", () => {
     it("is what the provider's check reports to the engine", async () => {
         const result = await scanAndPromoteProvider.check!({} as PromotionInputs, withChange({ region: "nowhere" }) as unknown as PromotionInputs);
         expect(result.failures).toEqual([{ property: "region", reason: expect.stringContaining("`region` must look like") }]);
+    });
+});
+
+describe("create and update re-check their inputs (fail closed even if check did not run)", () => {
+    /** A stand-in AWS endpoint that records every request: the provider must make none. */
+    let server: http.Server;
+    const requests: string[] = [];
+    const saved = { ...process.env };
+    beforeAll(async () => {
+        server = http.createServer((req, res) => {
+            requests.push(`${req.method} ${req.url}`);
+            res.writeHead(500).end();
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        Object.assign(process.env, {
+            AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+            AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+            AWS_SECRET_ACCESS_KEY: "example",
+            AWS_MAX_ATTEMPTS: "1",
+        });
+    });
+    afterAll(async () => {
+        process.env = saved;
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    beforeEach(() => {
+        requests.length = 0;
+    });
+
+    const refusal = async (run: () => Promise<unknown>): Promise<Error & { id?: unknown; properties?: unknown }> => {
+        const error = await run().then(
+            () => undefined,
+            (e: unknown) => e as Error & { id?: unknown; properties?: unknown },
+        );
+        expect(error).toBeDefined();
+        return error!;
+    };
+
+    it.each<[string, Partial<Record<keyof PromotionInputs, unknown>>, string]>([
+        ["a threshold in capitals", { severityThreshold: "CRITICAL" }, '`severityThreshold` must be one of info, low, medium, high, critical, not "CRITICAL".'],
+        ["an unknown threshold", { severityThreshold: "urgent" }, '`severityThreshold` must be one of info, low, medium, high, critical, not "urgent".'],
+        ["an unknown scanner", { scanner: { kind: "qualys" } }, '`scanner.kind` must be one of tenable, inspector, none, not "qualys".'],
+        ["a zero deadline", { readinessTimeoutSeconds: 0 }, "`readinessTimeoutSeconds` must be a whole number of seconds from 1 to 86400, not 0."],
+        ["a value still unknown (from a preview)", { instanceId: UNKNOWN }, "`instanceId` is not known yet"],
+    ])("create refuses %s, naming the field, and touches no AWS", async (_case, changes, reason) => {
+        const error = await refusal(() => scanAndPromoteProvider.create!(withChange(changes) as unknown as PromotionInputs));
+        expect(error.message).toContain("Instance web-1: the promotion's inputs are invalid, so nothing was done");
+        expect(error.message).toContain(reason);
+        // A plain error, not partial state: no resource is recorded for inputs that were never acted on.
+        expect(error.id).toBeUndefined();
+        expect(error.properties).toBeUndefined();
+        expect(requests).toEqual([]);
+    });
+
+    it("update refuses them too, and keeps the recorded state (no partial state)", async () => {
+        const error = await refusal(() => scanAndPromoteProvider.update!("i-0123456789abcdef0", valid as never, withChange({ severityThreshold: "High" }) as never));
+        expect(error.message).toContain('`severityThreshold` must be one of info, low, medium, high, critical, not "High".');
+        expect(error.id).toBeUndefined();
+        expect(requests).toEqual([]);
+    });
+
+    it("names every problem at once and never echoes a scanner secret", async () => {
+        const error = await refusal(() =>
+            scanAndPromoteProvider.create!(
+                withChange({ severityThreshold: "URGENT", scanner: { kind: "tenable", url: "https://n", accessKey: "ak-secret", secretKey: 42, templateUuid: "u" } }) as unknown as PromotionInputs,
+            ),
+        );
+        expect(error.message).toContain("`severityThreshold` must be one of");
+        expect(error.message).toContain("`scanner.secretKey` is required for the tenable scanner.");
+        expect(error.message).not.toContain("ak-secret");
+        expect(error.message).not.toContain("42");
+        expect(requests).toEqual([]);
+    });
+});
+
+describe("check with unknowns refused (what create and update use)", () => {
+    it("fails a value that is still unknown, naming it, where preview would skip it", () => {
+        const inputs = withChange({ instanceId: UNKNOWN, productionSecurityGroupIds: [UNKNOWN], scanner: { kind: "tenable", url: "https://n", accessKey: UNKNOWN, secretKey: "s", templateUuid: "u" } });
+        expect(checkPromotionInputs(inputs)).toEqual([]);
+        expect(checkPromotionInputs(inputs, { unknowns: "refuse" }).map((f) => f.property)).toEqual(["instanceId", "productionSecurityGroupIds", "scanner.accessKey"]);
     });
 });
 

@@ -76,9 +76,27 @@ export function isScanTimeout(err: unknown): err is ScannerError {
 }
 
 const RANK: Readonly<Record<Severity, number>> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
+/** Where an unknown severity sorts: above critical, so that it is shown first. */
+const UNKNOWN_RANK = 5;
 
-/** True when a finding of `severity` blocks promotion under `threshold` (at the threshold and above). */
+/** True for the five severities the flow knows (lowercase, exactly). */
+export function isSeverity(value: unknown): value is Severity {
+    return typeof value === "string" && Object.prototype.hasOwnProperty.call(RANK, value);
+}
+
+function rankOf(severity: unknown): number {
+    return isSeverity(severity) ? RANK[severity] : UNKNOWN_RANK;
+}
+
+/**
+ * True when a finding of `severity` blocks promotion under `threshold` (at the threshold and
+ * above). Fails closed: a severity or a threshold the flow does not know (e.g. "CRITICAL",
+ * "urgent") always blocks.
+ */
 export function blocks(severity: Severity, threshold: Severity): boolean {
+    if (!isSeverity(severity) || !isSeverity(threshold)) {
+        return true;
+    }
     return RANK[severity] >= RANK[threshold];
 }
 
@@ -113,19 +131,21 @@ export function inspectorSeverity(value: unknown): Severity {
     }
 }
 
-export function countBySeverity(findings: readonly Finding[]): Record<Severity, number> {
-    const counts: Record<Severity, number> = { info: 0, low: 0, medium: 0, high: 0, critical: 0 };
+/** Findings per severity (all five keys), plus `unknown` when a finding's severity is not one of them. */
+export function countBySeverity(findings: readonly Finding[]): Record<string, number> {
+    const counts: Record<string, number> = { info: 0, low: 0, medium: 0, high: 0, critical: 0 };
     for (const finding of findings) {
-        counts[finding.severity] += 1;
+        const key = isSeverity(finding.severity) ? finding.severity : "unknown";
+        counts[key] = (counts[key] ?? 0) + 1;
     }
     return counts;
 }
 
-/** The findings that block, most severe first (stable within a severity). */
+/** The findings that block, most severe first, unknown severities before all (stable within a severity). */
 export function blockingFindings(findings: readonly Finding[], threshold: Severity): Finding[] {
     return findings
         .map((finding, index) => ({ finding, index }))
         .filter(({ finding }) => blocks(finding.severity, threshold))
-        .sort((a, b) => RANK[b.finding.severity] - RANK[a.finding.severity] || a.index - b.index)
+        .sort((a, b) => rankOf(b.finding.severity) - rankOf(a.finding.severity) || a.index - b.index)
         .map(({ finding }) => finding);
 }
