@@ -201,7 +201,7 @@ describe("moto harness lifecycle", () => {
     });
 
     it("fails clearly, with moto's output, when moto_server cannot start", async () => {
-        const failure = startMoto({ env: { PYENV_VERSION: "no-such-python" } });
+        const failure = startMoto({ env: { PYTHONHOME: "no-such-python" } });
         await expect(failure).rejects.toThrow(/^moto: moto_server exited before answering \(code \d+, signal null\)\.\n--- moto output ---\n.*no-such-python/s);
     });
 });

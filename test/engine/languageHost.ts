@@ -200,6 +200,7 @@ function main(argv: string[]): void {
                 args: req.getArgsList(),
             });
             const nodeArgs = typeof options.nodeargs === "string" && options.nodeargs !== "" ? options.nodeargs.split(/\s+/) : [];
+            const started = process.hrtime.bigint();
             const child = childProcess.spawn(node, [...nodeArgs, ...args], { cwd: programDirectory, env, stdio: ["ignore", "inherit", "inherit"] });
             const resp = new langproto.RunResponse();
             child.once("error", (err) => {
@@ -207,6 +208,12 @@ function main(argv: string[]): void {
                 callback(null, resp);
             });
             child.once("exit", (code, signal) => {
+                // For the benchmark: how long the program ran (its evaluation, registrations included).
+                const timings = process.env.AIRLOCK_ENGINE_TIMINGS;
+                if (timings !== undefined && timings !== "") {
+                    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+                    fs.appendFileSync(timings, `${JSON.stringify({ dryRun: req.getDryrun(), programMs: Math.round(ms) })}\n`);
+                }
                 if (code === EXIT_AFTER_USER_ACTIONABLE_MESSAGE) {
                     resp.setBail(true);
                 } else if (code !== 0) {

@@ -1,0 +1,310 @@
+/**
+ * Airlock run the way its users run it: the real Pulumi CLI (built from Pulumi's Go modules at the
+ * lockfile's version) drives the program with a file backend, the passphrase secrets provider and
+ * a throwaway stack; AWS is moto, behind the test provider plugin the CLI loads as
+ * pulumi-resource-aws / -random (test/engine/fakeProvider.ts); the scan-and-promote provider runs
+ * in Pulumi's own dynamic-provider host against moto and the scripted Tenable (behind HTTPS, as
+ * Airlock requires). Instances "boot" by tagging themselves, as cloud-init does.
+ *
+ * The scenario is one stack's life, step by step (each test builds on the previous one):
+ * preview → up (clean) → a second instance with findings (up fails, quarantined) → refresh →
+ * fixed → up promotes it → outputs read by a second program through StackReference → a third
+ * instance with findings → destroy of everything, quarantined instance included.
+ */
+import { CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DescribeInstancesCommand, EC2Client, Instance } from "@aws-sdk/client-ec2";
+import { GetRolePolicyCommand, IAMClient, ListRolesCommand } from "@aws-sdk/client-iam";
+import { EngineWorkspace, RunResult, StateResource, createWorkspace, exportedResources, setStructuredConfig, stackOutputs } from "./engine/engine";
+import { TlsFront, startTlsFront } from "./engine/tlsFront";
+import { Moto, MotoRequest, awsClientConfig, startMoto } from "./support/moto";
+import { FAKE_KEYS, TenableFake, startTenableFake } from "./support/tenableFake";
+import { TEMPLATE_UUID } from "./support/promotionWorld";
+
+const STACK = "e2e";
+const PROMOTION_TYPE = "pulumi-nodejs:dynamic/airlock:ScanAndPromote";
+const CRITICAL = { plugin_id: 201194, plugin_name: "OpenSSH < 9.8p1 Remote Code Execution (regreSSHion)", severity: 4, cve: ["CVE-2024-6387"] };
+const STEP_TIMEOUT = 8 * 60_000;
+
+jest.setTimeout(STEP_TIMEOUT);
+
+let moto: Moto;
+let tenable: TenableFake;
+let front: TlsFront;
+let ws: EngineWorkspace;
+let ec2: EC2Client;
+let iam: IAMClient;
+let vpcId: string;
+let subnetId: string;
+let booting: NodeJS.Timeout | undefined;
+/** Everything the CLI printed in this file, to search for secrets at the end. */
+const transcript: string[] = [];
+
+async function pulumi(args: readonly string[], opts: { allowFailure?: boolean } = {}): Promise<RunResult> {
+    const r = await ws.pulumi(args, { allowFailure: opts.allowFailure });
+    transcript.push(r.output);
+    return r;
+}
+
+async function instancesNamed(): Promise<Map<string, Instance>> {
+    const out = await ec2.send(new DescribeInstancesCommand({}));
+    const byName = new Map<string, Instance>();
+    for (const r of out.Reservations ?? []) {
+        for (const i of r.Instances ?? []) {
+            const name = i.Tags?.find((t) => t.Key === "Name")?.Value ?? i.InstanceId ?? "";
+            if (i.State?.Name !== "terminated") byName.set(name, i);
+        }
+    }
+    return byName;
+}
+
+/** Plays cloud-init: every running instance without a bootstrap signal tags itself `success`. */
+function startBooting(): void {
+    const tick = async (): Promise<void> => {
+        const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: "instance-state-name", Values: ["running"] }] }));
+        for (const r of out.Reservations ?? []) {
+            for (const i of r.Instances ?? []) {
+                if (i.InstanceId !== undefined && !(i.Tags ?? []).some((t) => t.Key === "airlock:bootstrap")) {
+                    await ec2.send(new CreateTagsCommand({ Resources: [i.InstanceId], Tags: [{ Key: "airlock:bootstrap", Value: "success" }] }));
+                }
+            }
+        }
+    };
+    const loop = (): void => {
+        booting = setTimeout(() => void tick().catch(() => undefined).finally(loop), 200);
+    };
+    loop();
+}
+
+function promotionOf(resources: readonly StateResource[], instance: string): StateResource {
+    const found = resources.find((r) => r.type === PROMOTION_TYPE && r.urn.endsWith(`::${instance}-promotion`));
+    if (found === undefined) {
+        throw new Error(`no ${PROMOTION_TYPE} for ${instance} in state: ${resources.map((r) => r.urn).join(", ")}`);
+    }
+    return found;
+}
+
+async function phasePolicy(roleName: string): Promise<string | undefined> {
+    try {
+        const out = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: "airlock-phase" }));
+        return decodeURIComponent(out.PolicyDocument ?? "");
+    } catch (err) {
+        if ((err as { name?: string }).name === "NoSuchEntityException") return undefined;
+        throw err;
+    }
+}
+
+async function setInstances(names: readonly string[]): Promise<void> {
+    transcript.push((await setStructuredConfig(ws, STACK, "airlock:instances", names.map((name) => ({ name, instanceType: "t3.small", dataVolumeGiB: 1 })))).output);
+}
+
+beforeAll(async () => {
+    moto = await startMoto();
+    ec2 = new EC2Client(awsClientConfig(moto));
+    iam = new IAMClient(awsClientConfig(moto));
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.40.0.0/16" }));
+    vpcId = vpc.Vpc?.VpcId ?? "";
+    const subnet = await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: "10.40.1.0/24", AvailabilityZone: "eu-west-1a" }));
+    subnetId = subnet.Subnet?.SubnetId ?? "";
+    tenable = await startTenableFake({ kind: "clean" });
+    front = await startTlsFront(tenable.url);
+    ws = await createWorkspace({ env: { ...moto.env, AIRLOCK_POLL_INITIAL_MS: "100", NODE_EXTRA_CA_CERTS: front.caFile } });
+    startBooting();
+}, STEP_TIMEOUT);
+
+afterAll(async () => {
+    if (booting !== undefined) clearTimeout(booting);
+    await ws?.cleanup();
+    await front?.stop();
+    await tenable?.stop();
+    await moto?.stop();
+});
+
+describe("a stack's life through the Pulumi CLI", () => {
+    test("stack init and config as README documents them", async () => {
+        await pulumi(["stack", "init", STACK, "--secrets-provider", "passphrase"]);
+        await pulumi(["config", "set", "--stack", STACK, "aws:region", "eu-west-1"]);
+        await pulumi(["config", "set", "--stack", STACK, "airlock:vpcId", vpcId]);
+        await pulumi(["config", "set", "--stack", STACK, "airlock:subnetId", subnetId]);
+        await pulumi(["config", "set", "--stack", STACK, "airlock:scannerKind", "tenable"]);
+        await pulumi(["config", "set", "--stack", STACK, "airlock:scannerUrl", front.url]);
+        await pulumi(["config", "set", "--stack", STACK, "airlock:scannerTemplateUuid", TEMPLATE_UUID]);
+        await pulumi(["config", "set", "--stack", STACK, "--secret", "airlock:scannerAccessKey", FAKE_KEYS.accessKey]);
+        await pulumi(["config", "set", "--stack", STACK, "--secret", "airlock:scannerSecretKey", FAKE_KEYS.secretKey]);
+        await setStructuredConfig(ws, STACK, "airlock:scannerSourceCidrs", ["10.30.5.10/32"]);
+        await pulumi(["config", "set", "--stack", STACK, "airlock:readinessTimeoutMinutes", "2"]);
+        await pulumi(["config", "set", "--stack", STACK, "airlock:scanTimeoutMinutes", "2"]);
+        await setInstances(["web-1"]);
+    });
+
+    test("preview plans everything, creates nothing, and the promotion does no AWS work", async () => {
+        const before = (await moto.requests()).length;
+        const r = await pulumi(["preview", "--stack", STACK]);
+        expect(r.output).toMatch(/\+\s+\d+ to create/);
+        expect(r.output).toContain("web-1-promotion");
+        expect(await exportedResources(ws, STACK)).toEqual([]);
+        expect((await instancesNamed()).size).toBe(0);
+        const roles = await iam.send(new ListRolesCommand({ PathPrefix: "/airlock/" }));
+        expect(roles.Roles ?? []).toEqual([]);
+        const during = (await moto.requests()).slice(before);
+        // Only look-ups: nothing created, tagged, modified or put.
+        expect(during.filter((q) => !isReadOnly(q)).map((q) => `${q.service} ${q.action ?? `${q.method} ${q.path}`}`)).toEqual([]);
+        expect(tenable.requests).toEqual([]);
+    });
+
+    test("up promotes a clean instance: production in state, outputs and AWS", async () => {
+        const r = await pulumi(["up", "--yes", "--stack", STACK]);
+        expect(r.output).toContain("promoted to production");
+        const outputs = await stackOutputs(ws, STACK);
+        const web1 = (outputs.instances as Record<string, Record<string, unknown>>)["web-1"];
+        expect(web1?.phase).toBe("production");
+
+        const promotion = promotionOf(await exportedResources(ws, STACK), "web-1");
+        expect(promotion.outputs?.phase).toBe("production");
+        const instance = (await instancesNamed()).get("web-1");
+        expect(instance?.InstanceId).toBe(web1?.instanceId);
+        expect((instance?.SecurityGroups ?? []).map((g) => g.GroupId)).toEqual([outputs.productionSecurityGroupId]);
+        const roleName = String(promotion.inputs?.roleName);
+        expect(await phasePolicy(roleName)).toBe(promotion.inputs?.productionPolicy);
+    });
+
+    test("findings fail the up with the findings, and the instance is recorded in remediation", async () => {
+        tenable.setScript({ kind: "findings", vulnerabilities: [CRITICAL] });
+        await setInstances(["web-1", "web-2"]);
+        const r = await pulumi(["up", "--yes", "--stack", STACK], { allowFailure: true });
+        expect(r.code).not.toBe(0);
+        expect(r.output).toContain("Instance web-2 stays in quarantine");
+        expect(r.output).toContain("CRITICAL tenable-plugin-201194: OpenSSH < 9.8p1 Remote Code Execution (regreSSHion) (CVE-2024-6387)");
+
+        const resources = await exportedResources(ws, STACK);
+        const promotion = promotionOf(resources, "web-2");
+        expect(promotion.outputs?.phase).toBe("remediation");
+        expect(promotion.initErrors?.join("\n")).toContain("stays in quarantine");
+        const instances = await instancesNamed();
+        const remediation = resources.find((x) => x.urn.endsWith("::airlock-remediation"))?.id;
+        expect((instances.get("web-2")?.SecurityGroups ?? []).map((g) => g.GroupId)).toEqual([remediation]);
+        // web-1 was not rescanned and stays in production.
+        expect(promotionOf(resources, "web-1").outputs?.phase).toBe("production");
+        // The CLI shows the stack outputs as deleted after a failed up, but the engine keeps the last
+        // successful ones (pulumi/pulumi#15755): other stacks still read web-1; web-2 is not there yet.
+        expect(r.output).toMatch(/- instances\s*:/);
+        const outputs = await stackOutputs(ws, STACK);
+        expect(Object.keys(outputs.instances as object)).toEqual(["web-1"]);
+    });
+
+    test("refresh of a stack with a quarantined instance succeeds and keeps it in remediation", async () => {
+        const r = await pulumi(["refresh", "--yes", "--stack", STACK]);
+        expect(r.code).toBe(0);
+        const promotion = promotionOf(await exportedResources(ws, STACK), "web-2");
+        expect(promotion.outputs?.phase).toBe("remediation");
+    });
+
+    test("after the fix, the next up promotes the quarantined instance", async () => {
+        tenable.setScript({ kind: "clean" });
+        await pulumi(["up", "--yes", "--stack", STACK]);
+        const outputs = await stackOutputs(ws, STACK);
+        const instances = outputs.instances as Record<string, Record<string, unknown>>;
+        expect(instances["web-2"]?.phase).toBe("production");
+        expect(promotionOf(await exportedResources(ws, STACK), "web-2").outputs?.phase).toBe("production");
+        const web2 = (await instancesNamed()).get("web-2");
+        expect((web2?.SecurityGroups ?? []).map((g) => g.GroupId)).toEqual([outputs.productionSecurityGroupId]);
+    });
+
+    test("the stack outputs have the documented shape", async () => {
+        const outputs = await stackOutputs(ws, STACK);
+        expect(Object.keys(outputs).sort()).toEqual(["instances", "keyBucketName", "kmsKeyArn", "productionSecurityGroupId", "remediationSecurityGroupId"]);
+        expect(outputs.remediationSecurityGroupId).toMatch(/^sg-/);
+        expect(outputs.productionSecurityGroupId).toMatch(/^sg-/);
+        expect(outputs.kmsKeyArn).toMatch(/^arn:aws:kms:eu-west-1:\d{12}:key\//);
+        const instances = outputs.instances as Record<string, Record<string, unknown>>;
+        expect(Object.keys(instances).sort()).toEqual(["web-1", "web-2"]);
+        for (const [name, instance] of Object.entries(instances)) {
+            expect(Object.keys(instance).sort()).toEqual(["dataVolumeId", "instanceId", "keyObjectKey", "phase", "privateIp", "roleArn"]);
+            expect(instance.instanceId).toMatch(/^i-/);
+            expect(instance.dataVolumeId).toMatch(/^vol-/);
+            expect(instance.privateIp).toMatch(/^10\.40\.1\.\d+$/);
+            expect(instance.roleArn).toMatch(/^arn:aws:iam::\d{12}:role\/airlock\//);
+            expect(instance.keyObjectKey).toBe(`keys/${name}.key`);
+        }
+    });
+
+    test("a second program reads the outputs through StackReference", async () => {
+        const consumer = await createWorkspace({
+            shareBackendWith: ws,
+            programFiles: {
+                "Pulumi.yaml": "name: airlock-consumer\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n",
+                "package.json": JSON.stringify({ name: "airlock-consumer", main: "index.ts" }),
+                "index.ts": [
+                    'import * as pulumi from "@pulumi/pulumi";',
+                    `const airlock = new pulumi.StackReference("organization/airlock/${STACK}");`,
+                    'const instances = airlock.requireOutput("instances") as pulumi.Output<Record<string, { privateIp: string; phase: string }>>;',
+                    'export const productionSg = airlock.requireOutput("productionSecurityGroupId");',
+                    'export const web1 = instances.apply((all) => {',
+                    '    const web = all["web-1"];',
+                    '    if (web === undefined || web.phase !== "production") throw new Error("web-1 is not promoted yet");',
+                    "    return web.privateIp;",
+                    "});",
+                    "",
+                ].join("\n"),
+            },
+        });
+        try {
+            await consumer.pulumi(["stack", "init", "consumer", "--secrets-provider", "passphrase"]);
+            const up = await consumer.pulumi(["up", "--yes", "--stack", "consumer"]);
+            transcript.push(up.output);
+            const read = await stackOutputs(consumer, "consumer");
+            const outputs = await stackOutputs(ws, STACK);
+            expect(read.productionSg).toBe(outputs.productionSecurityGroupId);
+            expect(read.web1).toBe((outputs.instances as Record<string, Record<string, unknown>>)["web-1"]?.privateIp);
+        } finally {
+            await consumer.cleanup();
+        }
+    });
+
+    test("destroy removes everything, a quarantined instance included: no phase policy, no key object, no role", async () => {
+        tenable.setScript({ kind: "findings", vulnerabilities: [CRITICAL] });
+        await setInstances(["web-1", "web-2", "web-3"]);
+        const failed = await pulumi(["up", "--yes", "--stack", STACK], { allowFailure: true });
+        expect(failed.output).toContain("Instance web-3 stays in quarantine");
+        const resources = await exportedResources(ws, STACK);
+        expect(promotionOf(resources, "web-3").outputs?.phase).toBe("remediation");
+        const bucket = String((await stackOutputs(ws, STACK)).keyBucketName ?? resources.find((r) => r.type === "aws:s3/bucket:Bucket")?.id);
+        const roleNames = resources.filter((r) => r.type === "aws:iam/role:Role").map((r) => String(r.id));
+        expect(roleNames).toHaveLength(3);
+        // The key material, decrypted by the CLI (the state holds it encrypted, as a secret).
+        const keyMaterial = await luksKeyOf("web-3");
+        expect(keyMaterial.length).toBeGreaterThan(20);
+
+        await pulumi(["destroy", "--yes", "--stack", STACK]);
+        expect(await exportedResources(ws, STACK)).toEqual([]);
+        expect((await instancesNamed()).size).toBe(0);
+        const roles = await iam.send(new ListRolesCommand({ PathPrefix: "/airlock/" }));
+        expect(roles.Roles ?? []).toEqual([]);
+        // The vault bucket is gone, which S3 (and moto) allow only once every key object is deleted.
+        expect((await fetch(`${moto.endpoint}/${bucket}`, { method: "HEAD" })).status).toBe(404);
+
+        // No secret in plaintext in the state (history and backups included) or in anything the CLI printed.
+        const state = ws.stateFiles();
+        const printed = transcript.join("\n");
+        for (const secret of [FAKE_KEYS.accessKey, FAKE_KEYS.secretKey, keyMaterial]) {
+            expect(state.includes(secret)).toBe(false);
+            expect(printed.includes(secret)).toBe(false);
+        }
+    });
+});
+
+/** Describe/Get/List for Query and JSON APIs, GET/HEAD for REST ones (S3). */
+function isReadOnly(q: MotoRequest): boolean {
+    const action = q.action ?? q.headers["X-Amz-Target"]?.split(".").pop();
+    return action !== undefined ? /^(Describe|Get|List)/.test(action) : q.method === "GET" || q.method === "HEAD";
+}
+
+/** The base64 LUKS key of an instance, from `pulumi stack export --show-secrets`. */
+async function luksKeyOf(instance: string): Promise<string> {
+    const r = await ws.pulumi(["stack", "export", "--show-secrets", "--stack", STACK]);
+    const doc = JSON.parse(r.stdout) as { deployment: { resources: StateResource[] } };
+    const key = doc.deployment.resources.find((x) => x.urn.endsWith(`::${instance}-luks-key`) && x.type === "random:index/randomBytes:RandomBytes");
+    // A secret in an export is {"4dabf…": "1b47…", plaintext: "<the value as JSON>"} (ciphertext without --show-secrets).
+    const secret = key?.outputs?.base64 as { plaintext?: string } | undefined;
+    const value = typeof secret?.plaintext === "string" ? (JSON.parse(secret.plaintext) as unknown) : undefined;
+    if (typeof value !== "string") throw new Error(`no key material for ${instance} in the decrypted state`);
+    return value;
+}
