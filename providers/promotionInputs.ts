@@ -249,11 +249,17 @@ function sameValue(a: unknown, b: unknown): boolean {
 /**
  * Which inputs changed, and whether that replaces the resource. `__provider` (the serialized
  * provider code) is deliberately not compared: a new Airlock version alone must not rescan.
+ *
+ * An instance recorded in remediation (`olds` are the recorded outputs) always has changes, so
+ * every `pulumi up` retries it. The engine retries a resource whose create or update failed on its
+ * own, but only while it carries the failure: `pulumi refresh` clears that marker (the read
+ * succeeds), and without this the quarantined instance would then never be retried.
  */
 export function diffPromotion(olds: Readonly<Record<string, unknown>>, news: Readonly<Record<string, unknown>>): PromotionDiff {
     const replaces = REPLACE_ON.filter((k) => !sameValue(olds[k], news[k]));
     const updates = UPDATE_ON.filter((k) =>
         k === "scanner" ? !sameValue(scannerIdentity(olds[k]), scannerIdentity(news[k])) : !sameValue(olds[k], news[k]),
     );
-    return { changes: replaces.length + updates.length > 0, replaces: [...replaces] };
+    const quarantined = olds.phase !== undefined && olds.phase !== "production";
+    return { changes: quarantined || replaces.length + updates.length > 0, replaces: [...replaces] };
 }

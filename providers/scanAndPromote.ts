@@ -18,9 +18,32 @@ import { createScanner } from "./scanners";
  * through update.
  */
 
-/** What the provider host needs to record partial state; plain JSON only. */
-function partialStateError(message: string, id: string, outputs: PromotionOutputs, reasons: readonly string[]): Error {
-    return Object.assign(new Error(message), { id, properties: JSON.parse(JSON.stringify(outputs)) as object, reasons: [...reasons] });
+/**
+ * What the provider host needs to record partial state; plain JSON only. The properties become the
+ * resource's outputs in the engine's state, and Pulumi's host loads the provider for Read and
+ * Delete from the outputs' `__provider` (the serialized provider, which the host only copies into
+ * the outputs of calls that succeed): without it, `pulumi refresh` and `pulumi destroy` of a
+ * quarantined instance fail ("Cannot read properties of undefined"). Its size is that of the
+ * serialized provider (~75 KB); the partial state travels in the `grpc-status-details-bin`
+ * trailer, which grpc-js sends unbounded and the engine's gRPC client accepts up to 16 MiB.
+ */
+function partialStateError(message: string, inputs: PromotionInputs, outputs: PromotionOutputs, reasons: readonly string[]): Error {
+    const provider = (inputs as { __provider?: unknown }).__provider;
+    const properties = { ...(JSON.parse(JSON.stringify(outputs)) as object), ...(typeof provider === "string" ? { __provider: provider } : {}) };
+    return Object.assign(new Error(message), { id: inputs.instanceId, properties, reasons: failureLines(message, reasons) });
+}
+
+/**
+ * What `pulumi up` shows for a resource that failed to initialise is its `reasons`, one bullet each,
+ * and not the error's message: so the reasons carry the whole summary (the headline, then one line
+ * per blocking finding), followed by any reason the summary does not already say.
+ */
+export function failureLines(message: string, reasons: readonly string[]): string[] {
+    const lines = message
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== "");
+    return [...lines, ...reasons.filter((r) => !lines.some((l) => l.includes(r)))];
 }
 
 /**
@@ -49,7 +72,7 @@ async function runPromotion(inputs: PromotionInputs): Promise<PromotionOutputs> 
         return JSON.parse(JSON.stringify(await promote(inputs, deps))) as PromotionOutputs;
     } catch (err) {
         if (isPromotionBlocked(err)) {
-            throw partialStateError(err.message, inputs.instanceId, err.outputs, err.reasons);
+            throw partialStateError(err.message, inputs, err.outputs, err.reasons);
         }
         const message = errorMessage(err);
         if (/does not exist or is terminating/.test(message)) {
@@ -67,7 +90,7 @@ async function runPromotion(inputs: PromotionInputs): Promise<PromotionOutputs> 
             reasons: [reason],
             warnings: [],
         };
-        throw partialStateError(`Instance ${inputs.instanceName} was not promoted: ${reason}`, inputs.instanceId, outputs, [reason]);
+        throw partialStateError(`Instance ${inputs.instanceName} was not promoted: ${reason}`, inputs, outputs, [reason]);
     }
 }
 

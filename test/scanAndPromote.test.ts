@@ -180,6 +180,11 @@ describe("diff", () => {
         expect(diffPromotion(recorded, withChange({ scanner: { ...valid.scanner, templateUuid: "other" } }))).toEqual({ changes: true, replaces: [] });
     });
 
+    it("retries an instance recorded in remediation even when nothing changed (a refresh clears the engine's own retry marker)", () => {
+        expect(diffPromotion({ ...olds, phase: "remediation" }, withChange({}))).toEqual({ changes: true, replaces: [] });
+        expect(diffPromotion({ ...olds, phase: "production" }, withChange({}))).toEqual({ changes: false, replaces: [] });
+    });
+
     it("ignores a new provider version (only __provider differs)", () => {
         expect(diffPromotion({ ...olds, __provider: "old code" }, { ...olds, __provider: "new code" })).toEqual({ changes: false, replaces: [] });
     });
