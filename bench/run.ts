@@ -9,9 +9,12 @@
  *  4. Read-only AWS look-ups at preview (subnet, AMI parameter, partition, caller identity) for 1,
  *     100 and 500 instances, with the per-stack memo and without it. Goal: the count follows
  *     distinct subnets and OS/architecture pairs, not instances.
+ *  5. `pulumi preview` through the real engine (Pulumi's CLI, the test provider plugins over moto)
+ *     for 1 and 100 instances: wall time and the share the program's own evaluation takes
+ *     (bench/enginePreview.ts).
  *
  *   npm run bench                                  every section
- *   npm run bench -- --only lookups --only policy  some sections (evaluation, policy, promotion, lookups)
+ *   npm run bench -- --only lookups --only policy  some sections (evaluation, policy, promotion, lookups, engine)
  */
 import { execFileSync } from "child_process";
 import * as path from "path";
@@ -44,7 +47,7 @@ function median(values: number[]): number {
     return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-const SECTIONS = ["evaluation", "policy", "promotion", "lookups"] as const;
+const SECTIONS = ["evaluation", "policy", "promotion", "lookups", "engine"] as const;
 const { values: options } = parseArgs({ options: { only: { type: "string", multiple: true } } });
 const unknown = (options.only ?? []).filter((s) => !(SECTIONS as readonly string[]).includes(s));
 if (unknown.length > 0) {
@@ -120,8 +123,14 @@ function lookups(): void {
     }
 }
 
+function engine(): void {
+    console.log("\n5. `pulumi preview` through the real engine (median of 3 runs each)");
+    execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join("bench", "enginePreview.ts"), "3"], { cwd: root, stdio: "inherit" });
+}
+
 console.log(`Node ${process.version}; each measurement is a fresh process; times exclude module loading.`);
 if (runs("evaluation")) evaluation();
 if (runs("policy")) policy();
 if (runs("promotion")) promotion();
 if (runs("lookups")) lookups();
+if (runs("engine")) engine();

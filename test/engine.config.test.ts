@@ -32,8 +32,9 @@ afterAll(async () => {
 
 test("the dev stack file passes the CLI's validation once its secrets are set as README says", async () => {
     await ws.pulumi(["stack", "init", "dev", "--secrets-provider", "passphrase"]);
-    await ws.pulumi(["config", "set", "--secret", "airlock:scannerAccessKey", "ak-example", "--stack", "dev"]);
-    await ws.pulumi(["config", "set", "--secret", "airlock:scannerSecretKey", "sk-example", "--stack", "dev"]);
+    // As README and the file's header say: the command prompts and the key is typed in.
+    await ws.pulumi(["config", "set", "--secret", "airlock:scannerAccessKey", "--stack", "dev"], { stdin: "ak-example" });
+    await ws.pulumi(["config", "set", "--secret", "airlock:scannerSecretKey", "--stack", "dev"], { stdin: "sk-example" });
     const r = await ws.pulumi(["preview", "--stack", "dev"], { allowFailure: true });
     expect(r.output).not.toMatch(CLI_CONFIG_REFUSAL);
     // The program ran (its VPC and subnets are not in the emulator, so the preview may stop at a look-up).

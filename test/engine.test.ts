@@ -13,7 +13,9 @@
  */
 import { CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DescribeInstancesCommand, EC2Client, Instance } from "@aws-sdk/client-ec2";
 import { GetRolePolicyCommand, IAMClient, ListRolesCommand } from "@aws-sdk/client-iam";
-import { EngineWorkspace, RunResult, StateResource, createWorkspace, exportedResources, setStructuredConfig, stackOutputs } from "./engine/engine";
+import * as fs from "fs";
+import * as path from "path";
+import { EngineWorkspace, PROJECT_ROOT, RunResult, StateResource, createWorkspace, exportedResources, setStructuredConfig, stackOutputs } from "./engine/engine";
 import { TlsFront, startTlsFront } from "./engine/tlsFront";
 import { Moto, MotoRequest, awsClientConfig, startMoto } from "./support/moto";
 import { FAKE_KEYS, TenableFake, startTenableFake } from "./support/tenableFake";
@@ -35,6 +37,8 @@ let iam: IAMClient;
 let vpcId: string;
 let subnetId: string;
 let booting: NodeJS.Timeout | undefined;
+/** README's `up` line with its placeholders filled in. */
+let deployUp = "";
 /** Everything the CLI printed in this file, to search for secrets at the end. */
 const transcript: string[] = [];
 
@@ -119,20 +123,33 @@ afterAll(async () => {
 });
 
 describe("a stack's life through the Pulumi CLI", () => {
-    test("stack init and config as README documents them", async () => {
-        await pulumi(["stack", "init", STACK, "--secrets-provider", "passphrase"]);
-        await pulumi(["config", "set", "--stack", STACK, "aws:region", "eu-west-1"]);
-        await pulumi(["config", "set", "--stack", STACK, "airlock:vpcId", vpcId]);
-        await pulumi(["config", "set", "--stack", STACK, "airlock:subnetId", subnetId]);
-        await pulumi(["config", "set", "--stack", STACK, "airlock:scannerKind", "tenable"]);
-        await pulumi(["config", "set", "--stack", STACK, "airlock:scannerUrl", front.url]);
-        await pulumi(["config", "set", "--stack", STACK, "airlock:scannerTemplateUuid", TEMPLATE_UUID]);
-        await pulumi(["config", "set", "--stack", STACK, "--secret", "airlock:scannerAccessKey", FAKE_KEYS.accessKey]);
-        await pulumi(["config", "set", "--stack", STACK, "--secret", "airlock:scannerSecretKey", FAKE_KEYS.secretKey]);
-        await setStructuredConfig(ws, STACK, "airlock:scannerSourceCidrs", ["10.30.5.10/32"]);
+    test("README's deploy commands, run as written, configure the stack and preview it", async () => {
+        const values: Record<string, string> = {
+            "backend-url": `file://${ws.stateDir}`,
+            stack: STACK,
+            "secrets-provider": "passphrase",
+            region: "eu-west-1",
+            "vpc-id": vpcId,
+            "subnet-id": subnetId,
+            "scanner-url": front.url,
+            "template-uuid": TEMPLATE_UUID,
+            "scanner-cidr": "10.30.5.10/32",
+        };
+        const lines = readmeDeployCommands();
+        expect(lines.at(-1)).toBe("npm run pulumi -- up --stack <stack>");
+        // Everything up to `up` now; `up` itself runs below, after the preview checks.
+        // The `--secret` lines prompt for the value: the test types it on standard input.
+        const prompted: Record<string, string> = { "airlock:scannerAccessKey": FAKE_KEYS.accessKey, "airlock:scannerSecretKey": FAKE_KEYS.secretKey };
+        for (const line of lines.slice(0, -1)) {
+            const secretKey = /--secret (\S+)/.exec(line)?.[1];
+            const r = await ws.shell(substitute(line, values), { stdin: secretKey === undefined ? "" : prompted[secretKey] });
+            transcript.push(r.output);
+        }
+        expect(transcript.at(-1)).toMatch(/\+\s+\d+ to create/);
         await pulumi(["config", "set", "--stack", STACK, "airlock:readinessTimeoutMinutes", "2"]);
         await pulumi(["config", "set", "--stack", STACK, "airlock:scanTimeoutMinutes", "2"]);
         await setInstances(["web-1"]);
+        deployUp = substitute(lines.at(-1) ?? "", values);
     });
 
     test("preview plans everything, creates nothing, and the promotion does no AWS work", async () => {
@@ -150,8 +167,10 @@ describe("a stack's life through the Pulumi CLI", () => {
         expect(tenable.requests).toEqual([]);
     });
 
-    test("up promotes a clean instance: production in state, outputs and AWS", async () => {
-        const r = await pulumi(["up", "--yes", "--stack", STACK]);
+    test("up (README's last deploy command) promotes a clean instance: production in state, outputs and AWS", async () => {
+        // `up` asks for confirmation; PULUMI_SKIP_CONFIRMATIONS answers it as a user would.
+        const r = await ws.shell(deployUp, { env: { PULUMI_SKIP_CONFIRMATIONS: "true" } });
+        transcript.push(r.output);
         expect(r.output).toContain("promoted to production");
         const outputs = await stackOutputs(ws, STACK);
         const web1 = (outputs.instances as Record<string, Record<string, unknown>>)["web-1"];
@@ -178,6 +197,10 @@ describe("a stack's life through the Pulumi CLI", () => {
         const promotion = promotionOf(resources, "web-2");
         expect(promotion.outputs?.phase).toBe("remediation");
         expect(promotion.initErrors?.join("\n")).toContain("stays in quarantine");
+        // What lets the host load the provider for refresh and destroy travels in the partial state,
+        // in a gRPC trailer (grpc-js sends it unbounded; the engine's client takes up to 16 MiB).
+        expect(typeof promotion.outputs?.__provider).toBe("string");
+        expect(Buffer.byteLength(JSON.stringify(promotion.outputs))).toBeLessThan(256 * 1024);
         const instances = await instancesNamed();
         const remediation = resources.find((x) => x.urn.endsWith("::airlock-remediation"))?.id;
         expect((instances.get("web-2")?.SecurityGroups ?? []).map((g) => g.GroupId)).toEqual([remediation]);
@@ -290,6 +313,26 @@ describe("a stack's life through the Pulumi CLI", () => {
         }
     });
 });
+
+/** The lines of README's deploy-commands block. */
+function readmeDeployCommands(): string[] {
+    const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+    const block = /<!-- deploy-commands[^>]*-->\s*```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+    if (block === undefined) throw new Error("README.md has no deploy-commands block");
+    return block
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== "" && !l.startsWith("#"));
+}
+
+/** Fills README's `<placeholders>`; one it does not know fails the test. */
+function substitute(line: string, values: Readonly<Record<string, string>>): string {
+    return line.replace(/<([a-z-]+)>/g, (_m, name: string) => {
+        const value = values[name];
+        if (value === undefined) throw new Error(`README deploy command has a placeholder the test does not fill: <${name}> in ${line}`);
+        return `'${value}'`;
+    });
+}
 
 /** Describe/Get/List for Query and JSON APIs, GET/HEAD for REST ones (S3). */
 function isReadOnly(q: MotoRequest): boolean {

@@ -71,6 +71,8 @@ export interface EngineWorkspace {
     readonly env: Readonly<Record<string, string>>;
     /** Runs `pulumi <args…> --non-interactive --color never`. */
     pulumi(args: readonly string[], opts?: PulumiRunOptions): Promise<RunResult>;
+    /** Runs a shell command line (e.g. README's `npm run pulumi -- …`) in the project, with the workspace's environment. */
+    shell(command: string, opts?: PulumiRunOptions): Promise<RunResult>;
     /** Every file of the file backend's state for the stack, concatenated (what `pulumi` stores). */
     stateFiles(): string;
     /** Removes the workspace (after killing anything still running). */
@@ -148,6 +150,37 @@ export async function createWorkspace(opts: WorkspaceOptions = {}): Promise<Engi
         for (const pid of running) killGroup(pid, "SIGKILL");
     });
 
+    const run = (file: string, args: readonly string[], what: string, runOpts: PulumiRunOptions): Promise<RunResult> =>
+        new Promise((resolve, reject) => {
+            const child = childProcess.spawn(file, args, {
+                cwd: runOpts.cwd ?? projectDir,
+                env: { ...env, ...(runOpts.env ?? {}) },
+                detached: true,
+                stdio: ["pipe", "pipe", "pipe"],
+            });
+            if (child.pid !== undefined) running.add(child.pid);
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+            child.stdin.end(runOpts.stdin ?? "");
+            const timer = setTimeout(() => killGroup(child.pid, "SIGKILL"), runOpts.timeoutMs ?? 10 * 60_000);
+            child.once("error", reject);
+            // The plugins the CLI started are in its process group: none may outlive it (and one
+            // that kept the output pipes open would otherwise hold "close" back).
+            child.once("exit", () => killGroup(child.pid, "SIGKILL"));
+            child.once("close", (code, signal) => {
+                clearTimeout(timer);
+                if (child.pid !== undefined) running.delete(child.pid);
+                const result = { code: code ?? -1, stdout, stderr, output: `${stdout}${stderr}` };
+                if ((code !== 0 || signal !== null) && runOpts.allowFailure !== true) {
+                    reject(new Error(`${what} failed (code ${code}, signal ${signal}):\n${result.output}`));
+                    return;
+                }
+                resolve(result);
+            });
+        });
+
     const ws: EngineWorkspace = {
         dir,
         projectDir,
@@ -155,35 +188,10 @@ export async function createWorkspace(opts: WorkspaceOptions = {}): Promise<Engi
         pulumiHome,
         env,
         pulumi(args, runOpts = {}) {
-            return new Promise((resolve, reject) => {
-                const child = childProcess.spawn(path.join(binDir, "pulumi"), [...args, "--non-interactive", "--color", "never"], {
-                    cwd: runOpts.cwd ?? projectDir,
-                    env: { ...env, ...(runOpts.env ?? {}) },
-                    detached: true,
-                    stdio: ["pipe", "pipe", "pipe"],
-                });
-                if (child.pid !== undefined) running.add(child.pid);
-                let stdout = "";
-                let stderr = "";
-                child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-                child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-                child.stdin.end(runOpts.stdin ?? "");
-                const timer = setTimeout(() => killGroup(child.pid, "SIGKILL"), runOpts.timeoutMs ?? 10 * 60_000);
-                child.once("error", reject);
-                // The plugins the CLI started are in its process group: none may outlive it (and
-                // one that kept the output pipes open would otherwise hold "close" back).
-                child.once("exit", () => killGroup(child.pid, "SIGKILL"));
-                child.once("close", (code, signal) => {
-                    clearTimeout(timer);
-                    if (child.pid !== undefined) running.delete(child.pid);
-                    const result = { code: code ?? -1, stdout, stderr, output: `${stdout}${stderr}` };
-                    if ((code !== 0 || signal !== null) && runOpts.allowFailure !== true) {
-                        reject(new Error(`pulumi ${args.join(" ")} failed (code ${code}, signal ${signal}):\n${result.output}`));
-                        return;
-                    }
-                    resolve(result);
-                });
-            });
+            return run(path.join(binDir, "pulumi"), [...args, "--non-interactive", "--color", "never"], `pulumi ${args.join(" ")}`, runOpts);
+        },
+        shell(command, runOpts = {}) {
+            return run("/bin/bash", ["-c", command], command, runOpts);
         },
         stateFiles() {
             const out: string[] = [];
