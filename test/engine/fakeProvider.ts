@@ -85,6 +85,7 @@ import * as statusproto from "@pulumi/pulumi/proto/status_pb";
 import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import * as emptyproto from "google-protobuf/google/protobuf/empty_pb";
 import * as anyproto from "google-protobuf/google/protobuf/any_pb";
+import { SECRET_SIG, SIG_KEY, UNKNOWN_SENTINELS } from "../support/wire";
 
 type Grpc = typeof import("@grpc/grpc-js");
 // The generated service definition requires "@grpc/grpc-js" from @pulumi/pulumi's location: use that instance.
@@ -107,18 +108,7 @@ export function pluginVersion(kind: PluginKind): string {
 // Wire values
 // ---------------------------------------------------------------------------------------------
 
-/** The engine's unknown sentinels (rpc.go): string, bool, number, array, asset, archive, object. */
-const UNKNOWN_SENTINELS: ReadonlySet<string> = new Set([
-    "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
-    "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
-    "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
-    "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
-    "030794c1-ac77-496b-92df-f27374a8bd58",
-    "e48ece36-62e2-4504-bad9-02848725956a",
-    "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
-]);
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+// The engine's unknown sentinels and secret signature: see ../support/wire.ts.
 
 export function isUnknown(value: unknown): boolean {
     return typeof value === "string" && UNKNOWN_SENTINELS.has(value);

@@ -119,6 +119,15 @@ export function runArguments(
     return out;
 }
 
+/** Fills a PluginDependency or PackageDependency message (the same four fields). */
+function dependency<T extends { setName(v: string): void; setKind(v: string): void; setVersion(v: string): void; setServer(v: string): void }>(message: T, p: PluginDependency): T {
+    message.setName(p.name);
+    message.setKind("resource");
+    message.setVersion(p.version);
+    if (p.server !== undefined) message.setServer(p.server);
+    return message;
+}
+
 function unimplemented(name: string) {
     return (_call: unknown, callback: Callback): void => callback({ code: grpc.status.UNIMPLEMENTED, details: `${name} is not implemented by the test language host` });
 }
@@ -138,34 +147,15 @@ function main(argv: string[]): void {
             callback(null, info);
         },
         getRequiredPlugins(call: Call<any>, callback: Callback): void {
-            const info = call.request.getInfo();
-            const dir = info?.getProgramDirectory() || call.request.getProgram() || process.cwd();
+            const dir = call.request.getInfo()?.getProgramDirectory() || call.request.getProgram() || process.cwd();
             const resp = new langproto.GetRequiredPluginsResponse();
-            resp.setPluginsList(
-                requiredPlugins(dir).map((p) => {
-                    const dep = new plugproto.PluginDependency();
-                    dep.setName(p.name);
-                    dep.setKind("resource");
-                    dep.setVersion(p.version);
-                    if (p.server !== undefined) dep.setServer(p.server);
-                    return dep;
-                }),
-            );
+            resp.setPluginsList(requiredPlugins(dir).map((p) => dependency(new plugproto.PluginDependency(), p)));
             callback(null, resp);
         },
         getRequiredPackages(call: Call<any>, callback: Callback): void {
             const dir = call.request.getInfo()?.getProgramDirectory() || process.cwd();
             const resp = new langproto.GetRequiredPackagesResponse();
-            resp.setPackagesList(
-                requiredPlugins(dir).map((p) => {
-                    const dep = new plugproto.PackageDependency();
-                    dep.setName(p.name);
-                    dep.setKind("resource");
-                    dep.setVersion(p.version);
-                    if (p.server !== undefined) dep.setServer(p.server);
-                    return dep;
-                }),
-            );
+            resp.setPackagesList(requiredPlugins(dir).map((p) => dependency(new plugproto.PackageDependency(), p)));
             callback(null, resp);
         },
         run(call: Call<any>, callback: Callback): void {
