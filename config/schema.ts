@@ -562,6 +562,15 @@ function parseRules(r: Reader, key: string, fallback: readonly NetworkRule[], di
     return { rules, indexes };
 }
 
+/**
+ * True when a URL carries user information (`user:password@host`, `user@host`): anything before an
+ * `@` in the authority, with or without a scheme. Such a URL is never echoed in a message.
+ */
+export function hasUserInfo(url: string): boolean {
+    const afterScheme = url.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+    return /^[^/?#]*@/.test(afterScheme);
+}
+
 /** True when the rule lets the given TCP port through from the whole internet. */
 export function exposesPortToInternet(rule: NetworkRule, tcpPort: number): boolean {
     const coversPort =
@@ -843,6 +852,12 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
     const kindText = r.string(key("scannerKind")) ?? "inspector";
     const kind = oneOf(r, key("scannerKind"), kindText, SCANNER_KINDS, "scanner kind");
     const url = r.string(key("scannerUrl"));
+    const urlHasCredentials = url !== undefined && hasUserInfo(url);
+    if (urlHasCredentials) {
+        r.fail(
+            "`airlock:scannerUrl` has credentials in it (user:password@ or user@ before the host); they would be kept in plain config and state and shown by `pulumi up`. Remove them from the URL (the value is not shown here), set the API keys with `pulumi config set --secret airlock:scannerAccessKey` and `airlock:scannerSecretKey`, and rotate the credentials the URL held.",
+        );
+    }
     const templateUuid = r.string(key("scannerTemplateUuid"));
     const policyIdText = r.string(key("scannerPolicyId"));
     const policyId = policyIdText === undefined ? undefined : r.integer(key("scannerPolicyId"), 0, 1, 2 ** 31 - 1);
@@ -865,7 +880,13 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
     if (kind === "tenable") {
         if (url === undefined) {
             r.fail("`airlock:scannerUrl` is required for the tenable scanner, e.g. https://nessus.example.internal:8834.");
-        } else if (!/^https:\/\/[^\s/?#]+(?:\/[^\s?#]*)?$/.test(url)) {
+        } else if (urlHasCredentials) {
+            // Reported above, without the value.
+        } else if (/[@?#]/.test(url)) {
+            r.fail(
+                "`airlock:scannerUrl` must be an https:// base URL without a query string or fragment, such as https://nessus.example.internal:8834 (the value is not shown: it may hold credentials).",
+            );
+        } else if (!/^https:\/\/[^\s/?#@]+(?:\/[^\s?#@]*)?$/.test(url)) {
             r.fail(`\`airlock:scannerUrl\` must be an https:// URL (the API keys travel in its headers)${r.not(key("scannerUrl"), url)}.`);
         }
         for (const secretKey of ["scannerAccessKey", "scannerSecretKey"]) {

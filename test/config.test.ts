@@ -516,6 +516,47 @@ describe("secret values never appear in messages", () => {
     });
 });
 
+describe("a scanner URL with credentials in it is refused without being shown", () => {
+    const CREDENTIALS_MESSAGE =
+        "`airlock:scannerUrl` has credentials in it (user:password@ or user@ before the host); they would be kept in plain config and state and shown by `pulumi up`. Remove them from the URL (the value is not shown here), set the API keys with `pulumi config set --secret airlock:scannerAccessKey` and `airlock:scannerSecretKey`, and rotate the credentials the URL held.";
+    it.each<[string, string, readonly string[]]>([
+        ["user and password", "https://admin:hunter2-pw@nessus.example.internal:8834", ["admin", "hunter2-pw"]],
+        ["user only", "https://apiuser-x@nessus.example.internal:8834", ["apiuser-x"]],
+        ["password only", "https://:hunter2-pw@nessus.example.internal:8834/", ["hunter2-pw"]],
+        ["upper-case scheme", "HTTPS://Admin:Hunter2-pw@nessus.example.internal", ["Admin", "Hunter2-pw"]],
+        ["plain http as well", "http://admin:hunter2-pw@nessus.example.internal:8834", ["admin", "hunter2-pw"]],
+        ["an @ in the password", "https://admin:p@ss-word@nessus.example.internal", ["p@ss-word", "ss-word"]],
+    ])("%s", (_case, url, fragments) => {
+        const problems = problemsOf({ "airlock:scannerUrl": url });
+        expect(problems).toEqual([CREDENTIALS_MESSAGE]);
+        for (const fragment of [url, ...fragments]) {
+            expect(problems.join("\n")).not.toContain(fragment);
+        }
+    });
+
+    it("also when another scanner is configured (the URL is in the stack file either way)", () => {
+        const url = "https://admin:hunter2-pw@nessus.example.internal:8834";
+        const problems = problemsOf({ "airlock:scannerKind": "inspector", "airlock:scannerUrl": url, "airlock:scannerTemplateUuid": undefined, "airlock:scannerAccessKey": undefined, "airlock:scannerSecretKey": undefined });
+        expect(problems).toContain(CREDENTIALS_MESSAGE);
+        expect(problems.join("\n")).not.toContain("hunter2-pw");
+    });
+
+    it.each([
+        ["a query string", "https://nessus.example.internal:8834/?accessKey=hunter2-pw"],
+        ["a fragment", "https://nessus.example.internal:8834/#hunter2-pw"],
+    ])("a URL with %s is refused, and not shown either", (_case, url) => {
+        const problems = problemsOf({ "airlock:scannerUrl": url });
+        expect(problems).toEqual([
+            "`airlock:scannerUrl` must be an https:// base URL without a query string or fragment, such as https://nessus.example.internal:8834 (the value is not shown: it may hold credentials).",
+        ]);
+        expect(problems.join("\n")).not.toContain("hunter2-pw");
+    });
+
+    it.each(["https://nessus.example.internal:8834", "https://nessus.example.internal:8834/", "https://cloud.tenable.com", "https://[2001:db8::10]:8834"])("accepts %s", (url) => {
+        expect(problemsOf({ "airlock:scannerUrl": url })).toEqual([]);
+    });
+});
+
 describe("exposesPortToInternet", () => {
     const rule = { description: "r", protocol: "tcp" as const, fromPort: 20, toPort: 25, cidrs: [] as string[], ipv6Cidrs: [] as string[] };
     it.each([

@@ -232,6 +232,24 @@ describe("secret config values", () => {
     });
 });
 
+describe("a scanner URL with credentials", () => {
+    it("stops preview before anything is declared, and the URL and its credentials are printed nowhere", async () => {
+        const url = "https://admin:hunter2-pw@nessus.security.example.internal:8834";
+        const engine = installMocks({ preview: true });
+        const run = runProgram(devConfigWith({ "airlock:scannerUrl": url }), { engine, preview: true });
+        await expect(run).rejects.toThrow("`airlock:scannerUrl` has credentials in it");
+        await expect(run).rejects.toBeInstanceOf(pulumi.RunError);
+        const message = await run.then(
+            () => "",
+            (err: Error) => err.message,
+        );
+        for (const fragment of [url, "admin:", "hunter2-pw"]) {
+            expect(message).not.toContain(fragment);
+        }
+        expect(engine.resources).toEqual([]);
+    });
+});
+
 describe("duplicate rules", () => {
     const tcp = (port: number, peer: Partial<NetworkRule>): NetworkRule => ({
         description: `port ${port}`,
