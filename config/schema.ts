@@ -1,6 +1,7 @@
 import { INSTANCE_NAME_PATTERN, PROMOTION_SCANNER_KINDS, PROMOTION_SEVERITIES, REGION_PATTERN } from "../providers/promotionInputs";
 import { checkCidr, isWholeInternet } from "./cidr";
 import { describePeer, describeTraffic, findRuleCollisions, RuleCollision, scannerIngressRules } from "./ruleCollisions";
+import { checkMountPoint } from "./mountPoint";
 import { didYouMean } from "./suggest";
 import { stackTagProblems, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "./tags";
 
@@ -183,7 +184,6 @@ const PREFIX_LIST_ID = /^pl-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 const AMI_ID = /^ami-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 const REGION = REGION_PATTERN;
 const POLICY_ARN = /^arn:aws[a-z-]*:iam::(?:aws|\d{12}):policy\/[\w+=,.@/-]+$/;
-const MOUNT_POINT = /^\/[A-Za-z0-9._\/-]{1,200}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12,}$/i;
 /** Characters EC2, IAM and S3 all accept in tags (IAM and S3 are the strict ones). */
 const TAG_CHARACTERS = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
@@ -639,6 +639,25 @@ function parseInstanceName(r: Reader, path: string, value: Json | undefined, nam
     return name;
 }
 
+/** Reports a mount point the data volume may not use (see config/mountPoint.ts), with the fix. */
+function checkMountPointField(r: Reader, field: string, mountPoint: string): void {
+    const check = checkMountPoint(mountPoint);
+    if (check.ok) {
+        return;
+    }
+    const fix = "Mount the data volume on a directory of its own, such as /data or /srv/app.";
+    if (check.denied === true) {
+        r.fail(
+            r.isSecret(field)
+                ? `\`${field}\` is a system directory or a pseudo-filesystem (its value is secret and not shown). ${fix}`
+                : `\`${field}\` (${JSON.stringify(mountPoint)}) ${check.problem}. ${fix}`,
+        );
+        return;
+    }
+    const suggestion = check.suggestion === undefined ? "" : r.suggest(field, ` Did you mean "${check.suggestion}"?`);
+    r.fail(`\`${field}\` ${check.problem}${r.not(field, mountPoint)}.${suggestion}`);
+}
+
 function parseInstance(
     r: Reader,
     path: string,
@@ -675,8 +694,10 @@ function parseInstance(
         r.fail(`\`${path}.rootVolumeGiB\` must be a whole number of GiB from 8 to ${DATA_VOLUME_MAX_GIB}${r.not(path, rootVolumeGiB)}.`);
     }
     const mountPoint = value.mountPoint ?? "/data";
-    if (typeof mountPoint !== "string" || !MOUNT_POINT.test(mountPoint) || mountPoint.split("/").includes("..") || mountPoint === "/") {
-        r.fail(`\`${path}.mountPoint\` must be an absolute path below / made of letters, digits and ._-/, such as "/data"${r.not(path, mountPoint)}.`);
+    if (typeof mountPoint !== "string") {
+        r.fail(`\`${path}.mountPoint\` must be an absolute path such as "/data"${r.not(path, mountPoint)}.`);
+    } else {
+        checkMountPointField(r, `${path}.mountPoint`, mountPoint);
     }
     const associatePublicIp = value.associatePublicIp ?? false;
     if (typeof associatePublicIp !== "boolean") {

@@ -516,6 +516,52 @@ describe("secret values never appear in messages", () => {
     });
 });
 
+describe("the data volume's mount point", () => {
+    const mountProblems = (mountPoint: unknown) => problemsOf({ "airlock:instances": instance({ mountPoint }) });
+    const USE = "Mount the data volume on a directory of its own, such as /data or /srv/app.";
+
+    it.each<[string, string]>([
+        ["/etc", '`airlock:instances[0].mountPoint` ("/etc") is a system directory: mounting the data volume there would hide the operating system\'s own files under an empty filesystem. ' + USE],
+        ["/usr/local/data", '`airlock:instances[0].mountPoint` ("/usr/local/data") is below /usr, a system directory: mounting the data volume there would hide the operating system\'s own files under an empty filesystem. ' + USE],
+        ["/dev/shm", '`airlock:instances[0].mountPoint` ("/dev/shm") is on a pseudo-filesystem (/dev), held by the kernel or in memory: data written there would not land on the encrypted volume. ' + USE],
+        ["/home/ec2-user", '`airlock:instances[0].mountPoint` ("/home/ec2-user") is a user\'s home directory: mounting the data volume there would hide them (and the login users\' SSH keys) under an empty filesystem. ' + USE],
+        ["/mnt", '`airlock:instances[0].mountPoint` ("/mnt") is where cloud-init mounts the instance store on instance types that have one. ' + USE],
+        ["/", '`airlock:instances[0].mountPoint` ("/") is the root directory: mounting the data volume there would hide the operating system\'s own files under an empty filesystem. ' + USE],
+        ["//", '`airlock:instances[0].mountPoint` must be a normalised path, without //, a trailing /, or . and .. segments, not "//".'],
+        ["/.", '`airlock:instances[0].mountPoint` must be a normalised path, without //, a trailing /, or . and .. segments, not "/.".'],
+        ["/srv//data/", '`airlock:instances[0].mountPoint` must be a normalised path, without //, a trailing /, or . and .. segments, not "/srv//data/". Did you mean "/srv/data"?'],
+        ["/srv/../etc", '`airlock:instances[0].mountPoint` must be a normalised path, without //, a trailing /, or . and .. segments, not "/srv/../etc".'],
+        ["data", '`airlock:instances[0].mountPoint` must be an absolute path (starting with /), not "data". Did you mean "/data"?'],
+        ["/srv/my data", '`airlock:instances[0].mountPoint` may use only letters, digits and ._- between its slashes, not "/srv/my data".'],
+        ["/srv/-o", '`airlock:instances[0].mountPoint` may not have a directory name starting with - (it would read as an option), not "/srv/-o".'],
+    ])("%j is refused with the reason and the fix", (mountPoint, message) => {
+        expect(mountProblems(mountPoint)).toEqual([message]);
+    });
+
+    it.each([
+        "/etc", "/usr", "/boot", "/bin", "/sbin", "/lib", "/lib64", "/root", "/snap/core", "/efi",
+        "/dev/shm", "/proc", "/sys/fs/cgroup", "/run", "/run/data", "/tmp", "/tmp/data", "/var/tmp",
+        "/var", "/var/log", "/var/log/app", "/var/run", "/var/lock", "/var/cache/app", "/var/spool",
+        "/var/lib", "/var/lib/dpkg", "/var/lib/apt/lists", "/var/lib/rpm", "/var/lib/cloud", "/var/lib/systemd", "/var/lib/amazon/ssm",
+        "/home", "/home/admin", "/home/ubuntu", "/opt", "/opt/aws", "/mnt",
+        "//", "/.", "/..", "/./data", "/data/.", "/data/", "/data/../etc", "/a//b",
+    ])("refuses %j", (mountPoint) => {
+        expect(mountProblems(mountPoint)).toHaveLength(1);
+    });
+
+    it.each(["/data", "/srv", "/srv/data", "/var/lib/postgresql", "/var/lib/docker", "/var/www", "/opt/app", "/opt/app/data", "/home/app/data", "/mnt/data", "/media/data", "/data.v2", "/Data_1/x-y"])(
+        "accepts %j",
+        (mountPoint) => {
+            expect(mountProblems(mountPoint)).toEqual([]);
+        },
+    );
+
+    it("names the key but not the value when the instances are secret", () => {
+        const problems = problemsOf({ "airlock:instances": instance({ mountPoint: "/etc/secret-place" }) }, ["airlock:scannerAccessKey", "airlock:scannerSecretKey", "airlock:instances"]);
+        expect(problems).toEqual([`\`airlock:instances[0].mountPoint\` is a system directory or a pseudo-filesystem (its value is secret and not shown). ${USE}`]);
+    });
+});
+
 describe("a scanner URL with credentials in it is refused without being shown", () => {
     const CREDENTIALS_MESSAGE =
         "`airlock:scannerUrl` has credentials in it (user:password@ or user@ before the host); they would be kept in plain config and state and shown by `pulumi up`. Remove them from the URL (the value is not shown here), set the API keys with `pulumi config set --secret airlock:scannerAccessKey` and `airlock:scannerSecretKey`, and rotate the credentials the URL held.";

@@ -192,6 +192,16 @@ describe("invalid configuration", () => {
             "`airlock:scannerSourceCidrs[1]` repeats 10.30.5.10/32 already in `airlock:scannerSourceCidrs[0]`; remove one.",
         ],
         [
+            "a data volume mounted over /etc",
+            { "airlock:instances": [{ name: "web-1", instanceType: "t3.small", mountPoint: "/etc" }] },
+            '`airlock:instances[0].mountPoint` ("/etc") is a system directory',
+        ],
+        [
+            "a data volume mounted on a pseudo-filesystem",
+            { "airlock:instances": [{ name: "web-1", instanceType: "t3.small", mountPoint: "/dev/shm" }] },
+            '`airlock:instances[0].mountPoint` ("/dev/shm") is on a pseudo-filesystem (/dev)',
+        ],
+        [
             "more stack tags than an instance can carry",
             { "airlock:tags": Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`tag-${i}`, "x"])) },
             "`airlock:tags` has 46 tags, 1 too many: EC2 allows 50 tags per instance",
