@@ -43,8 +43,3 @@ export function checkCidr(value: string): CidrCheck {
     }
     return { ok: true, family: isV4 ? "ipv4" : "ipv6", cidr: `${network}/${prefixLength}`, prefixLength };
 }
-
-/** True when the block covers the whole address space of its family (the internet). */
-export function isWholeInternet(cidr: string): boolean {
-    return cidr === "0.0.0.0/0" || cidr === "::/0";
-}

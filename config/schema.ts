@@ -1,5 +1,16 @@
 import { INSTANCE_NAME_PATTERN, PROMOTION_SCANNER_KINDS, PROMOTION_SEVERITIES, REGION_PATTERN } from "../providers/promotionInputs";
-import { checkCidr, isWholeInternet } from "./cidr";
+import { checkCidr } from "./cidr";
+import {
+    everyPortMessage,
+    everyPortOf,
+    portExposureMessage,
+    PortProtocol,
+    publicCidrs,
+    scannerExcessMessage,
+    scannerSourceExcess,
+    SensitivePort,
+    sensitivePortExposures,
+} from "./exposure";
 import { describePeer, describeTraffic, findRuleCollisions, RuleCollision, scannerIngressRules } from "./ruleCollisions";
 import { checkMountPoint } from "./mountPoint";
 import { didYouMean } from "./suggest";
@@ -24,12 +35,6 @@ export type Protocol = (typeof PROTOCOLS)[number];
 /** gp3 volume size limits in GiB (EBS). */
 export const DATA_VOLUME_MIN_GIB = 1;
 export const DATA_VOLUME_MAX_GIB = 16384;
-
-/** Ports that must never be open to the whole internet on a production group. */
-export const ADMIN_PORTS: ReadonlyArray<{ readonly port: number; readonly service: string }> = [
-    { port: 22, service: "SSH" },
-    { port: 3389, service: "RDP" },
-];
 
 /** One security group rule. Exactly one kind of source/destination: CIDRs, a security group or a prefix list. */
 export interface NetworkRule {
@@ -86,6 +91,10 @@ export interface AirlockConfig {
     readonly vpcId: string;
     readonly instances: readonly InstanceSpec[];
     readonly allowPublicIp: boolean;
+    /** Opt-in for production ingress rules that admit every port (or protocol) from public addresses. */
+    readonly allowPublicAllPorts: boolean;
+    /** Ports guarded in addition to the built-in list (config/exposure.ts). */
+    readonly sensitivePorts: readonly SensitivePort[];
     readonly remediationEgress: readonly NetworkRule[];
     readonly productionIngress: readonly NetworkRule[];
     readonly productionEgress: readonly NetworkRule[];
@@ -140,6 +149,13 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
     { key: "allowPublicIp", type: "boolean", default: false, description: "Opt-in that lets an instance set associatePublicIp: true. Off: no instance gets a public IP." },
     { key: "remediationEgress", type: "object", description: "Egress rules of the remediation (quarantine) group: what updates need. Default: TCP 443 anywhere." },
     { key: "productionIngress", type: "object", description: "Ingress rules of the production group, exactly as declared. Default: none." },
+    {
+        key: "allowPublicAllPorts",
+        type: "boolean",
+        default: false,
+        description: "Opt-in that lets a productionIngress rule admit every port or protocol from public addresses. Off: such rules are refused.",
+    },
+    { key: "sensitivePorts", type: "array", description: "Ports added to the built-in list of admin and data ports that no rule may open to more than a small public range." },
     { key: "productionEgress", type: "object", description: "Egress rules of the production group. Default: TCP 443 anywhere." },
     { key: "scannerKind", type: "string", default: "inspector", description: "Vulnerability scanner: tenable, inspector or none (none promotes unscanned; throwaway environments only)." },
     { key: "scannerUrl", type: "string", description: "Tenable: base URL of Nessus Manager or Tenable Vulnerability Management (https://...)." },
@@ -290,7 +306,7 @@ class Reader {
      * A key that holds a list. `pulumi config set key value` stores a plain string, which is read as
      * the single value it is; anything but a list is reported with the list form to write instead.
      */
-    list(key: string, what: "instances" | "rules" | "cidrs"): Json[] | undefined {
+    list(key: string, what: "instances" | "rules" | "cidrs" | "ports"): Json[] | undefined {
         const text = this.raw[key];
         if (text === undefined || text === "") {
             return undefined;
@@ -304,7 +320,7 @@ class Reader {
         if (Array.isArray(value)) {
             return value;
         }
-        if (what === "cidrs") {
+        if (what === "cidrs" || what === "ports") {
             this.fail(notAListMessage(this, key, `${key}:`, value, "in the stack file"));
         } else if (value !== null && typeof value === "object") {
             const example = this.isSecret(key) ? "" : ` (${key}: [${flowYaml(value)}])`;
@@ -571,11 +587,47 @@ export function hasUserInfo(url: string): boolean {
     return /^[^/?#]*@/.test(afterScheme);
 }
 
-/** True when the rule lets the given TCP port through from the whole internet. */
-export function exposesPortToInternet(rule: NetworkRule, tcpPort: number): boolean {
-    const coversPort =
-        rule.protocol === "all" || (rule.protocol === "tcp" && rule.fromPort <= tcpPort && tcpPort <= rule.toPort);
-    return coversPort && [...rule.cidrs, ...rule.ipv6Cidrs].some(isWholeInternet);
+const SENSITIVE_PORT_FORM = "must be a port (8443), a range (8000-8100) or either with /tcp or /udp (8443/tcp)";
+
+/** `airlock:sensitivePorts`: ports and ranges, each for TCP and UDP unless it names one. */
+function parseSensitivePorts(r: Reader, key: string): SensitivePort[] {
+    const value = r.list(key, "ports");
+    const ports: SensitivePort[] = [];
+    (value ?? []).forEach((item, i) => {
+        const path = `${key}[${i}]`;
+        const text = typeof item === "number" && Number.isInteger(item) ? String(item) : typeof item === "string" ? item.trim() : undefined;
+        const match = text === undefined ? null : /^(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp))?$/i.exec(text);
+        const from = Number(match?.[1]);
+        const to = match?.[2] === undefined ? from : Number(match[2]);
+        if (match === null || from > to || to > 65535) {
+            r.fail(`\`${path}\` ${SENSITIVE_PORT_FORM}${r.not(path, item)}.`);
+            return;
+        }
+        const protocol = match[3]?.toLowerCase() as PortProtocol | undefined;
+        ports.push({ from, to, protocols: protocol === undefined ? ["tcp", "udp"] : [protocol] });
+    });
+    return ports;
+}
+
+/**
+ * Production ingress: guarded ports open to more than a small public range (all rules for a port
+ * together), and every-port rules from public space without `airlock:allowPublicAllPorts`.
+ */
+function checkIngressExposure(r: Reader, key: string, ingress: ParsedRules, sensitivePorts: readonly SensitivePort[], allowPublicAllPorts: boolean): void {
+    const show = !r.isSecret(key);
+    const path = (i: number) => `${key}[${ingress.indexes[i] ?? i}]`;
+    for (const exposure of sensitivePortExposures(ingress.rules, sensitivePorts)) {
+        r.fail(portExposureMessage(exposure, path, show));
+    }
+    if (!allowPublicAllPorts) {
+        ingress.rules.forEach((rule, i) => {
+            const what = everyPortOf(rule);
+            const cidrs = what === undefined ? [] : publicCidrs(rule);
+            if (what !== undefined && cidrs.length > 0) {
+                r.fail(everyPortMessage(path(i), what, cidrs, show));
+            }
+        });
+    }
 }
 
 /** Instance names in use, so that a suggested name is never one another instance has or was offered. */
@@ -860,15 +912,9 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
     const ingress = parseRules(r, key("productionIngress"), [], "ingress");
     const productionIngress = ingress.rules;
     const productionEgress = parseRules(r, key("productionEgress"), [HTTPS_EGRESS], "egress").rules;
-    productionIngress.forEach((rule, i) => {
-        for (const admin of ADMIN_PORTS) {
-            if (exposesPortToInternet(rule, admin.port)) {
-                r.fail(
-                    `\`airlock:productionIngress[${ingress.indexes[i] ?? i}]\` opens ${admin.service} (port ${admin.port}) to the whole internet. Limit it to your admin CIDRs, or reach instances through SSM Session Manager.`,
-                );
-            }
-        }
-    });
+    const allowPublicAllPorts = r.boolean(key("allowPublicAllPorts"), false);
+    const sensitivePorts = parseSensitivePorts(r, key("sensitivePorts"));
+    checkIngressExposure(r, key("productionIngress"), ingress, sensitivePorts, allowPublicAllPorts);
 
     const kindText = r.string(key("scannerKind")) ?? "inspector";
     const kind = oneOf(r, key("scannerKind"), kindText, SCANNER_KINDS, "scanner kind");
@@ -892,9 +938,13 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
         r.fail(`\`${repeated}\` repeats ${what} already in \`${first}\`; remove one.`);
     }
     const scannerSecurityGroupId = optionalId(r, key("scannerSecurityGroupId"), r.string(key("scannerSecurityGroupId")), SECURITY_GROUP_ID, "sg-0123456789abcdef0");
-    for (const cidr of sourceCidrs) {
-        if (isWholeInternet(cidr)) {
-            r.fail(`\`airlock:scannerSourceCidrs\` contains ${cidr}, which would open the quarantine group to the whole internet. List the scanner's own addresses.`);
+    // The remediation group admits every port from these: a host or a few, not a network.
+    const scannerExcess = scannerSourceExcess(sourceCidrs);
+    const scannerPath = (i: number) => `${key("scannerSourceCidrs")}[${sourceCidrEntries[i]?.index ?? i}]`;
+    for (const kind of ["public", "private"] as const) {
+        const found = scannerExcess[kind];
+        if (found !== undefined) {
+            r.fail(scannerExcessMessage(found, kind, scannerPath, !r.isSecret(key("scannerSourceCidrs"))));
         }
     }
     const hasApiKeys = r.has(key("scannerAccessKey")) && r.has(key("scannerSecretKey"));
@@ -950,6 +1000,8 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
         vpcId,
         instances,
         allowPublicIp,
+        allowPublicAllPorts,
+        sensitivePorts,
         remediationEgress,
         productionIngress,
         productionEgress,

@@ -2,7 +2,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { checkCidr } from "../config/cidr";
-import { CONFIG_KEYS, ConfigError, exposesPortToInternet, parseAirlockConfig } from "../config/schema";
+import { addressCounts, addressSpace, formatAddressCount, nonPublicPart, publicPart } from "../config/addressSpace";
+import { BUILTIN_SENSITIVE_PORTS, scannerSourceExcess, SensitivePort, sensitivePortExposures } from "../config/exposure";
+import { CONFIG_KEYS, ConfigError, NetworkRule, parseAirlockConfig } from "../config/schema";
 import { closest } from "../config/suggest";
 import { MAX_STACK_TAGS, TAGGED_RESOURCES } from "../config/tags";
 import { PROJECT_ROOT, StackConfig, TEST_SECRET, devConfigWith, readStackConfig } from "./support/program";
@@ -210,12 +212,12 @@ describe("invalid configuration fails with the key and the fix", () => {
         [
             "SSH open to the world in production",
             { "airlock:productionIngress": [{ description: "ssh", port: 22, cidrs: ["0.0.0.0/0"] }] },
-            "`airlock:productionIngress[0]` opens SSH (port 22) to the whole internet. Limit it to your admin CIDRs, or reach instances through SSM Session Manager.",
+            "`airlock:productionIngress[0]` opens port 22/tcp (SSH) to 3,702,258,688 public IPv4 addresses (0.0.0.0/0). Admit it from at most a /24 of public IPv4 (256 addresses) and a /48 of public IPv6 in all, or from a security group, or reach instances with SSM Session Manager instead (`ssh: disabled`).",
         ],
         [
             "scanner CIDR that is the whole internet",
             { "airlock:scannerSourceCidrs": ["0.0.0.0/0"] },
-            "`airlock:scannerSourceCidrs` contains 0.0.0.0/0, which would open the quarantine group to the whole internet. List the scanner's own addresses.",
+            "`airlock:scannerSourceCidrs[0]` lets 3,702,258,688 public IPv4 addresses (0.0.0.0/0) reach quarantined instances on every port. List only the scanner's own addresses: at most a /24 of public IPv4 (256 addresses) and a /48 of public IPv6 in all.",
         ],
         [
             "tenable without an https URL",
@@ -492,6 +494,10 @@ describe("secret values never appear in messages", () => {
         ["a rule's CIDR", "airlock:productionIngress", [rule({ cidrs: ["10.77.66.55/24"] })], "Host bits are set in `airlock:productionIngress[0].cidrs[0]`"],
         ["a duplicate rule", "airlock:productionIngress", [rule({ cidrs: ["10.77.66.0/24"] }), rule({ cidrs: ["10.77.66.0/24"] })], "`airlock:productionIngress[1]` repeats a rule already in `airlock:productionIngress[0]`"],
         ["an instance name", "airlock:instances", [{ name: "Secret_Project", instanceType: "t3.small" }], "`airlock:instances[0].name` is not usable in AWS names"],
+        ["a rule that exposes SSH", "airlock:productionIngress", [rule({ port: 22, cidrs: ["0.0.0.0/1"] })], "`airlock:productionIngress[0]` opens port 22/tcp (SSH) to 2,092,957,696 public IPv4 addresses. Admit it"],
+        ["a rule that admits every port", "airlock:productionIngress", [rule({ protocol: "all", port: undefined, cidrs: ["1.2.3.4/32"] })], "`airlock:productionIngress[0]` admits every protocol and port from public addresses. Admit only"],
+        ["a scanner range", "airlock:scannerSourceCidrs", ["0.0.0.0/1"], "`airlock:scannerSourceCidrs[0]` lets 2,092,957,696 public IPv4 addresses reach quarantined instances"],
+        ["a sensitive port", "airlock:sensitivePorts", ["https"], "`airlock:sensitivePorts[0]` must be a port (8443)"],
         ["a tag value", "airlock:tags", { project: "classified project!" }, "`airlock:tags.project` must be a string of at most 256 characters"],
     ])("%s set with --secret is named, not shown", (_case, key, value, message) => {
         const problems = problemsOf({ [key]: value }, [...SECRET_KEYS, key]).join("\n");
@@ -562,6 +568,190 @@ describe("the data volume's mount point", () => {
     });
 });
 
+describe("exposure is judged by the public address space all rules for a port cover together", () => {
+    const ingress = (...rules: Array<Record<string, unknown>>) => ({ "airlock:productionIngress": rules });
+    const ssh = (cidrs: string[], fields: Record<string, unknown> = {}) => ({ description: "ssh", port: 22, cidrs, ...fields });
+    const ssh6 = (ipv6Cidrs: string[]) => ({ description: "ssh", port: 22, ipv6Cidrs });
+    const FIX = "Admit it from at most a /24 of public IPv4 (256 addresses) and a /48 of public IPv6 in all, or from a security group";
+    const SSH_FIX = `${FIX}, or reach instances with SSM Session Manager instead (\`ssh: disabled\`).`;
+
+    it.each<[string, Record<string, unknown>, string]>([
+        [
+            "SSH from two adjacent halves in two rules (together the whole internet)",
+            ingress(ssh(["0.0.0.0/1"]), ssh(["128.0.0.0/1"], { description: "other half" })),
+            `\`airlock:productionIngress[0]\` and \`airlock:productionIngress[1]\` together open port 22/tcp (SSH) to 3,702,258,688 public IPv4 addresses (0.0.0.0/1, 128.0.0.0/1). ${SSH_FIX}`,
+        ],
+        [
+            "SSH from two halves in one rule",
+            ingress(ssh(["0.0.0.0/1", "128.0.0.0/1"])),
+            `\`airlock:productionIngress[0]\` opens port 22/tcp (SSH) to 3,702,258,688 public IPv4 addresses (0.0.0.0/1, 128.0.0.0/1). ${SSH_FIX}`,
+        ],
+        [
+            "SSH from half the internet",
+            ingress(ssh(["0.0.0.0/1"])),
+            `\`airlock:productionIngress[0]\` opens port 22/tcp (SSH) to 2,092,957,696 public IPv4 addresses (0.0.0.0/1). ${SSH_FIX}`,
+        ],
+        [
+            "SSH from all global unicast IPv6",
+            ingress(ssh6(["2000::/3"])),
+            `\`airlock:productionIngress[0]\` opens port 22/tcp (SSH) to about 2^125 public IPv6 addresses (2000::/3). ${SSH_FIX}`,
+        ],
+        [
+            "SSH from 6to4 space",
+            ingress(ssh6(["2002::/16"])),
+            `\`airlock:productionIngress[0]\` opens port 22/tcp (SSH) to 2^112 public IPv6 addresses (2002::/16). ${SSH_FIX}`,
+        ],
+        [
+            "SSH from IPv4-mapped IPv6 (the IPv4 internet written as IPv6)",
+            ingress(ssh6(["::ffff:0:0/96"])),
+            `\`airlock:productionIngress[0]\` opens port 22/tcp (SSH) to 3,702,258,688 public IPv4 addresses (::ffff:0:0/96). ${SSH_FIX}`,
+        ],
+        [
+            "SSH from the whole internet (the case refused before)",
+            ingress(ssh(["0.0.0.0/0"])),
+            `\`airlock:productionIngress[0]\` opens port 22/tcp (SSH) to 3,702,258,688 public IPv4 addresses (0.0.0.0/0). ${SSH_FIX}`,
+        ],
+        [
+            "RDP from a public /23",
+            ingress({ description: "rdp", port: 3389, cidrs: ["1.2.2.0/23"] }),
+            `\`airlock:productionIngress[0]\` opens port 3389/tcp (RDP) to 512 public IPv4 addresses (1.2.2.0/23). ${FIX}.`,
+        ],
+        [
+            "two public /24s that are each small enough",
+            ingress(ssh(["1.2.3.0/24"]), ssh(["5.6.7.0/24"], { description: "other office" })),
+            `\`airlock:productionIngress[0]\` and \`airlock:productionIngress[1]\` together open port 22/tcp (SSH) to 512 public IPv4 addresses (1.2.3.0/24, 5.6.7.0/24). ${SSH_FIX}`,
+        ],
+        [
+            "a port range that covers a database port",
+            ingress({ description: "app", fromPort: 5000, toPort: 5500, cidrs: ["0.0.0.0/0"] }),
+            `\`airlock:productionIngress[0]\` opens port 5432/tcp (PostgreSQL) to 3,702,258,688 public IPv4 addresses (0.0.0.0/0). ${FIX}.`,
+        ],
+        [
+            "a database port from a public /47 of IPv6",
+            ingress({ description: "db", port: 5432, ipv6Cidrs: ["2a00:1450::/47"] }),
+            `\`airlock:productionIngress[0]\` opens port 5432/tcp (PostgreSQL) to 2^81 public IPv6 addresses (2a00:1450::/47). ${FIX}.`,
+        ],
+        [
+            "memcached over UDP",
+            ingress({ description: "cache", protocol: "udp", port: 11211, cidrs: ["0.0.0.0/0"] }),
+            `\`airlock:productionIngress[0]\` opens port 11211/udp (Memcached) to 3,702,258,688 public IPv4 addresses (0.0.0.0/0). ${FIX}.`,
+        ],
+    ])("%s is refused", (_case, changes, message) => {
+        expect(problemsOf(changes)).toContain(message);
+    });
+
+    it("an all-traffic rule from half the internet names every guarded port once, and needs the opt-in", () => {
+        const problems = problemsOf(ingress({ description: "all", protocol: "all", cidrs: ["0.0.0.0/1"] }));
+        expect(problems).toHaveLength(2);
+        expect(problems[0]).toBe(
+            '`airlock:productionIngress[0]` opens ports 22/tcp (SSH), 23/tcp (Telnet), 111/tcp+udp (rpcbind), 135/tcp (MS RPC), 137-138/udp (NetBIOS), 139/tcp (NetBIOS), 161/udp (SNMP) and 22 more guarded ports (README, "Exposure") to 2,092,957,696 public IPv4 addresses (0.0.0.0/1). Admit them from at most a /24 of public IPv4 (256 addresses) and a /48 of public IPv6 in all, or from a security group, or reach instances with SSM Session Manager instead (`ssh: disabled`).',
+        );
+        expect(problems[1]).toBe(
+            "`airlock:productionIngress[0]` admits every protocol and port from public addresses (0.0.0.0/1). Admit only the ports the application serves, or set `airlock:allowPublicAllPorts` to true if every port must be open to these addresses.",
+        );
+    });
+
+    it.each<[string, Record<string, unknown>]>([
+        ["SSH from a private /8", ingress(ssh(["10.0.0.0/8"]))],
+        ["SSH from all private and CGNAT space together", ingress(ssh(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"]))],
+        ["SSH from one public /24", ingress(ssh(["1.2.3.0/24"]))],
+        ["SSH from overlapping rules that together stay a /24", ingress(ssh(["1.2.3.0/24"]), ssh(["1.2.3.128/25", "1.2.3.7/32"], { description: "again" }))],
+        ["SSH from a public /48 of IPv6", ingress(ssh6(["2a00:1450:4001::/48"]))],
+        ["SSH from unique-local IPv6", ingress(ssh6(["fc00::/7"]))],
+        ["SSH from documentation space", ingress(ssh(["203.0.113.0/24", "198.51.100.0/24"]))],
+        ["SSH from a security group", ingress({ description: "bastion", port: 22, securityGroupId: "sg-0123456789abcdef0" })],
+        ["HTTPS from the whole internet", ingress({ description: "web", port: 443, cidrs: ["0.0.0.0/0"], ipv6Cidrs: ["::/0"] })],
+        ["a port range that stops short of the guarded ports", ingress({ description: "web", fromPort: 8000, toPort: 8999, cidrs: ["0.0.0.0/0"] })],
+        ["UDP on port 22 (SSH is TCP)", ingress({ description: "mosh-ish", protocol: "udp", port: 22, cidrs: ["0.0.0.0/0"] })],
+        ["ICMP from anywhere", ingress({ description: "ping", protocol: "icmp", cidrs: ["0.0.0.0/0"] })],
+        ["all traffic from private space", ingress({ description: "vpc", protocol: "all", cidrs: ["10.0.0.0/8"] })],
+    ])("accepts %s", (_case, changes) => {
+        expect(problemsOf(changes)).toEqual([]);
+    });
+
+    describe("all ports from public space need airlock:allowPublicAllPorts", () => {
+        it.each<[string, Record<string, unknown>, string]>([
+            ["all traffic from one public address", { description: "partner", protocol: "all", cidrs: ["1.2.3.4/32"] }, "every protocol and port from public addresses (1.2.3.4/32)"],
+            ["every TCP port from a public /24", { description: "partner", fromPort: 0, toPort: 65535, cidrs: ["1.2.3.0/24"] }, "every TCP port from public addresses (1.2.3.0/24)"],
+            ["every UDP port 1-65535 from public IPv6", { description: "partner", protocol: "udp", fromPort: 1, toPort: 65535, ipv6Cidrs: ["2a00:1450:4001::/64"] }, "every UDP port from public addresses (2a00:1450:4001::/64)"],
+        ])("%s is refused without it and accepted with it", (_case, rule, what) => {
+            expect(problemsOf(ingress(rule))).toEqual([
+                `\`airlock:productionIngress[0]\` admits ${what}. Admit only the ports the application serves, or set \`airlock:allowPublicAllPorts\` to true if every port must be open to these addresses.`,
+            ]);
+            expect(problemsOf({ ...ingress(rule), "airlock:allowPublicAllPorts": "true" })).toEqual([]);
+        });
+
+        it("the opt-in does not open guarded ports to more than a small range", () => {
+            const problems = problemsOf({ ...ingress({ description: "all", protocol: "all", cidrs: ["0.0.0.0/0"] }), "airlock:allowPublicAllPorts": "true" });
+            expect(problems).toHaveLength(1);
+            expect(problems[0]).toContain("opens ports 22/tcp (SSH)");
+        });
+    });
+
+    describe("scanner source ranges", () => {
+        const scanner = (cidrs: string[]) => ({ "airlock:scannerSourceCidrs": cidrs });
+        const PUBLIC_FIX = "List only the scanner's own addresses: at most a /24 of public IPv4 (256 addresses) and a /48 of public IPv6 in all.";
+        const PRIVATE_FIX = "List only the scanner's own addresses or subnet: at most a /16 of private IPv4 (65,536 addresses, the largest VPC) and a /56 of private IPv6 in all.";
+        it.each<[string, string[], string]>([
+            ["half the internet", ["0.0.0.0/1"], `\`airlock:scannerSourceCidrs[0]\` lets 2,092,957,696 public IPv4 addresses (0.0.0.0/1) reach quarantined instances on every port. ${PUBLIC_FIX}`],
+            ["the whole internet", ["0.0.0.0/0"], `\`airlock:scannerSourceCidrs[0]\` lets 3,702,258,688 public IPv4 addresses (0.0.0.0/0) reach quarantined instances on every port. ${PUBLIC_FIX}`],
+            ["two public /24s", ["1.2.3.0/24", "10.30.5.10/32", "5.6.7.0/24"], `\`airlock:scannerSourceCidrs[0]\` and \`airlock:scannerSourceCidrs[2]\` together let 512 public IPv4 addresses (1.2.3.0/24, 5.6.7.0/24) reach quarantined instances on every port. ${PUBLIC_FIX}`],
+            ["IPv4-mapped IPv6", ["::ffff:0:0/96"], `\`airlock:scannerSourceCidrs[0]\` lets 3,702,258,688 public IPv4 addresses (::ffff:0:0/96) reach quarantined instances on every port. ${PUBLIC_FIX}`],
+            ["global unicast IPv6", ["2000::/3"], `\`airlock:scannerSourceCidrs[0]\` lets about 2^125 public IPv6 addresses (2000::/3) reach quarantined instances on every port. ${PUBLIC_FIX}`],
+            ["a private /8", ["10.0.0.0/8"], `\`airlock:scannerSourceCidrs[0]\` lets 16,777,216 private or reserved IPv4 addresses (10.0.0.0/8) reach quarantined instances on every port. ${PRIVATE_FIX}`],
+            ["two private /16s", ["10.30.0.0/16", "10.31.0.0/16"], `\`airlock:scannerSourceCidrs[0]\` and \`airlock:scannerSourceCidrs[1]\` together let 131,072 private or reserved IPv4 addresses (10.30.0.0/16, 10.31.0.0/16) reach quarantined instances on every port. ${PRIVATE_FIX}`],
+            ["unique-local IPv6", ["fd00::/8"], `\`airlock:scannerSourceCidrs[0]\` lets 2^120 private or reserved IPv6 addresses (fd00::/8) reach quarantined instances on every port. ${PRIVATE_FIX}`],
+        ])("%s is refused", (_case, cidrs, message) => {
+            expect(problemsOf(scanner(cidrs))).toEqual([message]);
+        });
+
+        it.each<[string, string[]]>([
+            ["two scanner hosts", ["10.30.5.10/32", "10.30.5.11/32"]],
+            ["the scanner's VPC (a /16)", ["10.30.0.0/16"]],
+            ["a public /24", ["1.2.3.0/24"]],
+            ["a public /24 and a private /16", ["1.2.3.0/24", "10.30.0.0/16"]],
+            ["a public /48 of IPv6 and a VPC's /56", ["2a00:1450:4001::/48", "fd00:1:2:300::/56"]],
+        ])("accepts %s", (_case, cidrs) => {
+            expect(problemsOf(scanner(cidrs))).toEqual([]);
+        });
+    });
+
+    describe("airlock:sensitivePorts adds ports to the guarded list", () => {
+        const web = ingress({ description: "admin console", port: 8443, cidrs: ["0.0.0.0/0"] });
+        it("a port is not guarded unless listed", () => {
+            expect(problemsOf(web)).toEqual([]);
+        });
+
+        it.each<[string, unknown]>([
+            ["a port", [8443]],
+            ["a port as a string", ["8443"]],
+            ["a range", ["8400-8500"]],
+            ["a port for TCP", ["8443/tcp"]],
+        ])("%s", (_case, ports) => {
+            expect(problemsOf({ ...web, "airlock:sensitivePorts": ports })).toEqual([
+                `\`airlock:productionIngress[0]\` opens port 8443/tcp to 3,702,258,688 public IPv4 addresses (0.0.0.0/0). ${FIX}.`,
+            ]);
+        });
+
+        it("a port listed for UDP only leaves TCP alone", () => {
+            expect(problemsOf({ ...web, "airlock:sensitivePorts": ["8443/udp"] })).toEqual([]);
+        });
+
+        it("the built-in ports stay guarded", () => {
+            expect(problemsOf({ ...ingress(ssh(["0.0.0.0/0"])), "airlock:sensitivePorts": [8443] }).join("\n")).toContain("port 22/tcp (SSH)");
+        });
+
+        it.each<[unknown, string]>([
+            [["http"], '`airlock:sensitivePorts[0]` must be a port (8443), a range (8000-8100) or either with /tcp or /udp (8443/tcp), not "http".'],
+            [[70000], "`airlock:sensitivePorts[0]` must be a port (8443), a range (8000-8100) or either with /tcp or /udp (8443/tcp), not 70000."],
+            [["9000-8000"], '`airlock:sensitivePorts[0]` must be a port (8443), a range (8000-8100) or either with /tcp or /udp (8443/tcp), not "9000-8000".'],
+            ["8443", '`airlock:sensitivePorts` must be a list, not a single value. Write it as a list in the stack file: airlock:sensitivePorts: [8443], or run pulumi config set --path \'airlock:sensitivePorts[0]\' 8443.'],
+        ])("refuses %j", (ports, message) => {
+            expect(problemsOf({ "airlock:sensitivePorts": ports })).toEqual([message]);
+        });
+    });
+});
+
 describe("a scanner URL with credentials in it is refused without being shown", () => {
     const CREDENTIALS_MESSAGE =
         "`airlock:scannerUrl` has credentials in it (user:password@ or user@ before the host); they would be kept in plain config and state and shown by `pulumi up`. Remove them from the URL (the value is not shown here), set the API keys with `pulumi config set --secret airlock:scannerAccessKey` and `airlock:scannerSecretKey`, and rotate the credentials the URL held.";
@@ -603,17 +793,113 @@ describe("a scanner URL with credentials in it is refused without being shown", 
     });
 });
 
-describe("exposesPortToInternet", () => {
-    const rule = { description: "r", protocol: "tcp" as const, fromPort: 20, toPort: 25, cidrs: [] as string[], ipv6Cidrs: [] as string[] };
-    it.each([
-        [{ ...rule, cidrs: ["0.0.0.0/0"] }, 22, true],
-        [{ ...rule, ipv6Cidrs: ["::/0"] }, 22, true],
-        [{ ...rule, cidrs: ["10.0.0.0/8"] }, 22, false],
-        [{ ...rule, cidrs: ["0.0.0.0/0"] }, 3389, false],
-        [{ ...rule, protocol: "all" as const, fromPort: -1, toPort: -1, cidrs: ["0.0.0.0/0"] }, 3389, true],
-        [{ ...rule, protocol: "udp" as const, cidrs: ["0.0.0.0/0"] }, 22, false],
-    ])("%j port %d → %s", (r, port, expected) => {
-        expect(exposesPortToInternet(r, port)).toBe(expected);
+describe("address space arithmetic (config/addressSpace.ts)", () => {
+    const ALL_PUBLIC_IPV4 = 3_702_258_688n;
+    const ALL_PUBLIC_IPV6 = (1n << 125n) - (1n << 96n) - (1n << 80n) - (1n << 108n);
+    it.each<[string[], bigint, bigint]>([
+        [["0.0.0.0/0"], ALL_PUBLIC_IPV4, 0n],
+        [["0.0.0.0/1"], 2_092_957_696n, 0n],
+        [["128.0.0.0/1"], 1_609_300_992n, 0n],
+        [["0.0.0.0/1", "128.0.0.0/1"], ALL_PUBLIC_IPV4, 0n],
+        [["0.0.0.0/1", "0.0.0.0/2", "64.0.0.0/2"], 2_092_957_696n, 0n],
+        [["10.0.0.0/8"], 0n, 0n],
+        [["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4"], 0n, 0n],
+        [["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15"], 0n, 0n],
+        [["1.2.3.0/24"], 256n, 0n],
+        [["1.2.3.0/24", "1.2.3.128/25", "1.2.3.7/32"], 256n, 0n],
+        [["1.2.3.0/25", "1.2.3.128/25"], 256n, 0n],
+        [["100.0.0.0/8"], 16_777_216n - 4_194_304n, 0n],
+        [["::ffff:0:0/96"], ALL_PUBLIC_IPV4, 0n],
+        [["::ffff:0:0/97"], 2_092_957_696n, 0n],
+        [["::ffff:10.0.0.0/104"], 0n, 0n],
+        [["::ffff:1.2.3.0/120", "1.2.3.0/24"], 256n, 0n],
+        [["64:ff9b::/96"], ALL_PUBLIC_IPV4, 0n],
+        [["::/0"], ALL_PUBLIC_IPV4, ALL_PUBLIC_IPV6],
+        [["2002::/16"], 0n, 1n << 112n],
+        [["2000::/3"], 0n, ALL_PUBLIC_IPV6],
+        [["2000::/4", "3000::/4"], 0n, ALL_PUBLIC_IPV6],
+        [["2001:db8::/32", "3fff::/20", "2001:2::/48"], 0n, 0n],
+        [["fc00::/7", "fe80::/10", "::1/128", "ff00::/8"], 0n, 0n],
+        [["2a00:1450:4001::/48"], 0n, 1n << 80n],
+    ])("%j holds %d public IPv4 and %d public IPv6 addresses", (cidrs, ipv4, ipv6) => {
+        expect(addressCounts(publicPart(addressSpace(cidrs)))).toEqual({ ipv4, ipv6 });
+    });
+
+    it("splits a set into public and non-public parts that add up to the whole", () => {
+        const set = addressSpace(["0.0.0.0/0", "::/0"]);
+        const whole = addressCounts(set);
+        const pub = addressCounts(publicPart(set));
+        const rest = addressCounts(nonPublicPart(set));
+        expect(pub.ipv4 + rest.ipv4).toBe(whole.ipv4);
+        expect(pub.ipv6 + rest.ipv6).toBe(whole.ipv6);
+        // IPv4-mapped and NAT64 IPv6 are counted as the IPv4 addresses they hold.
+        expect(whole).toEqual({ ipv4: 1n << 32n, ipv6: (1n << 128n) - (2n << 32n) });
+    });
+
+    it.each<[bigint, "ipv4" | "ipv6", string]>([
+        [256n, "ipv4", "256"],
+        [3_702_258_688n, "ipv4", "3,702,258,688"],
+        [1n << 80n, "ipv6", "2^80"],
+        [(1n << 125n) - (1n << 108n), "ipv6", "about 2^125"],
+        [3n << 80n, "ipv6", "about 2^81.6"],
+        [65536n, "ipv6", "65,536"],
+    ])("formats %d %s addresses as %s", (count, family, text) => {
+        expect(formatAddressCount(count, family)).toBe(text);
+    });
+});
+
+describe("sensitivePortExposures (config/exposure.ts)", () => {
+    const rule = (fields: Partial<NetworkRule>): NetworkRule => ({ description: "r", protocol: "tcp", fromPort: 22, toPort: 22, cidrs: [], ipv6Cidrs: [], ...fields });
+    const summary = (rules: NetworkRule[], extra: SensitivePort[] = []) =>
+        sensitivePortExposures(rules, extra).map((e) => ({ sources: e.sources, ports: e.ports.map((p) => `${p.from}-${p.to}/${p.protocol}`), ipv4: e.ipv4, ipv6: e.ipv6 }));
+
+    it.each<[string, NetworkRule[], SensitivePort[], ReturnType<typeof summary>]>([
+        ["adjacent halves in two rules", [rule({ cidrs: ["0.0.0.0/1"] }), rule({ cidrs: ["128.0.0.0/1"] })], [], [{ sources: [0, 1], ports: ["22-22/tcp"], ipv4: 3_702_258_688n, ipv6: undefined }]],
+        ["a public /24 on SSH", [rule({ cidrs: ["1.2.3.0/24"] })], [], []],
+        ["a public /24 and one more address on SSH", [rule({ cidrs: ["1.2.3.0/24"] }), rule({ cidrs: ["1.2.4.1/32"] })], [], [{ sources: [0, 1], ports: ["22-22/tcp"], ipv4: 257n, ipv6: undefined }]],
+        ["a private rule does not count, nor is it named", [rule({ cidrs: ["0.0.0.0/1"] }), rule({ cidrs: ["10.0.0.0/8"] })], [], [{ sources: [0], ports: ["22-22/tcp"], ipv4: 2_092_957_696n, ipv6: undefined }]],
+        ["a range covering one guarded port", [rule({ fromPort: 5000, toPort: 5500, cidrs: ["0.0.0.0/0"] })], [], [{ sources: [0], ports: ["5432-5432/tcp"], ipv4: 3_702_258_688n, ipv6: undefined }]],
+        ["ports of one guarded range judged one by one", [rule({ fromPort: 9200, toPort: 9200, cidrs: ["1.2.3.0/24"] }), rule({ fromPort: 9300, toPort: 9300, cidrs: ["5.6.7.0/24"] })], [], []],
+        [
+            "only the ports where rules overlap",
+            [rule({ fromPort: 9200, toPort: 9300, cidrs: ["1.2.3.0/24"] }), rule({ fromPort: 9250, toPort: 9260, cidrs: ["5.6.7.0/24"] })],
+            [],
+            [{ sources: [0, 1], ports: ["9250-9260/tcp"], ipv4: 512n, ipv6: undefined }],
+        ],
+        ["UDP memcached, not UDP SSH", [rule({ protocol: "udp", fromPort: 0, toPort: 65535, cidrs: ["0.0.0.0/0"] })], [], [{ sources: [0], ports: ["111-111/udp", "137-138/udp", "161-161/udp", "2049-2049/udp", "3389-3389/udp", "11211-11211/udp"], ipv4: 3_702_258_688n, ipv6: undefined }]],
+        ["IPv6 over a /48", [rule({ ipv6Cidrs: ["2a00:1450::/47"] })], [], [{ sources: [0], ports: ["22-22/tcp"], ipv4: undefined, ipv6: 1n << 81n }]],
+        ["a security group or prefix list is not judged", [rule({ securityGroupId: "sg-0123456789abcdef0" }), rule({ prefixListId: "pl-0123456789abcdef0" })], [], []],
+        ["an extra port", [rule({ fromPort: 8443, toPort: 8443, cidrs: ["0.0.0.0/0"] })], [{ from: 8443, to: 8443, protocols: ["tcp"] }], [{ sources: [0], ports: ["8443-8443/tcp"], ipv4: 3_702_258_688n, ipv6: undefined }]],
+        ["an extra port that repeats a built-in one is named once", [rule({ fromPort: 0, toPort: 100, cidrs: ["0.0.0.0/0"] })], [{ from: 20, to: 25, protocols: ["tcp"] }], [{ sources: [0], ports: ["20-21/tcp", "22-22/tcp", "23-23/tcp", "24-25/tcp"], ipv4: 3_702_258_688n, ipv6: undefined }]],
+    ])("%s", (_case, rules, extra, expected) => {
+        expect(summary(rules, extra)).toEqual(expected);
+    });
+
+    it("an all-protocol rule exposes every guarded port of both protocols", () => {
+        const [exposure] = sensitivePortExposures([rule({ protocol: "all", fromPort: -1, toPort: -1, cidrs: ["0.0.0.0/0"] })]);
+        const guarded = BUILTIN_SENSITIVE_PORTS.flatMap((p) => p.protocols.map((protocol) => `${p.from}-${p.to}/${protocol}`)).sort();
+        expect(exposure?.ports.map((p) => `${p.from}-${p.to}/${p.protocol}`).sort()).toEqual(guarded);
+    });
+});
+
+describe("scannerSourceExcess (config/exposure.ts)", () => {
+    it.each<[string[], boolean, boolean]>([
+        [["10.30.5.10/32", "10.30.5.11/32"], false, false],
+        [["10.30.0.0/16"], false, false],
+        [["10.30.0.0/15"], false, true],
+        [["10.0.0.0/8"], false, true],
+        [["1.2.3.0/24"], false, false],
+        [["1.2.3.0/24", "1.2.4.0/32"], true, false],
+        [["0.0.0.0/1"], true, false],
+        [["0.0.0.0/0"], true, false],
+        [["0.0.0.0/0", "10.0.0.0/8"], true, true],
+        [["::ffff:0:0/96"], true, false],
+        [["2a00:1450:4001::/48", "fd00:1:2:300::/56"], false, false],
+        [["2a00:1450::/47"], true, false],
+        [["fd00::/55"], false, true],
+    ])("%j: over the public limit %s, over the private limit %s", (cidrs, overPublic, overPrivate) => {
+        const found = scannerSourceExcess(cidrs);
+        expect([found.public !== undefined, found.private !== undefined]).toEqual([overPublic, overPrivate]);
     });
 });
 

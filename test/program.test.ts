@@ -192,6 +192,31 @@ describe("invalid configuration", () => {
             "`airlock:scannerSourceCidrs[1]` repeats 10.30.5.10/32 already in `airlock:scannerSourceCidrs[0]`; remove one.",
         ],
         [
+            "SSH from two halves of the internet in two rules",
+            {
+                "airlock:productionIngress": [
+                    { description: "ssh a", port: 22, cidrs: ["0.0.0.0/1"] },
+                    { description: "ssh b", port: 22, cidrs: ["128.0.0.0/1"] },
+                ],
+            },
+            "`airlock:productionIngress[0]` and `airlock:productionIngress[1]` together open port 22/tcp (SSH) to 3,702,258,688 public IPv4 addresses (0.0.0.0/1, 128.0.0.0/1)",
+        ],
+        [
+            "PostgreSQL from global IPv6",
+            { "airlock:productionIngress": [{ description: "db", port: 5432, ipv6Cidrs: ["2000::/3"] }] },
+            "`airlock:productionIngress[0]` opens port 5432/tcp (PostgreSQL) to about 2^125 public IPv6 addresses (2000::/3)",
+        ],
+        [
+            "a scanner range of half the internet",
+            { "airlock:scannerSourceCidrs": ["0.0.0.0/1"] },
+            "`airlock:scannerSourceCidrs[0]` lets 2,092,957,696 public IPv4 addresses (0.0.0.0/1) reach quarantined instances on every port",
+        ],
+        [
+            "every port from a public address without the opt-in",
+            { "airlock:productionIngress": [{ description: "partner", protocol: "all", cidrs: ["1.2.3.4/32"] }] },
+            "`airlock:productionIngress[0]` admits every protocol and port from public addresses (1.2.3.4/32). Admit only the ports the application serves, or set `airlock:allowPublicAllPorts` to true",
+        ],
+        [
             "a data volume mounted over /etc",
             { "airlock:instances": [{ name: "web-1", instanceType: "t3.small", mountPoint: "/etc" }] },
             '`airlock:instances[0].mountPoint` ("/etc") is a system directory',
@@ -213,6 +238,19 @@ describe("invalid configuration", () => {
         await expect(run).rejects.toBeInstanceOf(pulumi.RunError);
         expect(engine.resources).toEqual([]);
         expect(engine.calls).toEqual([]);
+    });
+});
+
+describe("exposure", () => {
+    it("an all-ports rule from a small public range is declared as written once the stack opts in", async () => {
+        const { engine } = await runProgram(
+            devConfigWith({
+                "airlock:allowPublicAllPorts": "true",
+                "airlock:productionIngress": [{ description: "partner", protocol: "all", cidrs: ["1.2.3.0/24"] }],
+            }),
+        );
+        const ingress = engine.resources.filter((r) => r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" && r.inputs.cidrIpv4 === "1.2.3.0/24");
+        expect(ingress.map((r) => r.inputs.ipProtocol)).toEqual(["-1"]);
     });
 });
 
