@@ -955,7 +955,7 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
             // Reported above, without the value.
         } else if (/[@?#]/.test(url)) {
             r.fail(
-                "`airlock:scannerUrl` must be an https:// base URL without a query string or fragment, such as https://nessus.example.internal:8834 (the value is not shown: it may hold credentials).",
+                "`airlock:scannerUrl` must be an https:// base URL without a query string, fragment or @, such as https://nessus.example.internal:8834 (the value is not shown: it may hold credentials).",
             );
         } else if (!/^https:\/\/[^\s/?#@]+(?:\/[^\s?#@]*)?$/.test(url)) {
             r.fail(`\`airlock:scannerUrl\` must be an https:// URL (the API keys travel in its headers)${r.not(key("scannerUrl"), url)}.`);

@@ -780,10 +780,11 @@ describe("a scanner URL with credentials in it is refused without being shown", 
     it.each([
         ["a query string", "https://nessus.example.internal:8834/?accessKey=hunter2-pw"],
         ["a fragment", "https://nessus.example.internal:8834/#hunter2-pw"],
+        ["an @ in the path", "https://nessus.example.internal:8834/x@hunter2-pw"],
     ])("a URL with %s is refused, and not shown either", (_case, url) => {
         const problems = problemsOf({ "airlock:scannerUrl": url });
         expect(problems).toEqual([
-            "`airlock:scannerUrl` must be an https:// base URL without a query string or fragment, such as https://nessus.example.internal:8834 (the value is not shown: it may hold credentials).",
+            "`airlock:scannerUrl` must be an https:// base URL without a query string, fragment or @, such as https://nessus.example.internal:8834 (the value is not shown: it may hold credentials).",
         ]);
         expect(problems.join("\n")).not.toContain("hunter2-pw");
     });
