@@ -6,13 +6,12 @@
  *  4. 50 concurrent promotions through one host: wall time as a ratio to one promotion.
  */
 import { CreateTagsCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { scanAndPromoteProvider } from "../providers/scanAndPromote";
 import { tenableScanner } from "../providers/scanners/tenable";
 import { ScanContext } from "../providers/scanners/types";
 import { VirtualClock } from "../test/support/fakeAws";
 import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto } from "../test/support/moto";
-import { ProviderHost, dynamicUrn, serializeProvider, startProviderHost } from "../test/support/providerHost";
-import { PROMOTION_TYPE, TEMPLATE_UUID, promotionInputs } from "../test/support/promotionWorld";
+import { ProviderHost, dynamicUrn, startProviderHost } from "../test/support/providerHost";
+import { PROMOTION_TYPE, TEMPLATE_UUID, PromotionProviderTexts, promotionInputs, serializePromotionProvider } from "../test/support/promotionWorld";
 import { FAKE_KEYS, TenableFake, startTenableFake } from "../test/support/tenableFake";
 
 const POLL_MS = 200;
@@ -37,7 +36,7 @@ async function seedBootstrapped(moto: Moto, name: string, index: number): Promis
     return instance;
 }
 
-async function apiCallsPerPromotion(moto: Moto, host: ProviderHost, providerText: string, tenable: TenableFake): Promise<void> {
+async function apiCallsPerPromotion(moto: Moto, host: ProviderHost, providerText: PromotionProviderTexts, tenable: TenableFake): Promise<void> {
     const seeded = await seedAirlockInstance(moto);
     // Only what the promotion itself sends counts, not the seeding.
     const before = (await moto.requests()).length;
@@ -86,7 +85,7 @@ async function pollsOverTenMinuteScan(tenable: TenableFake): Promise<void> {
     console.log(`2. Tenable polls during a 10-minute scan (5 s doubling to 60 s, jittered): ${tenable.requestsTo("details").length}`);
 }
 
-async function overheadRatio(moto: Moto, host: ProviderHost, providerText: string, tenable: TenableFake): Promise<void> {
+async function overheadRatio(moto: Moto, host: ProviderHost, providerText: PromotionProviderTexts, tenable: TenableFake): Promise<void> {
     const ratios: number[] = [];
     const scans: number[] = [];
     const totals: number[] = [];
@@ -109,7 +108,7 @@ async function overheadRatio(moto: Moto, host: ProviderHost, providerText: strin
     );
 }
 
-async function concurrency(moto: Moto, host: ProviderHost, providerText: string, tenable: TenableFake): Promise<void> {
+async function concurrency(moto: Moto, host: ProviderHost, providerText: PromotionProviderTexts, tenable: TenableFake): Promise<void> {
     tenable.setScript({ kind: "running-for", polls: 3 });
     const single = await seedBootstrapped(moto, "solo", 200);
     const one = await timed(() => host.create(dynamicUrn("solo", PROMOTION_TYPE), promotionInputs(providerText, tenable.url, single, "solo")));
@@ -127,7 +126,7 @@ async function concurrency(moto: Moto, host: ProviderHost, providerText: string,
 }
 
 async function main(): Promise<void> {
-    const [moto, tenable, providerText] = await Promise.all([startMoto(), startTenableFake(), serializeProvider(scanAndPromoteProvider)]);
+    const [moto, tenable, providerText] = await Promise.all([startMoto(), startTenableFake(), serializePromotionProvider()]);
     const host = await startProviderHost({ env: { ...moto.env, AIRLOCK_POLL_INITIAL_MS: String(POLL_MS) } });
     try {
         await apiCallsPerPromotion(moto, host, providerText, tenable);

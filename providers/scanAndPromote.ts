@@ -21,14 +21,20 @@ import { createScanner } from "./scanners";
 /**
  * What the provider host needs to record partial state; plain JSON only. The properties become the
  * resource's outputs in the engine's state, and Pulumi's host loads the provider for Read and
- * Delete from the outputs' `__provider` (the serialized provider, which the host only copies into
- * the outputs of calls that succeed): without it, `pulumi refresh` and `pulumi destroy` of a
- * quarantined instance fail ("Cannot read properties of undefined"). Its size is that of the
- * serialized provider (~75 KB); the partial state travels in the `grpc-status-details-bin`
- * trailer, which grpc-js sends unbounded and the engine's gRPC client accepts up to 16 MiB.
+ * Delete from the outputs' `__provider` (which it copies into the outputs of successful calls
+ * only): without it, `pulumi refresh` and `pulumi destroy` of a quarantined instance fail ("code
+ * must be a string, not undefined").
+ *
+ * The partial state travels in the `grpc-status-details-bin` trailer of the failed call. The
+ * engine's client (grpc-go) accepts up to 16 MiB there, but a Node.js client (nghttp2) refuses any
+ * header field over 64 KB, and the whole serialized provider is about 85 KB. So the partial state
+ * carries the recovery provider instead (check, diff, read, delete: about 17 KB, no scanner code),
+ * serialized by the program and passed as the input `__recoveryProvider`; the next `up` loads the
+ * full provider from its new inputs, and a successful update records the full one again.
  */
 function partialStateError(message: string, inputs: PromotionInputs, outputs: PromotionOutputs, reasons: readonly string[]): Error {
-    const provider = (inputs as { __provider?: unknown }).__provider;
+    const given = inputs as { __provider?: unknown; [RECOVERY_KEY]?: unknown };
+    const provider = typeof given[RECOVERY_KEY] === "string" ? given[RECOVERY_KEY] : given.__provider;
     const properties = { ...(JSON.parse(JSON.stringify(outputs)) as object), ...(typeof provider === "string" ? { __provider: provider } : {}) };
     return Object.assign(new Error(message), { id: inputs.instanceId, properties, reasons: failureLines(message, reasons) });
 }
@@ -109,16 +115,46 @@ function refuseInvalidInputs(inputs: PromotionInputs): void {
     throw new Error(`${who}: the promotion's inputs are invalid, so nothing was done: ${failures.map((f) => f.reason).join(" ")}`);
 }
 
-export const scanAndPromoteProvider: pulumi.dynamic.ResourceProvider<PromotionInputs, PromotionOutputs> = {
-    async check(_olds: PromotionInputs, news: PromotionInputs): Promise<pulumi.dynamic.CheckResult<PromotionInputs>> {
-        const failures = checkPromotionInputs(news as unknown as Record<string, unknown>);
-        return failures.length > 0 ? { inputs: news, failures } : { inputs: news };
-    },
+async function checkPromotion(_olds: PromotionInputs, news: PromotionInputs): Promise<pulumi.dynamic.CheckResult<PromotionInputs>> {
+    const failures = checkPromotionInputs(news as unknown as Record<string, unknown>);
+    return failures.length > 0 ? { inputs: news, failures } : { inputs: news };
+}
 
-    async diff(_id: string, olds: PromotionOutputs, news: PromotionInputs): Promise<pulumi.dynamic.DiffResult> {
-        const d = diffPromotion(olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
-        return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: true };
-    },
+async function diffPromotionResource(_id: string, olds: PromotionOutputs, news: PromotionInputs): Promise<pulumi.dynamic.DiffResult> {
+    const d = diffPromotion(olds as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>);
+    return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: true };
+}
+
+async function readPromotion(id: string, props?: PromotionOutputs): Promise<pulumi.dynamic.ReadResult<PromotionOutputs>> {
+    if (props === undefined) {
+        return { id, props };
+    }
+    const inputs = props as unknown as PromotionInputs;
+    const aws = createAwsPort({ region: inputs.region, assumeRoleArn: inputs.assumeRoleArn });
+    const { phase, instance } = await observePhase(aws, inputs);
+    if (instance === undefined || instance.state === "terminated") {
+        // The instance is gone: so is what this resource managed.
+        return {};
+    }
+    if (props.phase !== "production") {
+        // Only a clean scan promotes: an instance recorded in remediation stays there whatever AWS
+        // says (moved in by hand, or a rescan that failed before it could demote), so the next up
+        // still rescans it rather than taking it for promoted.
+        return { id, props: { ...props, phase: "remediation" } };
+    }
+    const reasons = phase === "production" ? [] : ["found out of production on refresh (groups or role policy changed outside Airlock)"];
+    return { id, props: { ...props, phase, reasons } };
+}
+
+async function deletePromotion(_id: string, props: PromotionOutputs): Promise<void> {
+    // Remove the phase policy so the role can be deleted; the instance may already be gone.
+    const aws = createAwsPort({ region: props.region, assumeRoleArn: props.assumeRoleArn });
+    await aws.deleteRolePolicy(props.roleName, props.phasePolicyName);
+}
+
+export const scanAndPromoteProvider: pulumi.dynamic.ResourceProvider<PromotionInputs, PromotionOutputs> = {
+    check: checkPromotion,
+    diff: diffPromotionResource,
 
     async create(inputs: PromotionInputs): Promise<pulumi.dynamic.CreateResult<PromotionOutputs>> {
         refuseInvalidInputs(inputs);
@@ -130,27 +166,35 @@ export const scanAndPromoteProvider: pulumi.dynamic.ResourceProvider<PromotionIn
         return { outs: await runPromotion(news) };
     },
 
-    async read(id: string, props?: PromotionOutputs): Promise<pulumi.dynamic.ReadResult<PromotionOutputs>> {
-        if (props === undefined) {
-            return { id, props };
-        }
-        const inputs = props as unknown as PromotionInputs;
-        const aws = createAwsPort({ region: inputs.region, assumeRoleArn: inputs.assumeRoleArn });
-        const { phase, instance } = await observePhase(aws, inputs);
-        if (instance === undefined || instance.state === "terminated") {
-            // The instance is gone: so is what this resource managed.
-            return {};
-        }
-        const reasons = phase === "production" ? [] : props.phase === "production" ? ["found out of production on refresh (groups or role policy changed outside Airlock)"] : props.reasons;
-        return { id, props: { ...props, phase, reasons } };
-    },
-
-    async delete(_id: string, props: PromotionOutputs): Promise<void> {
-        // Remove the phase policy so the role can be deleted; the instance may already be gone.
-        const aws = createAwsPort({ region: props.region, assumeRoleArn: props.assumeRoleArn });
-        await aws.deleteRolePolicy(props.roleName, props.phasePolicyName);
-    },
+    read: readPromotion,
+    delete: deletePromotion,
 };
+
+/** The input that carries the serialized recovery provider (see partialStateError). */
+export const RECOVERY_KEY = "__recoveryProvider";
+
+/**
+ * What Pulumi's host needs for a promotion recorded by a failed create or update: refresh, destroy,
+ * and the diff and check of the next `up` (which loads the full provider from its new inputs).
+ * It cannot create or update: it never promotes anything.
+ */
+export const recoveryProvider: pulumi.dynamic.ResourceProvider<PromotionInputs, PromotionOutputs> = {
+    async create(): Promise<never> {
+        throw new Error("Airlock's recovery provider only reads and deletes a promotion; run `pulumi up` with the program to promote.");
+    },
+    check: checkPromotion,
+    diff: diffPromotionResource,
+    read: readPromotion,
+    delete: deletePromotion,
+};
+
+let recoveryText: Promise<string> | undefined;
+
+/** The recovery provider as Pulumi's host loads it, serialized once per program run. */
+export function serializedRecoveryProvider(): Promise<string> {
+    recoveryText ??= pulumi.runtime.serializeFunction(() => recoveryProvider).then((s) => s.text);
+    return recoveryText;
+}
 
 /** A value, or any part of it, may still be an Output when a program passes it. */
 type DeepInput<T> = T extends string | number | boolean | undefined
@@ -180,6 +224,7 @@ export class ScanAndPromote extends pulumi.dynamic.Resource {
             name,
             {
                 ...args,
+                [RECOVERY_KEY]: serializedRecoveryProvider(),
                 phase: undefined,
                 findingCounts: undefined,
                 topFindings: undefined,

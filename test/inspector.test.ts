@@ -16,9 +16,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { EnableCommand, Inspector2Client } from "@aws-sdk/client-inspector2";
 import { InspectorSettings, inspectorScanner } from "../providers/scanners/inspector";
 import { ScanContext, ScanResult, ScanTarget, isScanTimeout, isScannerError } from "../providers/scanners/types";
-import { scanAndPromoteProvider } from "../providers/scanAndPromote";
-import { dynamicUrn, serializeProvider, startProviderHost } from "./support/providerHost";
-import { PROMOTION_TYPE, promotionInputs } from "./support/promotionWorld";
+import { dynamicUrn, startProviderHost } from "./support/providerHost";
+import { PROMOTION_TYPE, promotionInputs, serializePromotionProvider } from "./support/promotionWorld";
 import { MOTO_ACCOUNT_ID, Moto, SeededInstance, awsClientConfig, clientEnv, seedAirlockInstance, seedInspectorFindings, startMoto } from "./support/moto";
 
 const INSTANCE = "i-0123456789abcdef0";
@@ -607,7 +606,7 @@ describe("inspector scanner against moto", () => {
         fakes.push(fake);
         const [host, providerText] = await Promise.all([
             startProviderHost({ env: { ...moto.env, AWS_ENDPOINT_URL_INSPECTOR2: fake.url, AIRLOCK_POLL_INITIAL_MS: "40" } }),
-            serializeProvider(scanAndPromoteProvider),
+            serializePromotionProvider(),
         ]);
         try {
             const inputs = promotionInputs(providerText, "http://unused.invalid", instance, "web-1", { scanner: { kind: "inspector" }, scanTimeoutSeconds: 2 });
@@ -617,7 +616,7 @@ describe("inspector scanner against moto", () => {
             expect(reasons).toEqual([
                 expect.stringMatching(
                     new RegExp(
-                        `^Amazon Inspector has not scanned ${instance.instanceId} yet \\(waited 2(\\.\\d)? s, \\d+ polls\\): not covered by Amazon Inspector yet: ` +
+                        `^Instance web-1 stays in quarantine \\(remediation security group\\): Amazon Inspector has not scanned ${instance.instanceId} yet \\(waited 2(\\.\\d)? s, \\d+ polls\\): not covered by Amazon Inspector yet: ` +
                             `Amazon Inspector is not activated for account ${MOTO_ACCOUNT_ID} in ${REGION}\\.$`,
                     ),
                 ),

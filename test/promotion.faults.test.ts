@@ -6,23 +6,22 @@
  */
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { IAMClient } from "@aws-sdk/client-iam";
-import { scanAndPromoteProvider } from "../providers/scanAndPromote";
 import { AwsFaultKind, FaultProxy, startFaultProxy } from "./support/faultProxy";
 import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto } from "./support/moto";
-import { ProviderHost, dynamicUrn, serializeProvider, startProviderHost } from "./support/providerHost";
-import { PROMOTION_TYPE, groupsOf, invariantHolds, phasePolicyOf, promotionInputs, signalBootstrapWhenAllowed } from "./support/promotionWorld";
+import { ProviderHost, dynamicUrn, startProviderHost } from "./support/providerHost";
+import { PROMOTION_TYPE, groupsOf, invariantHolds, phasePolicyOf, PromotionProviderTexts, promotionInputs, serializePromotionProvider, signalBootstrapWhenAllowed } from "./support/promotionWorld";
 import { TenableFake, startTenableFake } from "./support/tenableFake";
 
 let moto: Moto;
 let proxy: FaultProxy;
 let tenable: TenableFake;
-let providerText: string;
+let providerText: PromotionProviderTexts;
 let ec2: EC2Client;
 let iam: IAMClient;
 const hosts: ProviderHost[] = [];
 
 beforeAll(async () => {
-    [moto, tenable, providerText] = await Promise.all([startMoto(), startTenableFake(), serializeProvider(scanAndPromoteProvider)]);
+    [moto, tenable, providerText] = await Promise.all([startMoto(), startTenableFake(), serializePromotionProvider()]);
     proxy = await startFaultProxy(moto.endpoint);
     ec2 = new EC2Client(awsClientConfig(moto));
     iam = new IAMClient(awsClientConfig(moto));
@@ -100,7 +99,7 @@ describe("AWS calls fail", () => {
         expect(first.outcome.ok).toBe(false);
         if (!first.outcome.ok && "partial" in first.outcome && first.outcome.partial !== undefined) {
             expect(first.outcome.partial.properties).toEqual(expect.objectContaining({ phase: "remediation" }));
-            expect(first.outcome.partial.reasons[0]).toMatch(/^promotion interrupted: /);
+            expect(first.outcome.partial.reasons[0]).toMatch(/^Instance web-1 was not promoted: promotion interrupted: /);
         }
         expect(proxy.calls.some((c) => c.action === action && c.faulted)).toBe(true);
         expect(await groupsOf(ec2, instance.instanceId)).not.toContain(instance.productionSecurityGroupId);

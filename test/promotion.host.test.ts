@@ -5,23 +5,23 @@
  * the emulator's state back.
  */
 import { CreateTagsCommand, EC2Client, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
-import { IAMClient } from "@aws-sdk/client-iam";
-import { scanAndPromoteProvider } from "../providers/scanAndPromote";
+import { IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto } from "./support/moto";
-import { ProviderHost, UNKNOWN, dynamicUrn, serializeProvider, startProviderHost } from "./support/providerHost";
-import { PROMOTION_TYPE as TYPE, groupsOf, phasePolicyOf, promotionInputs, signalBootstrapWhenAllowed } from "./support/promotionWorld";
+import { ProviderHost, UNKNOWN, dynamicUrn, startProviderHost } from "./support/providerHost";
+import { PROMOTION_TYPE as TYPE, groupsOf, phasePolicyOf, PromotionProviderTexts, promotionInputs, serializePromotionProvider, signalBootstrapWhenAllowed } from "./support/promotionWorld";
 import { FAKE_KEYS, TenableFake, startTenableFake } from "./support/tenableFake";
+import { BOOTSTRAP_FAILURE_WAY_OUT } from "../providers/promotionFlow";
 
 
 let moto: Moto;
 let tenable: TenableFake;
 let host: ProviderHost;
-let providerText: string;
+let providerText: PromotionProviderTexts;
 let ec2: EC2Client;
 let iam: IAMClient;
 
 beforeAll(async () => {
-    [moto, tenable, providerText] = await Promise.all([startMoto(), startTenableFake(), serializeProvider(scanAndPromoteProvider)]);
+    [moto, tenable, providerText] = await Promise.all([startMoto(), startTenableFake(), serializePromotionProvider()]);
     host = await startProviderHost({ env: { ...moto.env, AIRLOCK_POLL_INITIAL_MS: "40" } });
     ec2 = new EC2Client(awsClientConfig(moto));
     iam = new IAMClient(awsClientConfig(moto));
@@ -114,7 +114,12 @@ describe("through Pulumi's dynamic-provider host", () => {
         expect(blocked.partial).toEqual({
             id: instance.instanceId,
             properties: expect.objectContaining({ phase: "remediation", scanId: "101", findingCounts: { info: 1, low: 0, medium: 1, high: 0, critical: 1 } }),
-            reasons: ["2 finding(s) at or above medium (1 critical, 1 medium) in scan 101"],
+            // What `pulumi up` shows: the whole summary, one line each.
+            reasons: [
+                "Instance web-1 stays in quarantine (remediation security group): 2 finding(s) at or above medium (1 critical, 1 medium) in scan 101",
+                "CRITICAL tenable-plugin-201194: OpenSSH < 9.8p1 Remote Code Execution (regreSSHion) (CVE-2024-6387)",
+                "MEDIUM tenable-plugin-58751: SSL/TLS Protocol Initialization Vector Implementation Information Disclosure Vulnerability (BEAST)",
+            ],
         });
         expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
         expect(await phasePolicyOfRole(instance.roleName)).toBe(inputs.launchPolicy);
@@ -127,6 +132,25 @@ describe("through Pulumi's dynamic-provider host", () => {
         expect(await phasePolicyOfRole(instance.roleName)).toBe(inputs.productionPolicy);
     });
 
+    it("a quarantined instance's partial state carries the small recovery provider: the host refreshes and deletes it with that alone", async () => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        const urn = dynamicUrn("web-1-promotion", TYPE);
+        tenable.setScript({ kind: "findings", vulnerabilities: [{ plugin_id: 201194, plugin_name: "OpenSSH < 9.8p1 Remote Code Execution (regreSSHion)", severity: 4 }] });
+        const blocked = await host.create(urn, inputsFor(instance));
+        const properties = blocked.ok ? {} : (blocked.partial?.properties ?? {});
+        // Not the whole provider (about 85 KB, which a Node.js gRPC client could not even receive in a
+        // trailer: nghttp2 refuses header fields over 64 KB), but the recovery provider.
+        expect(properties.__provider).toBe(providerText.recovery);
+        expect(Buffer.byteLength(JSON.stringify(properties))).toBeLessThan(48 * 1024);
+        expect(Buffer.byteLength(providerText.text)).toBeGreaterThan(64 * 1024);
+
+        // `pulumi refresh` (Read from the recorded outputs only) and `pulumi destroy` (Delete).
+        const read = await host.read(urn, instance.instanceId, properties);
+        expect(read.properties).toEqual(expect.objectContaining({ phase: "remediation", __provider: providerText.recovery }));
+        await host.delete(urn, instance.instanceId, properties);
+        expect(await phasePolicyOfRole(instance.roleName)).toBeUndefined();
+    });
+
     it("records a bootstrap failure with its reason, without scanning", async () => {
         const instance = await seedAirlockInstance(moto);
         const [outcome] = await Promise.all([
@@ -134,7 +158,7 @@ describe("through Pulumi's dynamic-provider host", () => {
             signalBootstrapSoon(instance, "failure", "luks: key object not found after 10 attempts"),
         ]);
         expect(outcome).toEqual(
-            expect.objectContaining({ ok: false, partial: expect.objectContaining({ reasons: ["bootstrap failed: luks: key object not found after 10 attempts"] }) }),
+            expect.objectContaining({ ok: false, partial: expect.objectContaining({ reasons: [`Instance web-1 stays in quarantine (remediation security group): bootstrap failed: luks: key object not found after 10 attempts; ${BOOTSTRAP_FAILURE_WAY_OUT}`] }) }),
         );
         expect(tenable.requests).toEqual([]);
         expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
@@ -163,8 +187,8 @@ describe("through Pulumi's dynamic-provider host", () => {
         expect(rescanned).toEqual(
             expect.objectContaining({
                 ok: false,
-                message: "Instance web-1 stays in quarantine (remediation security group): bootstrap failed: luks: cannot unlock the data volume",
-                partial: expect.objectContaining({ properties: expect.objectContaining({ phase: "remediation" }), reasons: ["bootstrap failed: luks: cannot unlock the data volume"] }),
+                message: `Instance web-1 stays in quarantine (remediation security group): bootstrap failed: luks: cannot unlock the data volume; ${BOOTSTRAP_FAILURE_WAY_OUT}`,
+                partial: expect.objectContaining({ properties: expect.objectContaining({ phase: "remediation" }), reasons: [`Instance web-1 stays in quarantine (remediation security group): bootstrap failed: luks: cannot unlock the data volume; ${BOOTSTRAP_FAILURE_WAY_OUT}`] }),
             }),
         );
         expect(tenable.requests).toEqual([]);
@@ -190,7 +214,7 @@ describe("through Pulumi's dynamic-provider host", () => {
         if (outcome.ok) {
             return;
         }
-        const reason = new RegExp(`^Tenable scan 101 of ${instance.privateIp.replace(/\./g, "\\.")} did not complete within 2(\\.\\d)? s \\(last status "running", \\d+ polls\\)\\.$`);
+        const reason = new RegExp(`^Instance web-1 stays in quarantine \\(remediation security group\\): Tenable scan 101 of ${instance.privateIp.replace(/\./g, "\\.")} did not complete within 2(\\.\\d)? s \\(last status "running", \\d+ polls\\)\\.$`);
         expect(outcome.partial?.reasons).toEqual([expect.stringMatching(reason)]);
         expect(outcome.partial?.properties).toEqual(expect.objectContaining({ phase: "remediation" }));
         expect(outcome.message).toMatch(/^Instance web-1 stays in quarantine \(remediation security group\): Tenable scan 101 of [\d.]+ did not complete within /);
@@ -230,6 +254,24 @@ describe("through Pulumi's dynamic-provider host", () => {
         // The instance is terminated: the resource is gone.
         await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instance.instanceId] }));
         expect((await host.read(urn, instance.instanceId, properties)).id).toBe("");
+    });
+
+    it("read never upgrades a quarantined instance to production: one moved in by hand, or after a failed rescan, stays remediation until a scan passes", async () => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        const urn = dynamicUrn("web-1-promotion", TYPE);
+        tenable.setScript({ kind: "findings", vulnerabilities: [{ plugin_id: 201194, plugin_name: "OpenSSH < 9.8p1 Remote Code Execution (regreSSHion)", severity: 4 }] });
+        const inputs = inputsFor(instance);
+        const blocked = await host.create(urn, inputs);
+        const properties = blocked.ok ? {} : (blocked.partial?.properties ?? {});
+        expect(properties.phase).toBe("remediation");
+
+        // Someone moves it into production by hand, production policy and all.
+        await iam.send(new PutRolePolicyCommand({ RoleName: instance.roleName, PolicyName: "airlock-phase", PolicyDocument: String(inputs.productionPolicy) }));
+        await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instance.instanceId, Groups: [instance.productionSecurityGroupId] }));
+        const refreshed = await host.read(urn, instance.instanceId, properties);
+        expect(refreshed.properties).toEqual(expect.objectContaining({ phase: "remediation", reasons: (properties as { reasons?: unknown }).reasons }));
+        // …so the next up still sees a change and rescans it.
+        expect(await host.diff(urn, instance.instanceId, refreshed.properties, inputs)).toEqual(expect.objectContaining({ changes: "DIFF_SOME" }));
     });
 
     it("delete removes the phase policy so the role can go, even when the instance is already gone", async () => {

@@ -7,24 +7,42 @@ import { GetRolePolicyCommand, IAMClient } from "@aws-sdk/client-iam";
 import { toJson } from "../../policies/document";
 import { launchPolicy, productionPolicy } from "../../policies/instance";
 import type { SeededInstance } from "./moto";
-import { secret } from "./providerHost";
+import { RECOVERY_KEY, scanAndPromoteProvider, serializedRecoveryProvider } from "../../providers/scanAndPromote";
+import { secret, serializeProvider } from "./providerHost";
 import { FAKE_KEYS } from "./tenableFake";
 
 export const PROMOTION_TYPE = "pulumi-nodejs:dynamic/airlock:ScanAndPromote";
 const KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/0b7f8a62-1b2c-4d5e-8f90-123456789abc";
 export const TEMPLATE_UUID = "731a8e52-3ea6-a291-ec0a-d2ff0619c19d7bd788d6be818b65";
 
-/** The promotion's inputs as the engine sends them (scanner credentials as a secret). */
+/** The serialized provider, and the recovery provider the program passes beside it (scanAndPromote.ts). */
+export interface PromotionProviderTexts {
+    readonly text: string;
+    readonly recovery?: string;
+}
+
+/** Both, serialized as the program serializes them. */
+export async function serializePromotionProvider(): Promise<PromotionProviderTexts> {
+    const [text, recovery] = await Promise.all([serializeProvider(scanAndPromoteProvider), serializedRecoveryProvider()]);
+    return { text, recovery };
+}
+
+/**
+ * The promotion's inputs as the engine sends them (scanner credentials as a secret); given a plain
+ * string, only `__provider` (what a stack recorded before the recovery provider existed).
+ */
 export function promotionInputs(
-    providerText: string,
+    provider: PromotionProviderTexts | string,
     tenableUrl: string,
     instance: SeededInstance,
     name = "web-1",
     extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
     const grant = { partition: "aws", dnsSuffix: "amazonaws.com", region: "eu-west-1", bucketName: "airlock-keys-test", keyObjectKey: `keys/${name}.key`, kmsKeyArn: KMS_KEY_ARN };
+    const texts = typeof provider === "string" ? { text: provider } : provider;
     return {
-        __provider: providerText,
+        __provider: texts.text,
+        ...(texts.recovery === undefined ? {} : { [RECOVERY_KEY]: texts.recovery }),
         instanceName: name,
         region: "eu-west-1",
         instanceId: instance.instanceId,
