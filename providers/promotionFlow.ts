@@ -18,6 +18,26 @@ import { Backoff, Clock, formatDuration, pollUntil } from "./polling";
 import { Finding, ScanContext, ScanResult, ScanTarget, Scanner, Severity, blockingFindings, countBySeverity, isScannerError, isSeverity } from "./scanners/types";
 
 
+/**
+ * The instance signals its bootstrap once, at first boot, so a failure stays until someone acts:
+ * every retry would fail the same way. Say how out.
+ */
+export const BOOTSTRAP_FAILURE_WAY_OUT =
+    "the instance reported this at first boot: fix the cause, then rerun its bootstrap on the instance (`sudo /usr/local/sbin/airlock-boot first-boot`; " +
+    "it has its launch rights while quarantined) and run `pulumi up` again, or replace the instance (`pulumi up --replace <its aws:ec2/instance:Instance URN>`)";
+
+/**
+ * The reason tag is written by the instance, which is not trusted: keep what the boot script itself
+ * writes (the same characters, at most 250), so a compromised instance cannot put control
+ * characters, markup or pages of text into state and `pulumi up`'s output.
+ */
+export function sanitizeBootstrapReason(reason: string): string {
+    return reason
+        .replace(/[^A-Za-z0-9 _.:/=+@-]/g, " ")
+        .slice(0, 250)
+        .trim();
+}
+
 export interface InstanceState {
     readonly instanceId: string;
     readonly arn: string;
@@ -230,7 +250,7 @@ async function attempt(inputs: PromotionInputs, deps: FlowDependencies, seen: Ob
             throw blocked([`no bootstrap signal within ${formatDuration(inputs.readinessTimeoutSeconds * 1000)}`]);
         }
         if (status.tag === "failure") {
-            throw blocked([`bootstrap failed: ${status.reason || "no reason given"}`]);
+            throw blocked([`bootstrap failed: ${sanitizeBootstrapReason(status.reason) || "no reason given"}`, BOOTSTRAP_FAILURE_WAY_OUT]);
         }
         log(`${name}: bootstrap succeeded`);
     }

@@ -3,7 +3,7 @@
  * after every mutation; every test also asserts no violation was seen.
  */
 import { errorMessage } from "../providers/errors";
-import { PromotionBlocked, isPromotionBlocked, observePhase, promote } from "../providers/promotionFlow";
+import { BOOTSTRAP_FAILURE_WAY_OUT, PromotionBlocked, isPromotionBlocked, observePhase, promote, sanitizeBootstrapReason } from "../providers/promotionFlow";
 import { PROMOTION_SEVERITIES, PromotionInputs } from "../providers/promotionInputs";
 import { backoffDelay, formatDuration, pollUntil } from "../providers/polling";
 import { noScanner } from "../providers/scanners/none";
@@ -223,9 +223,19 @@ describe("blocked or failed: the instance stays in quarantine with no more than 
         const w = world({ bootstrap: "failure" });
         const scanner = clean();
         const error = await blockedBy(promote(inputs, w.deps(scanner)));
-        expect(error.reasons).toEqual(["bootstrap failed: cryptsetup: device /dev/nvme1n1 not found"]);
+        expect(error.reasons).toEqual(["bootstrap failed: cryptsetup: device /dev/nvme1n1 not found", BOOTSTRAP_FAILURE_WAY_OUT]);
         expect(scanner.scans).toBe(0);
         expect(w.aws.groupsOf(INSTANCE)).toEqual([REMEDIATION]);
+    });
+
+    it("a bootstrap reason is the instance's word, not trusted: control characters and markup become spaces, at most 250 characters", async () => {
+        const hostile = `luks\u001b[31m failed <script>alert(1)</script>\n${"x".repeat(400)}`;
+        const w = world({ bootstrap: "failure", tags: { "airlock:bootstrap": "failure", "airlock:bootstrap-reason": hostile } });
+        const error = await blockedBy(promote(inputs, w.deps(clean())));
+        const reason = error.reasons[0] ?? "";
+        expect(reason).toMatch(/^bootstrap failed: luks  31m failed  script alert 1  \/script  x+$/);
+        expect(reason.length).toBe("bootstrap failed: ".length + 250);
+        expect(sanitizeBootstrapReason("a\tb\u0000c")).toBe("a b c");
     });
 
     it("no bootstrap signal by the readiness deadline blocks, after a bounded number of polls", async () => {
@@ -296,7 +306,7 @@ describe("rescanning a production instance", () => {
         w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
         const scanner = clean();
         const error = await blockedBy(promote(inputs, w.deps(scanner)));
-        expect(error.reasons).toEqual([reason]);
+        expect(error.reasons).toEqual(bootstrap === "failure" ? [reason, BOOTSTRAP_FAILURE_WAY_OUT] : [reason]);
         expect(error.outputs.phase).toBe("remediation");
         expect(scanner.scans).toBe(0);
         // What the state says is what AWS says: out of production, with no more than production rights.
