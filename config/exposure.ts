@@ -271,10 +271,14 @@ function countsText(e: Excess, kind: string): string {
     return parts.join(" and ");
 }
 
-/** "22/tcp (SSH)", "3389/tcp+udp (RDP)", "9200-9300/tcp (Elasticsearch)". */
-function portsText(ports: readonly ExposedPorts[]): { readonly text: string; readonly plural: boolean } {
+/**
+ * "22/tcp (SSH)", "3389/tcp+udp (RDP)", "9200-9300/tcp (Elasticsearch)". `hiddenPorts` replaces the
+ * ports a stack added (no service name) when the list that added them is secret.
+ */
+function portsText(ports: readonly ExposedPorts[], hiddenPorts?: string): { readonly text: string; readonly plural: boolean } {
     const merged: Array<{ from: number; to: number; protocols: PortProtocol[]; service?: string }> = [];
-    for (const p of ports) {
+    const hidden = hiddenPorts !== undefined && ports.some((p) => p.service === undefined);
+    for (const p of ports.filter((port) => !hidden || port.service !== undefined)) {
         const same = merged.find((m) => m.from === p.from && m.to === p.to && m.service === p.service);
         if (same !== undefined) {
             same.protocols.push(p.protocol);
@@ -285,18 +289,27 @@ function portsText(ports: readonly ExposedPorts[]): { readonly text: string; rea
     const labels = merged.map(
         (m) => `${m.from === m.to ? m.from : `${m.from}-${m.to}`}/${m.protocols.join("+")}${m.service === undefined ? "" : ` (${m.service})`}`,
     );
-    const plural = merged.length > 1 || merged.some((m) => m.from !== m.to);
+    if (hidden) {
+        labels.push(labels.length === 0 ? hiddenPorts : `those ${hiddenPorts}`);
+    }
+    const plural = hidden || merged.length > 1 || merged.some((m) => m.from !== m.to);
     return { text: `${plural ? "ports" : "port"} ${listOf(labels, 8, "guarded ports (README, \"Exposure\")")}`, plural };
 }
+
+const HIDDEN_RULES = "(the rules are secret and not shown)";
 
 /**
  * "`key[0]` and `key[1]` together open port 22/tcp (SSH) to 3,702,258,688 public IPv4 addresses
  * (0.0.0.0/1, 128.0.0.0/1). Admit it from at most ..., or reach instances with SSM ...".
  */
-export function portExposureMessage(exposure: PortExposure, paths: (index: number) => string, showValues: boolean): string {
+export function portExposureMessage(exposure: PortExposure, paths: (index: number) => string, showValues: boolean, hiddenPorts?: string): string {
     const rules = exposure.sources.map((i) => `\`${paths(i)}\``);
     const verb = rules.length > 1 ? "together open" : "opens";
-    const ports = portsText(exposure.ports);
+    if (!showValues) {
+        // The rules are secret: their ports, CIDRs and the address count they add up to are not shown.
+        return `${listOf(rules, 6, "rules")} ${verb} a guarded port to more than a small public range ${HIDDEN_RULES}. Admit guarded ports from ${LIMIT_TEXT}, or from a security group.`;
+    }
+    const ports = portsText(exposure.ports, hiddenPorts);
     const ssh = exposure.ports.some((p) => p.service === "SSH") ? ", or reach instances with SSM Session Manager instead (`ssh: disabled`)" : "";
     return (
         `${listOf(rules, 6, "rules")} ${verb} ${ports.text} to ${countsText(exposure, "public")}${cidrList(exposure.cidrs, showValues)}. ` +
@@ -312,13 +325,17 @@ export function scannerExcessMessage(found: Excess, kind: "public" | "private", 
         kind === "public"
             ? `List only the scanner's own addresses: ${LIMIT_TEXT}.`
             : "List only the scanner's own addresses or subnet: at most a /16 of private IPv4 (65,536 addresses, the largest VPC) and a /56 of private IPv6 in all.";
+    if (!showValues) {
+        const what = kind === "public" ? "public addresses than a small range" : "private or reserved addresses than one VPC";
+        return `${listOf(sources, 6, "blocks")} ${verb} more ${what} reach quarantined instances on every port (the CIDRs are secret and not shown). ${fix}`;
+    }
     return `${listOf(sources, 6, "blocks")} ${verb} ${countsText(found, kind === "public" ? "public" : "private or reserved")}${cidrList(found.cidrs, showValues)} reach quarantined instances on every port. ${fix}`;
 }
 
 /** "`key[0]` admits every protocol and port from public addresses (...). Admit only ..., or set `airlock:allowPublicAllPorts`". */
 export function everyPortMessage(path: string, what: string, cidrs: readonly string[], showValues: boolean): string {
     return (
-        `\`${path}\` admits ${what} from public addresses${cidrList(cidrs, showValues)}. ` +
+        `\`${path}\` admits ${showValues ? what : "every port"} from public addresses${showValues ? cidrList(cidrs, true) : ` ${HIDDEN_RULES}`}. ` +
         "Admit only the ports the application serves, or set `airlock:allowPublicAllPorts` to true if every port must be open to these addresses."
     );
 }

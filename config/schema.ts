@@ -1,4 +1,5 @@
 import { INSTANCE_NAME_PATTERN, PROMOTION_SCANNER_KINDS, PROMOTION_SEVERITIES, REGION_PATTERN } from "../providers/promotionInputs";
+import { awsProviderProblems } from "./awsProvider";
 import { checkCidr } from "./cidr";
 import {
     everyPortMessage,
@@ -14,7 +15,7 @@ import {
 import { describePeer, describeTraffic, findRuleCollisions, RuleCollision, scannerIngressRules } from "./ruleCollisions";
 import { checkMountPoint } from "./mountPoint";
 import { didYouMean } from "./suggest";
-import { stackTagProblems, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "./tags";
+import { tagLimitProblems, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "./tags";
 
 export const NAMESPACE = "airlock";
 
@@ -411,10 +412,15 @@ function optionalOneOf<T extends string>(r: Reader, path: string, value: Json | 
 }
 
 function unknownFields(r: Reader, path: string, value: { [key: string]: Json }, known: readonly string[]): void {
-    for (const field of Object.keys(value)) {
-        if (!known.includes(field)) {
-            r.fail(`Unknown setting \`${path}.${field}\`. Known settings: ${known.join(", ")}.${didYouMean(field, known, "`")}`);
-        }
+    const unknown = Object.keys(value).filter((field) => !known.includes(field));
+    if (unknown.length > 0 && r.isSecret(path)) {
+        // The field names are part of the secret value: neither they nor a suggestion from them is shown.
+        const what = unknown.length === 1 ? "a setting" : `${unknown.length} settings`;
+        r.fail(`\`${path}\` has ${what} Airlock does not know (names are secret and not shown). Known settings: ${known.join(", ")}.`);
+        return;
+    }
+    for (const field of unknown) {
+        r.fail(`Unknown setting \`${path}.${field}\`. Known settings: ${known.join(", ")}.${didYouMean(field, known, "`")}`);
     }
 }
 
@@ -501,16 +507,21 @@ function parseRule(r: Reader, path: string, value: Json, direction: "ingress" | 
         } else if (value.port !== undefined) {
             fromPort = toPort = port(r, `${path}.port`, value.port) ?? -1;
         } else if (value.fromPort === undefined && value.toPort === undefined) {
-            r.fail(`\`${path}\` needs \`port\` (one port) or \`fromPort\` and \`toPort\` (a range) for protocol ${protocol}.`);
+            r.fail(`\`${path}\` needs \`port\` (one port) or \`fromPort\` and \`toPort\` (a range) for ${r.isSecret(path) ? "TCP and UDP" : `protocol ${protocol}`}.`);
         } else {
             fromPort = port(r, `${path}.fromPort`, value.fromPort) ?? -1;
             toPort = port(r, `${path}.toPort`, value.toPort) ?? -1;
             if (fromPort > toPort && toPort >= 0) {
-                r.fail(`\`${path}\` has fromPort ${fromPort} above toPort ${toPort}. Swap them.`);
+                r.fail(
+                    r.isSecret(path)
+                        ? `\`${path}\` has fromPort above toPort (its value is secret and not shown). Swap them.`
+                        : `\`${path}\` has fromPort ${fromPort} above toPort ${toPort}. Swap them.`,
+                );
             }
         }
     } else if (protocol !== undefined && (value.port !== undefined || value.fromPort !== undefined || value.toPort !== undefined)) {
-        r.fail(`\`${path}\` uses protocol ${protocol}, which has no ports. Remove \`port\`/\`fromPort\`/\`toPort\`.`);
+        const which = r.isSecret(path) ? "a protocol that has no ports (its value is secret and not shown)" : `protocol ${protocol}, which has no ports`;
+        r.fail(`\`${path}\` uses ${which}. Remove \`port\`/\`fromPort\`/\`toPort\`.`);
     }
     const cidrs = cidrEntries(r, `${path}.cidrs`, value.cidrs, "ipv4").map((e) => e.cidr);
     const ipv6Cidrs = cidrEntries(r, `${path}.ipv6Cidrs`, value.ipv6Cidrs, "ipv6").map((e) => e.cidr);
@@ -613,11 +624,20 @@ function parseSensitivePorts(r: Reader, key: string): SensitivePort[] {
  * Production ingress: guarded ports open to more than a small public range (all rules for a port
  * together), and every-port rules from public space without `airlock:allowPublicAllPorts`.
  */
-function checkIngressExposure(r: Reader, key: string, ingress: ParsedRules, sensitivePorts: readonly SensitivePort[], allowPublicAllPorts: boolean): void {
+function checkIngressExposure(
+    r: Reader,
+    key: string,
+    ingress: ParsedRules,
+    sensitivePortsKey: string,
+    sensitivePorts: readonly SensitivePort[],
+    allowPublicAllPorts: boolean,
+): void {
     const show = !r.isSecret(key);
+    // Which ports a secret `sensitivePorts` lists is not shown, even when a plain rule opens them.
+    const hiddenPorts = r.isSecret(sensitivePortsKey) ? `listed in \`${sensitivePortsKey}\` (its value is secret and not shown)` : undefined;
     const path = (i: number) => `${key}[${ingress.indexes[i] ?? i}]`;
     for (const exposure of sensitivePortExposures(ingress.rules, sensitivePorts)) {
-        r.fail(portExposureMessage(exposure, path, show));
+        r.fail(portExposureMessage(exposure, path, show, hiddenPorts));
     }
     if (!allowPublicAllPorts) {
         ingress.rules.forEach((rule, i) => {
@@ -799,43 +819,90 @@ function parseInstance(
     };
 }
 
-function parseTags(r: Reader, key: string): Record<string, string> {
-    const value = r.json(key);
-    if (value === undefined) {
-        return {};
+/** "1st", "2nd", "3rd", "4th", ... "11th", "21st". */
+function ordinal(n: number): string {
+    const tens = n % 100;
+    const suffix = tens >= 11 && tens <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th");
+    return `${n}${suffix}`;
+}
+
+/**
+ * The tags of one map (`airlock:tags`, or `aws:defaultTags.tags`): each name and value checked against
+ * what EC2, IAM and S3 all accept. `key` is the config key (which decides secrecy), `path` the map's
+ * path. When the key is secret a tag is named by its position, never by its name.
+ */
+function parseTagMap(r: Reader, key: string, path: string, value: Json | undefined): { tags: Record<string, string>; names: string[] } {
+    if (value === undefined || value === null) {
+        return { tags: {}, names: [] };
     }
     if (!isObject(value)) {
-        r.fail(`\`${key}\` must be a map of tag names to values, such as {team: platform, cost-center: "4711"}.`);
-        return {};
+        r.fail(`\`${path}\` must be a map of tag names to values, such as {team: platform, cost-center: "4711"}.`);
+        return { tags: {}, names: [] };
     }
+    const secret = r.isSecret(key);
+    const hidden = "(names and values are secret and not shown)";
     const tags: Record<string, string> = {};
-    for (const [name, tagValue] of Object.entries(value)) {
-        const path = `${key}.${name}`;
+    Object.entries(value).forEach(([name, tagValue], i) => {
+        const tag = `the ${ordinal(i + 1)} tag of \`${path}\``;
+        const Tag = `The ${ordinal(i + 1)} tag of \`${path}\``;
+        const tagPath = `${path}.${name}`;
         const nameLength = [...name].length;
         if (nameLength === 0 || !TAG_CHARACTERS.test(name) || /^(aws|airlock):/i.test(name)) {
-            r.fail(`Tag name ${JSON.stringify(name)} in \`${key}\` is not allowed: 1-128 characters, not starting with aws: or airlock: (reserved).`);
+            r.fail(
+                secret
+                    ? `The name of ${tag} is not allowed ${hidden}: 1-128 characters, not starting with aws: or airlock: (reserved).`
+                    : `Tag name ${JSON.stringify(name)} in \`${path}\` is not allowed: 1-128 characters, not starting with aws: or airlock: (reserved).`,
+            );
         } else if (nameLength > TAG_KEY_MAX_LENGTH) {
-            r.fail(`Tag name ${JSON.stringify(name)} in \`${key}\` is ${nameLength} characters long; AWS allows ${TAG_KEY_MAX_LENGTH}.`);
+            r.fail(
+                secret
+                    ? `The name of ${tag} is ${nameLength} characters long ${hidden}; AWS allows ${TAG_KEY_MAX_LENGTH}.`
+                    : `Tag name ${JSON.stringify(name)} in \`${path}\` is ${nameLength} characters long; AWS allows ${TAG_KEY_MAX_LENGTH}.`,
+            );
         } else if (tagValue === null) {
-            r.fail(`\`${path}\` has no value. Write ${name}: "" for an empty tag value, or remove it.`);
+            r.fail(
+                secret
+                    ? `${Tag} has no value ${hidden}. Write "" for an empty tag value, or remove it.`
+                    : `\`${tagPath}\` has no value. Write ${name}: "" for an empty tag value, or remove it.`,
+            );
         } else if (typeof tagValue === "number" || typeof tagValue === "boolean") {
             r.fail(
-                r.isSecret(key)
-                    ? `\`${path}\` must be a string, not a ${typeof tagValue} (its value is secret and not shown). Quote it in the stack file.`
-                    : `\`${path}\` must be a string, not ${describeKind(tagValue)}. Quote it in the stack file: ${name}: "${String(tagValue)}".`,
+                secret
+                    ? `${Tag} must be a string, not a ${typeof tagValue} ${hidden}. Quote it in the stack file.`
+                    : `\`${tagPath}\` must be a string, not ${describeKind(tagValue)}. Quote it in the stack file: ${name}: "${String(tagValue)}".`,
             );
         } else if (typeof tagValue === "string" && [...tagValue].length > TAG_VALUE_MAX_LENGTH) {
-            r.fail(`\`${path}\` is ${[...tagValue].length} characters long; AWS allows ${TAG_VALUE_MAX_LENGTH} per tag value.`);
+            r.fail(
+                secret
+                    ? `${Tag} has a value ${[...tagValue].length} characters long ${hidden}; AWS allows ${TAG_VALUE_MAX_LENGTH} per tag value.`
+                    : `\`${tagPath}\` is ${[...tagValue].length} characters long; AWS allows ${TAG_VALUE_MAX_LENGTH} per tag value.`,
+            );
         } else if (typeof tagValue !== "string" || !TAG_CHARACTERS.test(tagValue)) {
-            r.fail(`\`${path}\` must be a string of at most 256 characters (letters, digits, spaces and _.:/=+-@).`);
+            r.fail(
+                secret
+                    ? `${Tag} must be a string of at most 256 characters (letters, digits, spaces and _.:/=+-@) ${hidden}.`
+                    : `\`${tagPath}\` must be a string of at most 256 characters (letters, digits, spaces and _.:/=+-@).`,
+            );
         } else {
             tags[name] = tagValue;
         }
+    });
+    return { tags, names: Object.keys(value) };
+}
+
+/** `aws:defaultTags`, which the aws provider adds to every resource it manages: `{tags: {name: value}}`. */
+function parseDefaultTags(r: Reader): string[] {
+    const key = "aws:defaultTags";
+    const value = r.json(key);
+    if (value === undefined || value === null) {
+        return [];
     }
-    for (const problem of stackTagProblems(key, Object.keys(value))) {
-        r.fail(problem);
+    if (!isObject(value)) {
+        r.fail(`\`${key}\` must be a map with the tags under \`tags\`, such as {tags: {team: platform}}.`);
+        return [];
     }
-    return tags;
+    unknownFields(r, key, value, ["tags"]);
+    return parseTagMap(r, key, `${key}.tags`, value.tags).names;
 }
 
 /**
@@ -858,6 +925,9 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
                 r.fail(`Unknown config key \`${fullKey}\`.${didYouMean(name, known, "`")} Known keys are listed in Pulumi.yaml.`);
             }
         }
+    }
+    for (const problem of awsProviderProblems(raw, (fullKey) => r.isSecret(fullKey))) {
+        r.fail(problem);
     }
     if (secretKeys !== undefined) {
         for (const secretKey of SECRET_CONFIG_KEYS) {
@@ -914,7 +984,7 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
     const productionEgress = parseRules(r, key("productionEgress"), [HTTPS_EGRESS], "egress").rules;
     const allowPublicAllPorts = r.boolean(key("allowPublicAllPorts"), false);
     const sensitivePorts = parseSensitivePorts(r, key("sensitivePorts"));
-    checkIngressExposure(r, key("productionIngress"), ingress, sensitivePorts, allowPublicAllPorts);
+    checkIngressExposure(r, key("productionIngress"), ingress, key("sensitivePorts"), sensitivePorts, allowPublicAllPorts);
 
     const kindText = r.string(key("scannerKind")) ?? "inspector";
     const kind = oneOf(r, key("scannerKind"), kindText, SCANNER_KINDS, "scanner kind");
@@ -976,7 +1046,8 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
     } else if (kind !== undefined) {
         for (const tenableOnly of ["scannerUrl", "scannerAccessKey", "scannerSecretKey", "scannerTemplateUuid", "scannerPolicyId"]) {
             if (r.has(key(tenableOnly))) {
-                r.fail(`\`airlock:${tenableOnly}\` only applies to the tenable scanner, but \`airlock:scannerKind\` is ${kind}. Remove it or set scannerKind to tenable.`);
+                const scanner = r.isSecret(key("scannerKind")) ? "not tenable (its value is secret and not shown)" : kind;
+                r.fail(`\`airlock:${tenableOnly}\` only applies to the tenable scanner, but \`airlock:scannerKind\` is ${scanner}. Remove it or set scannerKind to tenable.`);
             }
         }
     }
@@ -990,7 +1061,13 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
     const readinessTimeoutMinutes = r.integer(key("readinessTimeoutMinutes"), 20, 1, 24 * 60);
     const scanTimeoutMinutes = r.integer(key("scanTimeoutMinutes"), 60, 1, 24 * 60);
     const keyDeletionWindowDays = r.integer(key("keyDeletionWindowDays"), 30, 7, 30);
-    const tags = parseTags(r, key("tags"));
+    const stackTags = parseTagMap(r, key("tags"), key("tags"), r.json(key("tags")));
+    const defaultTagNames = parseDefaultTags(r);
+    const tagSource = (fullKey: string, names: readonly string[]) => ({ key: fullKey, names, secret: r.isSecret(fullKey) });
+    for (const problem of tagLimitProblems(tagSource(key("tags"), stackTags.names), tagSource("aws:defaultTags", defaultTagNames))) {
+        r.fail(problem);
+    }
+    const tags = stackTags.tags;
 
     if (r.problems.length > 0 || kind === undefined || severityThreshold === undefined || vpcId === undefined) {
         throw new ConfigError(r.problems);

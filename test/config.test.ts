@@ -6,7 +6,8 @@ import { addressCounts, addressSpace, formatAddressCount, nonPublicPart, publicP
 import { BUILTIN_SENSITIVE_PORTS, scannerSourceExcess, SensitivePort, sensitivePortExposures } from "../config/exposure";
 import { CONFIG_KEYS, ConfigError, NetworkRule, parseAirlockConfig } from "../config/schema";
 import { closest } from "../config/suggest";
-import { MAX_STACK_TAGS, TAGGED_RESOURCES } from "../config/tags";
+import { ALLOWED_AWS_SETTINGS, REFUSED_AWS_SETTINGS } from "../config/awsProvider";
+import { MAX_DEFAULT_TAGS, MAX_STACK_TAGS, TAGGED_RESOURCES } from "../config/tags";
 import { PROJECT_ROOT, StackConfig, TEST_SECRET, devConfigWith, readStackConfig } from "./support/program";
 
 /** Problems the dev config with `changes` has; `secretKeys` replaces the keys the stack holds encrypted. */
@@ -403,6 +404,160 @@ describe("stack tags are checked against AWS's tag limits", () => {
     });
 });
 
+describe("the aws provider's default tags (aws:defaultTags) count against the same limits", () => {
+    const tagsOf = (count: number, prefix = "tag") => Object.fromEntries(Array.from({ length: count }, (_, i) => [`${prefix}-${i}`, `value-${i}`]));
+    const defaults = (tags: Record<string, unknown>) => ({ tags });
+    const OBJECT_TAGS = "airlock:managed, airlock:instance, airlock:instance-arn";
+    const INSTANCE_TAGS = "airlock:managed, airlock:instance, Name, airlock:bootstrap, airlock:bootstrap-reason";
+
+    it("refuses 8 default tags with 45 stack tags: key objects would carry 11 and instances 58", () => {
+        expect(problemsOf({ "aws:defaultTags": defaults(tagsOf(8, "default")), "airlock:tags": tagsOf(45) })).toEqual([
+            `\`aws:defaultTags\` has 8 tags, 1 too many: the aws provider puts them on every resource it manages, key objects included, and S3 allows 10 tags per object and Airlock adds 3 of its own (${OBJECT_TAGS}). Keep at most 7.`,
+            `\`aws:defaultTags\` has 8 tags and \`airlock:tags\` 45, 8 too many together: EC2 allows 50 tags per instance and Airlock adds 5 of its own (${INSTANCE_TAGS}). Keep at most 45 in the two together.`,
+        ]);
+    });
+
+    it("refuses 8 default tags on their own (the key objects)", () => {
+        expect(problemsOf({ "aws:defaultTags": defaults(tagsOf(8, "default")), "airlock:tags": undefined })).toEqual([
+            `\`aws:defaultTags\` has 8 tags, 1 too many: the aws provider puts them on every resource it manages, key objects included, and S3 allows 10 tags per object and Airlock adds 3 of its own (${OBJECT_TAGS}). Keep at most 7.`,
+        ]);
+    });
+
+    it("accepts 7 default tags and 38 stack tags: 10 on each key object, 50 on each instance", () => {
+        expect(problemsOf({ "aws:defaultTags": defaults(tagsOf(7, "default")), "airlock:tags": tagsOf(38) })).toEqual([]);
+    });
+
+    it("refuses one stack tag more, naming both keys", () => {
+        expect(problemsOf({ "aws:defaultTags": defaults(tagsOf(7, "default")), "airlock:tags": tagsOf(39) })).toEqual([
+            `\`aws:defaultTags\` has 7 tags and \`airlock:tags\` 39, 1 too many together: EC2 allows 50 tags per instance and Airlock adds 5 of its own (${INSTANCE_TAGS}). Keep at most 45 in the two together.`,
+        ]);
+    });
+
+    it("counts a tag set in both once (the resource's value replaces the default)", () => {
+        expect(problemsOf({ "aws:defaultTags": defaults({ ...tagsOf(6, "default"), team: "x" }), "airlock:tags": { ...tagsOf(38), team: "y" } })).toEqual([]);
+    });
+
+    it.each<[string, Record<string, unknown>, Record<string, unknown> | undefined, string]>([
+        [
+            "a default tag and a stack tag IAM treats as one",
+            { Team: "a" },
+            { team: "b" },
+            '`aws:defaultTags` has "Team" and `airlock:tags` has "team": IAM role tags ignore case, so AWS refuses both on a role (the aws provider adds default tags to it). Use one spelling.',
+        ],
+        [
+            "two default tags IAM treats as one",
+            { Owner: "a", owner: "b" },
+            undefined,
+            '`aws:defaultTags` has "Owner" and "owner": IAM role tags ignore case, so AWS refuses both on a role. Keep one.',
+        ],
+        [
+            "a default tag Airlock sets itself",
+            { Name: "shared" },
+            undefined,
+            '`aws:defaultTags` has "Name", a tag Airlock sets itself (on instances, volumes and security groups). Remove it from `aws:defaultTags`.',
+        ],
+        [
+            "a reserved default tag name",
+            { "airlock:owner": "a" },
+            undefined,
+            'Tag name "airlock:owner" in `aws:defaultTags.tags` is not allowed: 1-128 characters, not starting with aws: or airlock: (reserved).',
+        ],
+        [
+            "a default tag value AWS refuses",
+            { owner: "a&b" },
+            undefined,
+            "`aws:defaultTags.tags.owner` must be a string of at most 256 characters (letters, digits, spaces and _.:/=+-@).",
+        ],
+    ])("refuses %s", (_case, defaultTags, stackTags, message) => {
+        expect(problemsOf({ "aws:defaultTags": defaults(defaultTags), "airlock:tags": stackTags })).toEqual([message]);
+    });
+
+    it.each<[string, unknown, string]>([
+        ["tags not under `tags`", { team: "platform" }, "Unknown setting `aws:defaultTags.team`. Known settings: tags."],
+        ["a list", [{ team: "platform" }], "`aws:defaultTags` must be a map with the tags under `tags`, such as {tags: {team: platform}}."],
+    ])("refuses %s", (_case, value, message) => {
+        expect(problemsOf({ "aws:defaultTags": value })).toContain(message);
+    });
+});
+
+describe("the aws provider's credential settings are refused (the promotion provider cannot see them)", () => {
+    const ENVIRONMENT = "`AWS_PROFILE=<profile> npm run pulumi -- up`";
+    it.each<[string, unknown]>([
+        ["aws:profile", "production"],
+        ["aws:accessKey", "AKIAEXAMPLE"],
+        ["aws:secretKey", "wJalrXUtnFEMIEXAMPLE"],
+        ["aws:token", "FwoGZXIvYXdzEXAMPLE"],
+        ["aws:sharedCredentialsFiles", ["/home/ops/.aws/credentials"]],
+        ["aws:sharedConfigFiles", ["/home/ops/.aws/config"]],
+        ["aws:assumeRole", { roleArn: "arn:aws:iam::111122223333:role/deployer" }],
+        ["aws:assumeRoles", [{ roleArn: "arn:aws:iam::111122223333:role/deployer" }]],
+        ["aws:assumeRoleWithWebIdentity", { roleArn: "arn:aws:iam::111122223333:role/ci" }],
+        ["aws:ec2MetadataServiceEndpoint", "http://169.254.169.254"],
+    ])("%s: names the key and the way that works, not the value", (key, value) => {
+        const problems = problemsOf({ [key]: value });
+        expect(problems).toHaveLength(1);
+        const message = problems[0] ?? "";
+        expect(message).toMatch(new RegExp(`^\`${key}\` sets the credentials the aws provider creates the resources with, but the scan-and-promote provider runs in its own process`));
+        expect(message).toContain(ENVIRONMENT);
+        expect(message).toContain("`airlock:promotionRoleArn`");
+        for (const fragment of [JSON.stringify(value), typeof value === "string" ? value : "no-such-fragment"]) {
+            expect(message).not.toContain(fragment);
+        }
+    });
+
+    it.each([
+        ["aws:secretKey", true],
+        ["aws:token", true],
+        ["aws:accessKey", false],
+    ])("%s in plaintext: says to rotate it (%s)", (key, rotate) => {
+        expect(problemsOf({ [key]: "EXAMPLEVALUE" }).join("\n").includes("stored in plaintext in the stack file: rotate it")).toBe(rotate);
+        expect(problemsOf({ [key]: "EXAMPLEVALUE" }, ["airlock:scannerAccessKey", "airlock:scannerSecretKey", key]).join("\n")).not.toContain("rotate it");
+    });
+
+    it.each<[string, unknown, string]>([
+        ["aws:endpoints", [{ ec2: "http://localhost:5000" }], "`AWS_ENDPOINT_URL`"],
+        ["aws:useFipsEndpoint", "true", "`AWS_USE_FIPS_ENDPOINT=true`"],
+        ["aws:useDualstackEndpoint", "true", "`AWS_USE_DUALSTACK_ENDPOINT=true`"],
+        ["aws:customCaBundle", "/etc/ssl/corp.pem", "`NODE_EXTRA_CA_CERTS=<file>`"],
+        ["aws:httpsProxy", "http://proxy.internal:3128", "reachable directly"],
+        ["aws:insecure", "true", "Remove it"],
+    ])("%s: refused, with the environment setting both providers read (%s)", (key, value, fix) => {
+        const problems = problemsOf({ [key]: value });
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toMatch(new RegExp(`^\`${key}\` .*the scan-and-promote provider runs in its own process`));
+        expect(problems[0]).toContain(fix);
+    });
+
+    it("refuses an aws setting it does not know, with a suggestion", () => {
+        expect(problemsOf({ "aws:regoin": "eu-west-1" }).join("\n")).toMatch(/^`aws:regoin` is not an aws provider setting Airlock allows: .* Did you mean `aws:region`\?/m);
+    });
+
+    it.each<[string, unknown]>([
+        ["aws:skipMetadataApiCheck", "false"],
+        ["aws:skipCredentialsValidation", "true"],
+        ["aws:skipRequestingAccountId", "true"],
+        ["aws:skipRegionValidation", "true"],
+        ["aws:allowedAccountIds", ["111122223333"]],
+        ["aws:forbiddenAccountIds", ["444455556666"]],
+        ["aws:maxRetries", "10"],
+        ["aws:retryMode", "adaptive"],
+        ["aws:stsRegion", "eu-west-1"],
+        ["aws:ignoreTags", { keyPrefixes: ["kubernetes.io/"] }],
+    ])("accepts %s, which changes neither credentials nor endpoints", (key, value) => {
+        expect(problemsOf({ [key]: value })).toEqual([]);
+    });
+
+    it.each<[string, unknown]>([
+        ["a key prefix", { keyPrefixes: ["airlock:"] }],
+        ["a key", { keys: ["airlock:instance-arn"] }],
+    ])("refuses aws:ignoreTags that covers Airlock's own tags (%s)", (_case, value) => {
+        const field = Object.keys(value as object)[0];
+        expect(problemsOf({ "aws:ignoreTags": value })).toEqual([
+            `\`aws:ignoreTags.${field}[0]\` covers tags Airlock sets (the vault's bucket policy matches key objects to instances by them): the aws provider would leave them off. Remove it.`,
+        ]);
+    });
+});
+
 describe("messages say what the value must be and how to write it", () => {
     it.each<[string, Record<string, unknown>, string]>([
         [
@@ -494,11 +649,11 @@ describe("secret values never appear in messages", () => {
         ["a rule's CIDR", "airlock:productionIngress", [rule({ cidrs: ["10.77.66.55/24"] })], "Host bits are set in `airlock:productionIngress[0].cidrs[0]`"],
         ["a duplicate rule", "airlock:productionIngress", [rule({ cidrs: ["10.77.66.0/24"] }), rule({ cidrs: ["10.77.66.0/24"] })], "`airlock:productionIngress[1]` repeats a rule already in `airlock:productionIngress[0]`"],
         ["an instance name", "airlock:instances", [{ name: "Secret_Project", instanceType: "t3.small" }], "`airlock:instances[0].name` is not usable in AWS names"],
-        ["a rule that exposes SSH", "airlock:productionIngress", [rule({ port: 22, cidrs: ["0.0.0.0/1"] })], "`airlock:productionIngress[0]` opens port 22/tcp (SSH) to 2,092,957,696 public IPv4 addresses. Admit it"],
-        ["a rule that admits every port", "airlock:productionIngress", [rule({ protocol: "all", port: undefined, cidrs: ["1.2.3.4/32"] })], "`airlock:productionIngress[0]` admits every protocol and port from public addresses. Admit only"],
-        ["a scanner range", "airlock:scannerSourceCidrs", ["0.0.0.0/1"], "`airlock:scannerSourceCidrs[0]` lets 2,092,957,696 public IPv4 addresses reach quarantined instances"],
+        ["a rule that exposes SSH", "airlock:productionIngress", [rule({ port: 22, cidrs: ["0.0.0.0/1"] })], "`airlock:productionIngress[0]` opens a guarded port to more than a small public range (the rules are secret and not shown). Admit"],
+        ["a rule that admits every port", "airlock:productionIngress", [rule({ protocol: "all", port: undefined, cidrs: ["1.2.3.4/32"] })], "`airlock:productionIngress[0]` admits every port from public addresses (the rules are secret and not shown). Admit only"],
+        ["a scanner range", "airlock:scannerSourceCidrs", ["0.0.0.0/1"], "`airlock:scannerSourceCidrs[0]` lets more public addresses than a small range reach quarantined instances on every port (the CIDRs are secret and not shown)"],
         ["a sensitive port", "airlock:sensitivePorts", ["https"], "`airlock:sensitivePorts[0]` must be a port (8443)"],
-        ["a tag value", "airlock:tags", { project: "classified project!" }, "`airlock:tags.project` must be a string of at most 256 characters"],
+        ["a tag value", "airlock:tags", { project: "classified project!" }, "The 1st tag of `airlock:tags` must be a string of at most 256 characters"],
     ])("%s set with --secret is named, not shown", (_case, key, value, message) => {
         const problems = problemsOf({ [key]: value }, [...SECRET_KEYS, key]).join("\n");
         expect(problems).toContain(message);
@@ -519,6 +674,156 @@ describe("secret values never appear in messages", () => {
         expect(problems).toEqual([
             `\`${key}\` is stored in plaintext in the stack file. Set it encrypted: \`pulumi config set --secret ${key} <value>\`.`,
         ]);
+    });
+});
+
+describe("nothing written under a key set with --secret appears in any message (every key)", () => {
+    /** Written into every bad value; it must not appear in any message, in any case. */
+    const M = "zq9mark";
+    const SECRET_KEYS = ["airlock:scannerAccessKey", "airlock:scannerSecretKey"];
+    const ruleKeys = ["airlock:productionIngress", "airlock:productionEgress", "airlock:remediationEgress"];
+    const web = (fields: Record<string, unknown>) => [{ name: "web-1", instanceType: "t3.small", ...fields }];
+    const ruleRows = ruleKeys.flatMap((key): Array<[string, string, Record<string, unknown>, string[]]> => [
+        [`${key}: an unknown field`, key, { [key]: [rule({ [M]: 1, cidrs: ["10.0.0.0/8"] })] }, []],
+        [`${key}: a misspelt field (no suggestion derived from it)`, key, { [key]: [rule({ cidrz: ["10.0.0.0/8"] })] }, ["cidrz"]],
+        [`${key}: a protocol`, key, { [key]: [rule({ protocol: M, cidrs: ["10.0.0.0/8"] })] }, []],
+        [`${key}: a description`, key, { [key]: [rule({ description: `${M}%`, cidrs: ["10.0.0.0/8"] })] }, []],
+        [`${key}: a reversed port range`, key, { [key]: [rule({ port: undefined, fromPort: 47913, toPort: 47912, cidrs: ["10.0.0.0/8"] })] }, ["47913", "47912"]],
+        [`${key}: a port`, key, { [key]: [rule({ port: M, cidrs: ["10.0.0.0/8"] })] }, []],
+        [`${key}: a protocol without ports`, key, { [key]: [rule({ protocol: "icmp", cidrs: ["10.0.0.0/8"] })] }, ["icmp"]],
+        [`${key}: a protocol missing its ports`, key, { [key]: [rule({ protocol: "udp", port: undefined, cidrs: ["10.0.0.0/8"] })] }, ["udp"]],
+        [`${key}: a CIDR without a mask`, key, { [key]: [rule({ cidrs: ["10.47.91.7"] })] }, ["10.47.91"]],
+        [`${key}: an IPv6 block among IPv4`, key, { [key]: [rule({ cidrs: ["2001:db8:4791::/48"] })] }, ["4791"]],
+        [`${key}: one CIDR where a list is expected`, key, { [key]: [rule({ cidrs: "10.47.91.0/24" })] }, ["10.47.91"]],
+        [`${key}: a security group id`, key, { [key]: [rule({ securityGroupId: `sg-${M}` })] }, []],
+        [`${key}: a duplicate rule`, key, { [key]: [rule({ port: 47913, cidrs: ["10.47.91.0/24"] }), rule({ port: 47913, cidrs: ["10.47.91.0/24"] })] }, ["10.47.91", "47913"]],
+        [`${key}: one rule where a list is expected`, key, { [key]: rule({ description: M, cidrs: ["10.0.0.0/8"] }) }, []],
+        [`${key}: a string`, key, { [key]: M }, []],
+    ]);
+    const rows: Array<[string, string, Record<string, unknown>, string[]]> = [
+        ["aws:region", "aws:region", { "aws:region": M }, []],
+        ["vpcId", "airlock:vpcId", { "airlock:vpcId": `vpc-${M}` }, []],
+        ["subnetId", "airlock:subnetId", { "airlock:subnetId": `subnet-${M}` }, []],
+        ["instances: an unknown field", "airlock:instances", { "airlock:instances": web({ [M]: 1 }) }, []],
+        ["instances: a misspelt field (no suggestion derived from it)", "airlock:instances", { "airlock:instances": web({ dataVolumeGb: 30 }) }, ["dataVolumeGb"]],
+        ["instances: a name", "airlock:instances", { "airlock:instances": [{ name: `${M}_Web`, instanceType: "t3.small" }] }, []],
+        ["instances: a numeric name", "airlock:instances", { "airlock:instances": [{ name: 4791391, instanceType: "t3.small" }] }, ["4791391"]],
+        ["instances: a duplicate name", "airlock:instances", { "airlock:instances": [{ name: M, instanceType: "t3.small" }, { name: M, instanceType: "t3.small" }] }, []],
+        [
+            "instances: every other field",
+            "airlock:instances",
+            {
+                "airlock:instances": web({
+                    instanceType: M,
+                    subnetId: `subnet-${M}`,
+                    os: M,
+                    ami: `ami-${M}`,
+                    dataVolumeGiB: M,
+                    rootVolumeGiB: M,
+                    associatePublicIp: M,
+                    managedPolicyArns: [M],
+                    ssh: M,
+                    rescanTrigger: M.repeat(40),
+                }),
+            },
+            [],
+        ],
+        ["instances: a numeric data volume", "airlock:instances", { "airlock:instances": web({ dataVolumeGiB: 4791391 }) }, ["4791391"]],
+        ["instances: one policy ARN where a list is expected", "airlock:instances", { "airlock:instances": web({ managedPolicyArns: M }) }, []],
+        ["instances: a system mount point", "airlock:instances", { "airlock:instances": web({ mountPoint: `/etc/${M}` }) }, []],
+        ["instances: a relative mount point", "airlock:instances", { "airlock:instances": web({ mountPoint: `${M}/data` }) }, []],
+        ["instances: an unnormalised mount point", "airlock:instances", { "airlock:instances": web({ mountPoint: `/srv//${M}/` }) }, []],
+        ["instances: one instance where a list is expected", "airlock:instances", { "airlock:instances": { name: M, instanceType: "t3.small" } }, []],
+        ["instances: a string", "airlock:instances", { "airlock:instances": M }, []],
+        ["allowPublicIp", "airlock:allowPublicIp", { "airlock:allowPublicIp": M }, []],
+        ["allowPublicAllPorts", "airlock:allowPublicAllPorts", { "airlock:allowPublicAllPorts": M }, []],
+        ["allowAdminPolicies", "airlock:allowAdminPolicies", { "airlock:allowAdminPolicies": M }, []],
+        ...ruleRows,
+        [
+            "productionIngress: a guarded port open to the internet",
+            "airlock:productionIngress",
+            { "airlock:productionIngress": [rule({ port: 5432, cidrs: ["47.91.0.0/16"] })] },
+            ["5432", "47.91", "PostgreSQL", "65,536"],
+        ],
+        ["productionIngress: SSH from half the internet", "airlock:productionIngress", { "airlock:productionIngress": [rule({ port: 22, cidrs: ["0.0.0.0/1"] })] }, ["22/", "SSH", "0.0.0.0"]],
+        [
+            "productionIngress: every protocol from a public address",
+            "airlock:productionIngress",
+            { "airlock:productionIngress": [rule({ protocol: "all", port: undefined, cidrs: ["47.91.3.4/32"] })] },
+            ["47.91", "every protocol"],
+        ],
+        [
+            "productionIngress: every TCP port from a public address",
+            "airlock:productionIngress",
+            { "airlock:productionIngress": [rule({ port: undefined, fromPort: 0, toPort: 65535, cidrs: ["47.91.3.4/32"] })] },
+            ["47.91", "TCP"],
+        ],
+        ["sensitivePorts: an item", "airlock:sensitivePorts", { "airlock:sensitivePorts": [M] }, []],
+        ["sensitivePorts: one port where a list is expected", "airlock:sensitivePorts", { "airlock:sensitivePorts": `${M}-8443` }, []],
+        [
+            "sensitivePorts: a listed port that a (plain) ingress rule opens",
+            "airlock:sensitivePorts",
+            { "airlock:sensitivePorts": ["47913"], "airlock:productionIngress": [rule({ port: undefined, fromPort: 40000, toPort: 50000, cidrs: ["0.0.0.0/0"] })] },
+            ["47913"],
+        ],
+        ["scannerKind: unknown", "airlock:scannerKind", { "airlock:scannerKind": M }, []],
+        ["scannerKind: with tenable settings left over", "airlock:scannerKind", { "airlock:scannerKind": "inspector" }, ["inspector"]],
+        ["scannerUrl: http", "airlock:scannerUrl", { "airlock:scannerUrl": `http://${M}.example:8834` }, []],
+        ["scannerUrl: credentials", "airlock:scannerUrl", { "airlock:scannerUrl": `https://admin:${M}@nessus.example` }, []],
+        ["scannerUrl: a query", "airlock:scannerUrl", { "airlock:scannerUrl": `https://nessus.example/?${M}` }, []],
+        ["scannerUrl: not a URL", "airlock:scannerUrl", { "airlock:scannerUrl": M }, []],
+        ["scannerAccessKey", "airlock:scannerAccessKey", { "airlock:scannerKind": "inspector", "airlock:scannerAccessKey": M }, []],
+        ["scannerSecretKey", "airlock:scannerSecretKey", { "airlock:scannerKind": "inspector", "airlock:scannerSecretKey": M }, []],
+        ["scannerTemplateUuid", "airlock:scannerTemplateUuid", { "airlock:scannerTemplateUuid": M }, []],
+        ["scannerPolicyId", "airlock:scannerPolicyId", { "airlock:scannerPolicyId": M }, []],
+        ["scannerSourceCidrs: not a CIDR", "airlock:scannerSourceCidrs", { "airlock:scannerSourceCidrs": [M] }, []],
+        ["scannerSourceCidrs: no mask", "airlock:scannerSourceCidrs", { "airlock:scannerSourceCidrs": ["10.47.91.7"] }, ["10.47.91"]],
+        ["scannerSourceCidrs: one CIDR where a list is expected", "airlock:scannerSourceCidrs", { "airlock:scannerSourceCidrs": "10.47.91.0/24" }, ["10.47.91"]],
+        ["scannerSourceCidrs: the internet", "airlock:scannerSourceCidrs", { "airlock:scannerSourceCidrs": ["0.0.0.0/0"] }, ["0.0.0.0", "3,702,258,688"]],
+        ["scannerSourceCidrs: a private /8", "airlock:scannerSourceCidrs", { "airlock:scannerSourceCidrs": ["10.0.0.0/8"] }, ["10.0.0.0", "16,777,216"]],
+        ["scannerSourceCidrs: a duplicate", "airlock:scannerSourceCidrs", { "airlock:scannerSourceCidrs": ["10.47.91.0/24", "10.47.91.0/24"] }, ["10.47.91"]],
+        ["scannerSecurityGroupId", "airlock:scannerSecurityGroupId", { "airlock:scannerSecurityGroupId": `sg-${M}` }, []],
+        ["promotionRoleArn", "airlock:promotionRoleArn", { "airlock:promotionRoleArn": `arn:${M}` }, []],
+        ["readinessTimeoutMinutes", "airlock:readinessTimeoutMinutes", { "airlock:readinessTimeoutMinutes": M }, []],
+        ["scanTimeoutMinutes", "airlock:scanTimeoutMinutes", { "airlock:scanTimeoutMinutes": M }, []],
+        ["severityThreshold", "airlock:severityThreshold", { "airlock:severityThreshold": `${M}h` }, []],
+        ["keyDeletionWindowDays", "airlock:keyDeletionWindowDays", { "airlock:keyDeletionWindowDays": M }, []],
+        ["tags: a reserved name", "airlock:tags", { "airlock:tags": { [`aws:${M}`]: "x" } }, []],
+        ["tags: a long name", "airlock:tags", { "airlock:tags": { [M.repeat(19)]: "x" } }, []],
+        ["tags: no value", "airlock:tags", { "airlock:tags": { [M]: null } }, []],
+        ["tags: a numeric value", "airlock:tags", { "airlock:tags": { [M]: 4791391 } }, ["4791391"]],
+        ["tags: a long value", "airlock:tags", { "airlock:tags": { [M]: "v".repeat(257) } }, []],
+        ["tags: a value AWS refuses", "airlock:tags", { "airlock:tags": { [M]: `${M}&` } }, []],
+        ["tags: two names IAM treats as one", "airlock:tags", { "airlock:tags": { [M.toUpperCase()]: "a", [M]: "b" } }, []],
+        ["tags: too many", "airlock:tags", { "airlock:tags": Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`${M}-${i}`, M])) }, []],
+        ["tags: a string", "airlock:tags", { "airlock:tags": M }, []],
+        ["aws:defaultTags: a reserved name", "aws:defaultTags", { "aws:defaultTags": { tags: { [`airlock:${M}`]: "x" } } }, []],
+        ["aws:defaultTags: a value AWS refuses", "aws:defaultTags", { "aws:defaultTags": { tags: { [M]: `${M}&` } } }, []],
+        ["aws:defaultTags: a name IAM equates with a (plain) stack tag", "aws:defaultTags", { "aws:defaultTags": { tags: { [M.toUpperCase()]: "a" } }, "airlock:tags": { [M]: "b" } }, []],
+        ["aws:defaultTags: a tag Airlock sets itself", "aws:defaultTags", { "aws:defaultTags": { tags: { Name: M } } }, ['"Name"']],
+        ["aws:defaultTags: an unknown field", "aws:defaultTags", { "aws:defaultTags": { [M]: {} } }, []],
+        ["aws:defaultTags: a string", "aws:defaultTags", { "aws:defaultTags": M }, []],
+        ["aws:defaultTags: too many", "aws:defaultTags", { "aws:defaultTags": { tags: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`${M}-${i}`, M])) } }, []],
+        ["aws:profile", "aws:profile", { "aws:profile": M }, []],
+        ["aws:endpoints", "aws:endpoints", { "aws:endpoints": [{ ec2: `http://${M}` }] }, []],
+        ["aws:ignoreTags", "aws:ignoreTags", { "aws:ignoreTags": { keys: [M, "Name"] } }, ["Name"]],
+    ];
+
+    it.each(rows)("%s", (_case, secretKey, changes, derived) => {
+        const problems = problemsOf(changes, [...SECRET_KEYS, secretKey]);
+        expect(problems.length).toBeGreaterThan(0);
+        const text = problems.join("\n");
+        expect(text.toLowerCase()).not.toContain(M);
+        for (const fragment of derived) {
+            expect(text).not.toContain(fragment);
+        }
+        expect(text).not.toMatch(/Did you mean/);
+    });
+
+    it("has a row for every key a stack can set with --secret (rescanTrigger takes any text: nothing to refuse)", () => {
+        const covered = new Set(rows.map(([, key]) => key));
+        const keys = [...CONFIG_KEYS.filter((k) => k.key !== "rescanTrigger").map((k) => `airlock:${k.key}`), "aws:region", "aws:defaultTags"];
+        expect(keys.filter((key) => !covered.has(key))).toEqual([]);
     });
 });
 
@@ -1085,6 +1390,15 @@ describe("the README's configuration reference", () => {
 
     it("states how many stack tags fit", () => {
         expect(readme).toContain(`So a stack has at most ${MAX_STACK_TAGS} tags.`);
+    });
+
+    it("states how many of them may be the aws provider's default tags", () => {
+        expect(readme.replace(/\s+/g, " ")).toContain(`at most ${MAX_DEFAULT_TAGS} of them may be in \`aws:defaultTags\``);
+    });
+
+    it.each([...ALLOWED_AWS_SETTINGS, ...Object.keys(REFUSED_AWS_SETTINGS)])("says whether aws:%s is accepted", (setting) => {
+        const section = readme.slice(readme.indexOf("**The aws provider's settings.**"), readme.indexOf("## Outputs"));
+        expect(section).toContain(`\`aws:${setting}\``);
     });
 
     const rowOf = (key: string) => readme.split("\n").find((line) => line.startsWith(`| \`${key}\` |`));

@@ -2,6 +2,7 @@
  * The whole program (index.ts) with the dev environment, under the mock engine: what `pulumi up`
  * and `pulumi preview` would declare, what the stack exports, and what invalid config does.
  */
+import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { secretConfigKeys } from "../config/load";
@@ -231,6 +232,21 @@ describe("invalid configuration", () => {
             { "airlock:tags": Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`tag-${i}`, "x"])) },
             "`airlock:tags` has 46 tags, 1 too many: EC2 allows 50 tags per instance",
         ],
+        [
+            "more default tags than a key object can carry (the aws provider tags it too)",
+            { "aws:defaultTags": { tags: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`default-${i}`, "x"])) } },
+            "`aws:defaultTags` has 8 tags, 1 too many: the aws provider puts them on every resource it manages, key objects included, and S3 allows 10 tags per object",
+        ],
+        [
+            "an aws provider profile the promotion provider would not use",
+            { "aws:profile": "production" },
+            "`aws:profile` sets the credentials the aws provider creates the resources with, but the scan-and-promote provider runs in its own process",
+        ],
+        [
+            "an assumed role for the aws provider only",
+            { "aws:assumeRoles": [{ roleArn: "arn:aws:iam::111122223333:role/deployer" }] },
+            "`aws:assumeRoles` sets the credentials the aws provider creates the resources with",
+        ],
     ])("%s: fails before any resource is declared, with a stack-trace-free message", async (_case, changes, message) => {
         const engine = installMocks();
         const run = runProgram(devConfigWith(changes), { engine });
@@ -266,6 +282,15 @@ describe("secret config values", () => {
         const run = runProgram({ values: stack.values, secretKeys: [] }, { engine });
         await expect(run).rejects.toThrow("`airlock:scannerAccessKey` is stored in plaintext in the stack file.");
         await expect(run).rejects.not.toThrow(TEST_SECRET);
+        expect(engine.resources).toEqual([]);
+    });
+
+    it("a scanner kind set with --secret is not shown when tenable settings are left over", async () => {
+        const stack = devConfigWith({ "airlock:scannerKind": "inspector" });
+        const engine = installMocks();
+        const run = runProgram({ values: stack.values, secretKeys: [...stack.secretKeys, "airlock:scannerKind"] }, { engine });
+        await expect(run).rejects.toThrow("`airlock:scannerUrl` only applies to the tenable scanner");
+        await expect(run).rejects.not.toThrow("inspector");
         expect(engine.resources).toEqual([]);
     });
 
@@ -375,6 +400,22 @@ describe("tags", () => {
             const atRuntime = resource.type === "aws:ec2/instance:Instance" ? 2 : 0;
             expect(Object.keys(resource.inputs.tags).length + atRuntime).toBeLessThanOrEqual(kind?.limit ?? 0);
         }
+    });
+
+    it("config/tags.ts counts every resource the aws provider puts default tags on (every resource type that takes tags)", async () => {
+        // aws:defaultTags reach every taggable resource the aws provider manages, whether or not
+        // Airlock tags it: the limits checked at preview must cover each of them.
+        const { engine } = await runProgram(readStackConfig());
+        const awsTypes = [...new Set(engine.resources.map((r) => r.type).filter((type) => type.startsWith("aws:")))];
+        const takesTags = (type: string): boolean => {
+            const module = /^aws:([^/]+)\/([^:]+):/.exec(type);
+            expect(module).not.toBeNull();
+            const source = fs.readFileSync(require.resolve(`@pulumi/aws/${module?.[1]}/${module?.[2]}.js`), "utf8");
+            return source.includes('resourceInputs["tags"]');
+        };
+        const taggable = awsTypes.filter(takesTags);
+        expect(taggable.length).toBeGreaterThan(5);
+        expect(taggable.filter((type) => !TAGGED_RESOURCES.some((k) => k.resourceTypes.includes(type)))).toEqual([]);
     });
 
     it("every other resource Airlock tags carries the stack's tags", async () => {
