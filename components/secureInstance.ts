@@ -16,6 +16,7 @@ import {
 } from "../policies/keyNaming";
 import { INSTANCE_NAME_PATTERN, PHASE_POLICY_NAME } from "../providers/promotionInputs";
 import { ScanAndPromote } from "../providers/scanAndPromote";
+import { scannerSupportPolicyArns } from "../providers/promotionFlow";
 import { Lookups } from "./lookups";
 
 export type Architecture = "x86_64" | "arm64";
@@ -90,7 +91,11 @@ export interface SecureInstanceArgs {
      * @default false
      */
     readonly associatePublicIp?: boolean;
-    /** Managed policies the application needs in production. @default [] */
+    /**
+     * Managed policies the application needs in production. The promotion attaches them only after
+     * a clean scan (after the production phase policy, before the production group) and detaches
+     * them on demotion and delete: a quarantined instance never holds them. @default []
+     */
     readonly managedPolicyArns?: readonly pulumi.Input<string>[];
     /**
      * The key vault: bucket name, KMS key and, optionally, its partition. Pass the KeyVault itself so
@@ -161,7 +166,8 @@ export class SecureInstance extends pulumi.ComponentResource {
         const partition = pulumi.output(args.vault.partition ?? lookups.partition(child));
 
         // Identity: a role per instance, trusted by EC2 only. The promotion resource owns its phase
-        // policy; managed policies the application needs are attached here.
+        // policy and the application's managed policies (attached only after a clean scan); the
+        // one policy attached here is what the scanner needs in quarantine (Inspector: the SSM agent).
         const role = new aws.iam.Role(
             `${name}-role`,
             {
@@ -173,9 +179,16 @@ export class SecureInstance extends pulumi.ComponentResource {
             },
             child,
         );
-        const attachments = (args.managedPolicyArns ?? []).map(
-            (policyArn, i) => new aws.iam.RolePolicyAttachment(`${name}-managed-${i}`, { role: role.name, policyArn }, child),
-        );
+        const scannerSupport =
+            scan.kind === "inspector"
+                ? [
+                      new aws.iam.RolePolicyAttachment(
+                          `${name}-scanner-ssm`,
+                          { role: role.name, policyArn: partition.partition.apply((p) => scannerSupportPolicyArns("inspector", p)[0] ?? "") },
+                          child,
+                      ),
+                  ]
+                : [];
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, path: ROLE_PATH, tags }, child);
 
         // Storage: the data volume lives in the subnet's zone and is encrypted with the vault key
@@ -230,7 +243,7 @@ export class SecureInstance extends pulumi.ComponentResource {
             },
             {
                 parent: this,
-                dependsOn: attachments,
+                dependsOn: scannerSupport,
                 ignoreChanges: [
                     // Owned by the promotion resource after launch (DESIGN §4: one owner per property).
                     "vpcSecurityGroupIds",
@@ -291,6 +304,7 @@ export class SecureInstance extends pulumi.ComponentResource {
                 productionPolicy: grant.apply((g) => toJson(productionPolicy(g))),
                 remediationSecurityGroupIds: [args.zones.remediationSecurityGroupId],
                 productionSecurityGroupIds: [args.zones.productionSecurityGroupId],
+                managedPolicyArns: args.managedPolicyArns ?? [],
                 scanner: {
                     kind: scan.kind,
                     url: scan.url,

@@ -15,6 +15,7 @@ import {
 import { describePeer, describeTraffic, findRuleCollisions, RuleCollision, scannerIngressRules } from "./ruleCollisions";
 import { checkMountPoint } from "./mountPoint";
 import { didYouMean } from "./suggest";
+import { adminPolicyProblems } from "./adminPolicies";
 import { tagLimitProblems, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "./tags";
 
 export const NAMESPACE = "airlock";
@@ -155,6 +156,12 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
         type: "boolean",
         default: false,
         description: "Opt-in that lets a productionIngress rule admit every port or protocol from public addresses. Off: such rules are refused.",
+    },
+    {
+        key: "allowAdminPolicies",
+        type: "boolean",
+        default: false,
+        description: "Opt-in that lets an instance's managedPolicyArns name admin-equivalent policies (config/adminPolicies.ts). Off: they are refused.",
     },
     { key: "sensitivePorts", type: "array", description: "Ports added to the built-in list of admin and data ports that no rule may open to more than a small public range." },
     { key: "productionEgress", type: "object", description: "Egress rules of the production group. Default: TCP 443 anywhere." },
@@ -977,6 +984,7 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
             }
         });
     }
+    adminPolicyProblems(instancesValue ?? [], r.boolean(key("allowAdminPolicies"), false), key("instances")).forEach((problem) => r.fail(problem));
 
     const remediationEgress = parseRules(r, key("remediationEgress"), [HTTPS_EGRESS], "egress").rules;
     const ingress = parseRules(r, key("productionIngress"), [], "ingress");

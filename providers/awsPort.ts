@@ -105,5 +105,35 @@ export function createAwsPort(settings: AwsPortSettings): AwsPort {
                 throw err;
             }
         },
+
+        async listAttachedRolePolicies(roleName: string): Promise<string[]> {
+            const arns: string[] = [];
+            try {
+                for await (const page of iamsdk.paginateListAttachedRolePolicies({ client: iam }, { RoleName: roleName })) {
+                    arns.push(...(page.AttachedPolicies ?? []).map((p) => p.PolicyArn ?? "").filter((a) => a !== ""));
+                }
+            } catch (err) {
+                if (errorName(err) === "NoSuchEntityException" || errorName(err) === "NoSuchEntity") {
+                    return [];
+                }
+                throw err;
+            }
+            return arns;
+        },
+
+        async attachRolePolicy(roleName: string, policyArn: string): Promise<void> {
+            await iam.send(new iamsdk.AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn }));
+        },
+
+        async detachRolePolicy(roleName: string, policyArn: string): Promise<void> {
+            try {
+                await iam.send(new iamsdk.DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn }));
+            } catch (err) {
+                if (errorName(err) === "NoSuchEntityException" || errorName(err) === "NoSuchEntity") {
+                    return;
+                }
+                throw err;
+            }
+        },
     };
 }

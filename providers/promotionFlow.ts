@@ -3,10 +3,22 @@
  * same code runs in the dynamic provider (real SDK clients) and in tests (fakes with fault
  * injection). Nothing here imports an SDK.
  *
- * Invariant, at every moment and after a crash between any two steps: an instance is never in a
- * production group while its role holds more than production rights. Hence the order:
- *   promote  = role → production policy, THEN groups → production;
- *   demote   = groups → remediation (the policy is already no more than launch rights).
+ * Rights are the role's phase (inline) policy plus the application's managed policies
+ * (`managedPolicyArns`), which the promotion owns too: they are production rights, granted only
+ * after a clean scan. Invariant, at every moment and after a crash between any two steps:
+ *   - an instance is never in a production group while its role holds more than production rights
+ *     (phase policy = production policy; the managed policies are part of production rights);
+ *   - the role never holds the application's managed policies beside launch rights (or before the
+ *     clean scan's production policy), so a quarantined instance holds at most launch rights, save
+ *     for one step: between attaching the managed policies and the move to production, after a clean
+ *     scan. A crash there leaves them attached in quarantine; the next run detaches them first thing.
+ * Hence the order:
+ *   promote  = role → production policy, THEN attach managed policies, THEN groups → production;
+ *   demote   = groups → remediation, THEN detach managed policies, THEN the phase policy (launch, or
+ *              production for a demoted production instance).
+ * Policies the scanner itself needs in quarantine (Inspector: AmazonSSMManagedInstanceCore, attached
+ * by the SecureInstance component when the scanner is inspector) belong to the component: the flow
+ * never detaches them (scannerSupportPolicyArns).
  * Every path that does not promote demotes (a rescanned production instance included), so that
  * what the state records (remediation) is what AWS holds.
  * Every step is idempotent, so a rerun after a crash converges.
@@ -14,6 +26,7 @@
 import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG } from "../policies/keyNaming";
 import { PROMOTION_SEVERITIES, PromotionInputs, PromotionOutputs } from "./promotionInputs";
 import { AirlockError, airlockError, errorMessage, hasErrorKind } from "./errors";
+import { partitionOfRegion } from "./awsPort";
 import { Backoff, Clock, formatDuration, pollUntil } from "./polling";
 import { Finding, ScanContext, ScanResult, ScanTarget, Scanner, Severity, blockingFindings, countBySeverity, isScannerError, isSeverity } from "./scanners/types";
 
@@ -61,6 +74,44 @@ export interface AwsPort {
     putRolePolicy(roleName: string, policyName: string, document: string): Promise<void>;
     /** Removes the inline policy; no error when it (or the role) is already gone. */
     deleteRolePolicy(roleName: string, policyName: string): Promise<void>;
+    /** ARNs of the managed policies attached to the role (every page); empty when the role is gone. */
+    listAttachedRolePolicies(roleName: string): Promise<string[]>;
+    /** Attaches a managed policy. Idempotent. */
+    attachRolePolicy(roleName: string, policyArn: string): Promise<void>;
+    /** Detaches a managed policy; no error when it is not attached (or the role is gone). */
+    detachRolePolicy(roleName: string, policyArn: string): Promise<void>;
+}
+
+/** arn:<partition> of an IAM or EC2 ARN, "aws" when it cannot be read. */
+function partitionOfArn(arn: string): string {
+    return /^arn:([a-z-]+):/.exec(arn)?.[1] ?? "aws";
+}
+
+/**
+ * Managed policies the scan itself needs while quarantined, which the SecureInstance component
+ * attaches and owns: the promotion never detaches them. Inspector scans through the SSM agent,
+ * which needs AmazonSSMManagedInstanceCore.
+ */
+export function scannerSupportPolicyArns(scannerKind: string, partition: string): string[] {
+    return scannerKind === "inspector" ? [`arn:${partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`] : [];
+}
+
+/** The application's managed policies, as given (none when left out). */
+function managedPolicies(inputs: PromotionInputs): string[] {
+    return [...new Set(inputs.managedPolicyArns ?? [])];
+}
+
+/**
+ * Detaches every managed policy the promotion owns on the role: all attached ones except what the
+ * scanner needs. Those are production rights, and the role holds them only in production.
+ */
+export async function detachApplicationPolicies(aws: AwsPort, inputs: Pick<PromotionInputs, "roleName" | "scanner">, partition: string, keep: readonly string[] = []): Promise<void> {
+    const support = scannerSupportPolicyArns(inputs.scanner.kind, partition);
+    for (const arn of await aws.listAttachedRolePolicies(inputs.roleName)) {
+        if (!support.includes(arn) && !keep.includes(arn)) {
+            await aws.detachRolePolicy(inputs.roleName, arn);
+        }
+    }
 }
 
 export interface FlowDependencies {
@@ -122,6 +173,7 @@ export function publicInputs(inputs: PromotionInputs): Omit<PromotionInputs, "sc
         productionPolicy: inputs.productionPolicy,
         remediationSecurityGroupIds: inputs.remediationSecurityGroupIds,
         productionSecurityGroupIds: inputs.productionSecurityGroupIds,
+        managedPolicyArns: managedPolicies(inputs),
         scanner: { kind, url, templateUuid, policyId },
         severityThreshold: inputs.severityThreshold,
         readinessTimeoutSeconds: inputs.readinessTimeoutSeconds,
@@ -173,11 +225,11 @@ export async function promote(inputs: PromotionInputs, deps: FlowDependencies): 
         }
         if (isPromotionBlocked(err)) {
             // A failure to demote is itself the error to report: the next up retries.
-            await demote(deps, inputs, seen.wasInProduction ?? false);
+            await demote(deps, inputs, seen);
             throw err;
         }
         try {
-            await demote(deps, inputs, seen.wasInProduction ?? false);
+            await demote(deps, inputs, seen);
         } catch (demoteErr) {
             deps.log(`${inputs.instanceName}: could not move it back to the remediation group: ${errorMessage(demoteErr)}`);
         }
@@ -191,6 +243,8 @@ interface Observed {
     wasInProduction?: boolean;
     /** The instance does not exist or is terminating: there is nothing to demote. */
     gone?: boolean;
+    /** The instance's partition, once known (to tell the scanner's own policies apart). */
+    partition?: string;
 }
 
 async function attempt(inputs: PromotionInputs, deps: FlowDependencies, seen: Observed): Promise<PromotionOutputs> {
@@ -226,6 +280,13 @@ async function attempt(inputs: PromotionInputs, deps: FlowDependencies, seen: Ob
     const wasInProduction = instance.securityGroupIds.some((g) => inputs.productionSecurityGroupIds.includes(g));
     seen.wasInProduction = wasInProduction;
     const bootstrapped = instance.tags[BOOTSTRAP_STATUS_TAG] === "success";
+    const partition = partitionOfArn(instance.arn);
+    seen.partition = partition;
+    if (!wasInProduction) {
+        // Application rights in quarantine (a crash between attach and move, a hand edit): gone
+        // before anything else, and before launch rights are granted beside them.
+        await detachApplicationPolicies(aws, inputs, partition);
+    }
     if (wasInProduction) {
         await aws.putRolePolicy(inputs.roleName, inputs.phasePolicyName, inputs.productionPolicy);
     } else if (!bootstrapped) {
@@ -317,8 +378,17 @@ async function attempt(inputs: PromotionInputs, deps: FlowDependencies, seen: Ob
         });
     }
 
-    // 5. Promote: shrink the role first, then move the instance.
+    // 5. Promote: shrink the role first, then grant the application's managed policies (detaching
+    //    those no longer listed), then move the instance.
     await aws.putRolePolicy(inputs.roleName, inputs.phasePolicyName, inputs.productionPolicy);
+    const wanted = managedPolicies(inputs);
+    await detachApplicationPolicies(aws, inputs, partition, wanted);
+    const attached = await aws.listAttachedRolePolicies(inputs.roleName);
+    for (const arn of wanted) {
+        if (!attached.includes(arn)) {
+            await aws.attachRolePolicy(inputs.roleName, arn);
+        }
+    }
     await aws.setSecurityGroups(inputs.instanceId, inputs.productionSecurityGroupIds);
     const promotedAt = new Date(clock.now()).toISOString();
     durations.totalMs = clock.now() - t0;
@@ -328,10 +398,22 @@ async function attempt(inputs: PromotionInputs, deps: FlowDependencies, seen: Ob
 
 /**
  * Back to quarantine: only the remediation groups (leaving a production group never breaks the
- * invariant, so this goes first). Rights are already at most launch rights.
+ * invariant, so this goes first), then no application managed policies, then the phase policy.
+ * Taking rights away never breaks the invariant either: when the groups cannot be changed, the
+ * managed policies are still detached, and the groups' error is reported afterwards.
  */
-async function demote(deps: FlowDependencies, inputs: PromotionInputs, wasInProduction: boolean): Promise<void> {
-    await deps.aws.setSecurityGroups(inputs.instanceId, inputs.remediationSecurityGroupIds);
+async function demote(deps: FlowDependencies, inputs: PromotionInputs, seen: Observed): Promise<void> {
+    const wasInProduction = seen.wasInProduction ?? false;
+    let groupsError: { readonly error: unknown } | undefined;
+    try {
+        await deps.aws.setSecurityGroups(inputs.instanceId, inputs.remediationSecurityGroupIds);
+    } catch (error) {
+        groupsError = { error };
+    }
+    await detachApplicationPolicies(deps.aws, inputs, seen.partition ?? partitionOfRegion(inputs.region));
+    if (groupsError !== undefined) {
+        throw groupsError.error;
+    }
     if (wasInProduction) {
         // A demoted production instance keeps production rights: less than launch rights.
         await deps.aws.putRolePolicy(inputs.roleName, inputs.phasePolicyName, inputs.productionPolicy);

@@ -14,6 +14,9 @@ export const PROMOTION_SCANNER_KINDS = ["tenable", "inspector", "none"] as const
 /** Name of the inline role policy the promotion resource owns (launch, then production rights). */
 export const PHASE_POLICY_NAME = "airlock-phase";
 
+/** IAM managed policy ARNs: AWS-managed (`iam::aws:`) or customer-managed (`iam::<account>:`). */
+export const MANAGED_POLICY_ARN_PATTERN = /^arn:aws[a-z-]*:iam::(?:aws|\d{12}):policy\/[\w+=,.@/-]+$/;
+
 /** AWS region names, including GovCloud and ISO partitions. */
 export const REGION_PATTERN = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 
@@ -48,6 +51,12 @@ export interface PromotionInputs {
     readonly productionPolicy: string;
     readonly remediationSecurityGroupIds: readonly string[];
     readonly productionSecurityGroupIds: readonly string[];
+    /**
+     * The application's managed policies: attached only once a clean scan has shrunk the phase
+     * policy to production rights, and detached on demotion (the promotion owns the role's
+     * attachments, see promotionFlow.ts). @default none
+     */
+    readonly managedPolicyArns?: readonly string[];
     readonly scanner: ScannerInputs;
     readonly severityThreshold: string;
     readonly readinessTimeoutSeconds: number;
@@ -170,6 +179,18 @@ export function checkPromotionInputs(news: Readonly<Record<string, unknown>>, op
         }
         groups[property] = value as string[];
     }
+    const managed = news.managedPolicyArns;
+    if (!unknown("managedPolicyArns", managed) && managed !== undefined && managed !== null) {
+        if (!Array.isArray(managed)) {
+            fail("managedPolicyArns", "`managedPolicyArns` must be a list of IAM policy ARNs.");
+        } else {
+            const badArns = managed.filter((arn) => typeof arn !== "string" || !MANAGED_POLICY_ARN_PATTERN.test(arn));
+            if (badArns.length > 0) {
+                fail("managedPolicyArns", `\`managedPolicyArns\` has entries that are not IAM policy ARNs: ${JSON.stringify(badArns)}.`);
+            }
+        }
+    }
+
     const overlap = (groups.remediationSecurityGroupIds ?? []).filter((id) => (groups.productionSecurityGroupIds ?? []).includes(id));
     if (overlap.length > 0) {
         fail("productionSecurityGroupIds", `A group cannot be both remediation and production: ${overlap.join(", ")}.`);
@@ -221,6 +242,7 @@ export const UPDATE_ON = [
     "productionPolicy",
     "remediationSecurityGroupIds",
     "productionSecurityGroupIds",
+    "managedPolicyArns",
     "scanner",
     "severityThreshold",
     "readinessTimeoutSeconds",
@@ -258,7 +280,12 @@ function sameValue(a: unknown, b: unknown): boolean {
 export function diffPromotion(olds: Readonly<Record<string, unknown>>, news: Readonly<Record<string, unknown>>): PromotionDiff {
     const replaces = REPLACE_ON.filter((k) => !sameValue(olds[k], news[k]));
     const updates = UPDATE_ON.filter((k) =>
-        k === "scanner" ? !sameValue(scannerIdentity(olds[k]), scannerIdentity(news[k])) : !sameValue(olds[k], news[k]),
+        k === "scanner"
+            ? !sameValue(scannerIdentity(olds[k]), scannerIdentity(news[k]))
+            : k === "managedPolicyArns"
+              ? // A state recorded before the promotion owned the attachments has none: the same as an empty list.
+                !sameValue(olds[k] ?? [], news[k] ?? [])
+              : !sameValue(olds[k], news[k]),
     );
     const quarantined = olds.phase !== undefined && olds.phase !== "production";
     return { changes: quarantined || replaces.length + updates.length > 0, replaces: [...replaces] };

@@ -1,16 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
-import { createAwsPort } from "./awsPort";
+import { createAwsPort, partitionOfRegion } from "./awsPort";
 import { errorMessage } from "./errors";
-import { isPromotionBlocked, observePhase, promote, publicInputs } from "./promotionFlow";
+import { detachApplicationPolicies, isPromotionBlocked, observePhase, promote, publicInputs } from "./promotionFlow";
 import { PromotionInputs, PromotionOutputs, checkPromotionInputs, diffPromotion } from "./promotionInputs";
 import { systemClock } from "./polling";
 import { createScanner } from "./scanners";
 
 /**
  * Scan-and-promote: waits for the instance's bootstrap signal, scans it, and only when the scan is
- * clean shrinks its role to production rights and moves it to the production group (see
- * promotionFlow.ts for the flow and its invariant). It owns two things and nothing else may manage
- * them: the instance's security groups after launch, and the role's phase (inline) policy.
+ * clean shrinks its role to production rights, attaches the application's managed policies and moves it to the production group (see
+ * promotionFlow.ts for the flow and its invariant). It owns three things and nothing else may manage
+ * them: the instance's security groups after launch, the role's phase (inline) policy, and the
+ * role's managed-policy attachments (save the scanner's own, which the component attaches).
  *
  * When the instance stays in quarantine, create/update throw an error carrying `id`, `properties`
  * and `reasons`: Pulumi's provider host records that as an "initialization failed" resource with
@@ -147,8 +148,11 @@ async function readPromotion(id: string, props?: PromotionOutputs): Promise<pulu
 }
 
 async function deletePromotion(_id: string, props: PromotionOutputs): Promise<void> {
-    // Remove the phase policy so the role can be deleted; the instance may already be gone.
+    // Detach the application's managed policies, then remove the phase policy (in that order, as a
+    // demotion does), so the role can be deleted; the instance may already be gone. The scanner's
+    // own policy is the component's, which deletes it.
     const aws = createAwsPort({ region: props.region, assumeRoleArn: props.assumeRoleArn });
+    await detachApplicationPolicies(aws, props, partitionOfRegion(props.region));
     await aws.deleteRolePolicy(props.roleName, props.phasePolicyName);
 }
 

@@ -306,11 +306,26 @@ describe("SecureInstance", () => {
             Version: "2012-10-17",
             Statement: [{ Sid: "Ec2AssumesInstanceRole", Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
         });
-        expect(engine.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").map((a) => a.inputs.policyArn)).toEqual([
-            "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
-        ]);
         expect(engine.ofType("aws:iam/instanceProfile:InstanceProfile")[0]?.inputs.role).toBe(role?.state.name);
         expect(await valueOf(instance.roleArn)).toBe(role?.state.arn);
+    });
+
+    it("launch rights are launch rights: the application's managed policies are not attached at launch but handed to the promotion", async () => {
+        await build({ managedPolicyArns: ["arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"] });
+        expect(engine.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")).toEqual([]);
+        expect(engine.ofType("pulumi-nodejs:dynamic/airlock:ScanAndPromote")[0]?.inputs.managedPolicyArns).toEqual(["arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"]);
+    });
+
+    it("with no managed policies the promotion gets an empty list", async () => {
+        await build();
+        expect(engine.ofType("pulumi-nodejs:dynamic/airlock:ScanAndPromote")[0]?.inputs.managedPolicyArns).toEqual([]);
+    });
+
+    it("with the inspector scanner, the role gets the SSM agent's AmazonSSMManagedInstanceCore at launch (the scan needs it in quarantine), and only that", async () => {
+        await build({ scan: { kind: "inspector" }, managedPolicyArns: ["arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"] });
+        const [role] = engine.ofType("aws:iam/role:Role");
+        const attachments = engine.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment");
+        expect(attachments.map((a) => [a.name, a.inputs.role, a.inputs.policyArn])).toEqual([["web-1-scanner-ssm", role?.state.name, "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]]);
     });
 
     it("declares the promotion with both phase policies, both zones and secret scanner credentials", async () => {

@@ -8,11 +8,13 @@
  *
  * The scenario is one stack's life, step by step (each test builds on the previous one):
  * preview → up (clean) → a second instance with findings (up fails, quarantined) → refresh →
- * fixed → up promotes it → outputs read by a second program through StackReference → a third
- * instance with findings → destroy of everything, quarantined instance included.
+ * fixed → up promotes it → outputs read by a second program through StackReference → an instance
+ * with an application managed policy (none while quarantined, attached after the clean scan, gone
+ * again on demotion) → a third instance with findings → destroy of everything, quarantined instance
+ * included.
  */
 import { CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DescribeInstancesCommand, EC2Client, Instance } from "@aws-sdk/client-ec2";
-import { GetRolePolicyCommand, IAMClient, ListRolesCommand } from "@aws-sdk/client-iam";
+import { CreatePolicyCommand, GetRolePolicyCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolesCommand } from "@aws-sdk/client-iam";
 import * as fs from "fs";
 import * as path from "path";
 import { EngineWorkspace, PROJECT_ROOT, RunResult, StateResource, createWorkspace, exportedResources, setStructuredConfig, stackOutputs } from "./engine/engine";
@@ -280,6 +282,76 @@ describe("a stack's life through the Pulumi CLI", () => {
         } finally {
             await consumer.cleanup();
         }
+    });
+
+    test("launch rights are launch rights: an application managed policy is attached only after a clean scan, and a demotion leaves none", async () => {
+        // moto does not load AWS-managed policies by default: a customer-managed one stands in.
+        const created = await iam.send(
+            new CreatePolicyCommand({
+                PolicyName: "app-read-queue",
+                PolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "sqs:ReceiveMessage", Resource: "*" }] }),
+            }),
+        );
+        const app = created.Policy?.Arn ?? "";
+        const withApp = (rescanTrigger?: string) =>
+            setStructuredConfig(ws, STACK, "airlock:instances", [
+                ...["web-1", "web-2"].map((name) => ({ name, instanceType: "t3.small", dataVolumeGiB: 1 })),
+                { name: "web-4", instanceType: "t3.small", dataVolumeGiB: 1, managedPolicyArns: [app], ...(rescanTrigger === undefined ? {} : { rescanTrigger }) },
+            ]).then((r) => transcript.push(r.output));
+        const attached = async (roleName: string) =>
+            ((await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }))).AttachedPolicies ?? []).map((p) => p.PolicyArn);
+        const roleOf = (resources: readonly StateResource[]) => String(resources.find((r) => r.type === "aws:iam/role:Role" && r.urn.endsWith("::web-4-role"))?.id);
+
+        // Quarantined (the scan finds something): launched, bootstrapped, scanned, and never attached.
+        tenable.setScript({ kind: "findings", vulnerabilities: [CRITICAL] });
+        await withApp();
+        const blocked = await pulumi(["up", "--yes", "--stack", STACK], { allowFailure: true });
+        expect(blocked.output).toContain("Instance web-4 stays in quarantine");
+        let resources = await exportedResources(ws, STACK);
+        const roleName = roleOf(resources);
+        expect(promotionOf(resources, "web-4").outputs?.phase).toBe("remediation");
+        expect(await attached(roleName)).toEqual([]);
+        // Nothing but the promotion attaches it (no RolePolicyAttachment in the stack: the scanner is Tenable).
+        expect(resources.filter((r) => r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment")).toEqual([]);
+
+        // Clean: production policy, then the attachment, then the production group, as AWS saw them.
+        tenable.setScript({ kind: "clean" });
+        const before = (await moto.requests()).length;
+        await pulumi(["up", "--yes", "--stack", STACK]);
+        resources = await exportedResources(ws, STACK);
+        const promotion = promotionOf(resources, "web-4");
+        expect(promotion.outputs?.phase).toBe("production");
+        expect(await attached(roleName)).toEqual([app]);
+        const instanceId = String(promotion.inputs?.instanceId);
+        const steps = (await moto.requests())
+            .slice(before)
+            .map((q) => ({ action: q.action, params: new URLSearchParams(q.body) }))
+            .filter(({ params }) => params.get("RoleName") === roleName || params.get("InstanceId") === instanceId)
+            .filter(({ action }) => action === "PutRolePolicy" || action === "AttachRolePolicy" || action === "ModifyInstanceAttribute")
+            .map(({ action, params }) =>
+                action === "PutRolePolicy"
+                    ? `PutRolePolicy(${JSON.stringify(JSON.parse(params.get("PolicyDocument") ?? "{}")) === JSON.stringify(JSON.parse(String(promotion.inputs?.productionPolicy))) ? "production" : "other"})`
+                    : action,
+            );
+        expect(steps.slice(-3)).toEqual(["PutRolePolicy(production)", "AttachRolePolicy", "ModifyInstanceAttribute"]);
+        expect(steps.filter((x) => x === "AttachRolePolicy")).toHaveLength(1);
+
+        // A rescan that finds something demotes it: back in remediation, and the policy is gone.
+        tenable.setScript({ kind: "findings", vulnerabilities: [CRITICAL] });
+        await withApp("demote-me");
+        const demoted = await pulumi(["up", "--yes", "--stack", STACK], { allowFailure: true });
+        expect(demoted.output).toContain("Instance web-4 stays in quarantine");
+        expect(promotionOf(await exportedResources(ws, STACK), "web-4").outputs?.phase).toBe("remediation");
+        expect(await attached(roleName)).toEqual([]);
+        const remediation = resources.find((x) => x.urn.endsWith("::airlock-remediation"))?.id;
+        expect(((await instancesNamed()).get("web-4")?.SecurityGroups ?? []).map((g) => g.GroupId)).toEqual([remediation]);
+
+        // Removed again (the next step expects web-1 and web-2 only): its role can be deleted.
+        tenable.setScript({ kind: "clean" });
+        await setInstances(["web-1", "web-2"]);
+        expect((await pulumi(["up", "--yes", "--stack", STACK])).code).toBe(0);
+        const roles = await iam.send(new ListRolesCommand({ PathPrefix: "/airlock/" }));
+        expect((roles.Roles ?? []).map((r) => r.RoleName)).not.toContain(roleName);
     });
 
     test("destroy removes everything, a quarantined instance included: no phase policy, no key object, no role", async () => {

@@ -7,9 +7,9 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { AwsFaultKind, FaultProxy, startFaultProxy } from "./support/faultProxy";
-import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto } from "./support/moto";
+import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, seedManagedPolicy, startMoto } from "./support/moto";
 import { ProviderHost, dynamicUrn, startProviderHost } from "./support/providerHost";
-import { PROMOTION_TYPE, groupsOf, invariantHolds, phasePolicyOf, PromotionProviderTexts, promotionInputs, serializePromotionProvider, signalBootstrapWhenAllowed } from "./support/promotionWorld";
+import { PROMOTION_TYPE, attachedPoliciesOf, groupsOf, invariantHolds, phasePolicyOf, PromotionProviderTexts, promotionInputs, serializePromotionProvider, signalBootstrapWhenAllowed } from "./support/promotionWorld";
 import { TenableFake, startTenableFake } from "./support/tenableFake";
 
 let moto: Moto;
@@ -31,8 +31,12 @@ afterAll(async () => {
     await Promise.all([...hosts.map((h) => h.stop()), proxy?.stop(), moto?.stop(), tenable?.stop()]);
 });
 
+let appPolicyArn: Promise<string> | undefined;
+const appPolicy = (): Promise<string> => (appPolicyArn ??= seedManagedPolicy(moto));
+
 beforeEach(async () => {
     await moto.reset();
+    appPolicyArn = undefined;
     proxy.setRules([]);
     proxy.setCrash(undefined);
     proxy.calls.length = 0;
@@ -45,8 +49,10 @@ async function newHost(): Promise<ProviderHost> {
     return host;
 }
 
+/** One promotion, with one application managed policy (seeded once per moto reset). */
 async function promoteOnce(host: ProviderHost, instance: SeededInstance) {
-    const inputs = promotionInputs(providerText, tenable.url, instance);
+    const app = await appPolicy();
+    const inputs = promotionInputs(providerText, tenable.url, instance, "web-1", { managedPolicyArns: [app] });
     const signal = signalBootstrapWhenAllowed(ec2, iam, instance).catch(() => undefined);
     const outcome = await host.create(dynamicUrn("web-1-promotion", PROMOTION_TYPE), inputs).catch((err: unknown) => ({ ok: false as const, message: String(err) }));
     await Promise.race([signal, new Promise((resolve) => setTimeout(resolve, 200))]);
@@ -59,6 +65,10 @@ describe("the provider host is killed between two steps", () => {
         { action: "PutRolePolicy", nth: 1, when: "after" },
         { action: "PutRolePolicy", nth: 2, when: "before" },
         { action: "PutRolePolicy", nth: 2, when: "after" },
+        { action: "ListAttachedRolePolicies", nth: 1, when: "before" },
+        { action: "ListAttachedRolePolicies", nth: 1, when: "after" },
+        { action: "AttachRolePolicy", nth: 1, when: "before" },
+        { action: "AttachRolePolicy", nth: 1, when: "after" },
         { action: "ModifyInstanceAttribute", nth: 1, when: "before" },
         { action: "ModifyInstanceAttribute", nth: 1, when: "after" },
     ] as const;
@@ -78,6 +88,7 @@ describe("the provider host is killed between two steps", () => {
         expect(retry.outcome).toEqual(expect.objectContaining({ ok: true }));
         expect(await groupsOf(ec2, instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
         expect(await phasePolicyOf(iam, instance.roleName)).toBe(retry.inputs.productionPolicy);
+        expect(await attachedPoliciesOf(iam, instance.roleName)).toEqual([await appPolicy()]);
         await Promise.all([doomed.stop(), next.stop()]);
     }, 60_000);
 });
@@ -88,7 +99,7 @@ describe("AWS calls fail", () => {
         host = await newHost();
     });
 
-    const cases: Array<[string, AwsFaultKind]> = ["DescribeInstances", "PutRolePolicy", "ModifyInstanceAttribute"].flatMap((action) =>
+    const cases: Array<[string, AwsFaultKind]> = ["DescribeInstances", "PutRolePolicy", "ListAttachedRolePolicies", "AttachRolePolicy", "ModifyInstanceAttribute"].flatMap((action) =>
         (["throttling", "5xx", "access-denied"] as const).map((fault): [string, AwsFaultKind] => [action, fault]),
     );
 
@@ -104,11 +115,16 @@ describe("AWS calls fail", () => {
         expect(proxy.calls.some((c) => c.action === action && c.faulted)).toBe(true);
         expect(await groupsOf(ec2, instance.instanceId)).not.toContain(instance.productionSecurityGroupId);
         expect(await invariantHolds(ec2, iam, instance, first.inputs.productionPolicy as string)).toBe(true);
+        // Recorded in remediation: no application rights (the demotion detached any that were attached).
+        if (action !== "ListAttachedRolePolicies") {
+            expect(await attachedPoliciesOf(iam, instance.roleName)).toEqual([]);
+        }
 
         proxy.setRules([]);
         const retry = await promoteOnce(host, instance);
         expect(retry.outcome).toEqual(expect.objectContaining({ ok: true }));
         expect(await groupsOf(ec2, instance.instanceId)).toEqual([instance.productionSecurityGroupId]);
+        expect(await attachedPoliciesOf(iam, instance.roleName)).toEqual([await appPolicy()]);
     }, 60_000);
 
     it("a transient throttle is absorbed by the SDK's retries: one up promotes", async () => {

@@ -5,10 +5,10 @@
  * the emulator's state back.
  */
 import { CreateTagsCommand, EC2Client, ModifyInstanceAttributeCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
-import { IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
-import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto } from "./support/moto";
+import { DeleteRoleCommand, IAMClient, PutRolePolicyCommand, RemoveRoleFromInstanceProfileCommand } from "@aws-sdk/client-iam";
+import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, seedManagedPolicy, startMoto } from "./support/moto";
 import { ProviderHost, UNKNOWN, dynamicUrn, startProviderHost } from "./support/providerHost";
-import { PROMOTION_TYPE as TYPE, groupsOf, phasePolicyOf, PromotionProviderTexts, promotionInputs, serializePromotionProvider, signalBootstrapWhenAllowed } from "./support/promotionWorld";
+import { PROMOTION_TYPE as TYPE, attachedPoliciesOf, groupsOf, phasePolicyOf, PromotionProviderTexts, promotionInputs, serializePromotionProvider, signalBootstrapWhenAllowed } from "./support/promotionWorld";
 import { FAKE_KEYS, TenableFake, startTenableFake } from "./support/tenableFake";
 import { BOOTSTRAP_FAILURE_WAY_OUT } from "../providers/promotionFlow";
 
@@ -285,6 +285,57 @@ describe("through Pulumi's dynamic-provider host", () => {
         expect(await phasePolicyOfRole(instance.roleName)).toBeUndefined();
         // Deleting again (a retried destroy) is fine.
         await host.delete(urn, instance.instanceId, properties);
+    });
+
+    it("launch rights are launch rights: the application's managed policies are attached only after the clean scan, after the production policy and before the production group", async () => {
+        const instance = await seedAirlockInstance(moto);
+        const app = await seedManagedPolicy(moto);
+        const inputs = inputsFor(instance, "web-1", { managedPolicyArns: [app] });
+        let heldAtBootstrap: string[] = ["not looked"];
+        const signal = signalBootstrapSoon(instance).then(async () => {
+            heldAtBootstrap = await attachedPoliciesOf(iam, instance.roleName);
+        });
+        const [outcome] = await Promise.all([host.create(dynamicUrn("web-1-promotion", TYPE), inputs), signal]);
+        expect(outcome).toEqual(expect.objectContaining({ ok: true, properties: expect.objectContaining({ phase: "production", managedPolicyArns: [app] }) }));
+        expect(heldAtBootstrap).toEqual([]);
+        expect(await attachedPoliciesOf(iam, instance.roleName)).toEqual([app]);
+        const mutations = (await moto.requests())
+            .map((r) => r.action)
+            .filter((a): a is string => a !== undefined && ["PutRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "ModifyInstanceAttribute"].includes(a));
+        expect(mutations).toEqual(["PutRolePolicy", "PutRolePolicy", "AttachRolePolicy", "ModifyInstanceAttribute"]);
+    });
+
+    it("a blocked scan leaves none attached; a demoted production instance loses them; delete detaches them so the role can be deleted", async () => {
+        const instance = await seedAirlockInstance(moto, { tags: { "airlock:bootstrap": "success" } });
+        const app = await seedManagedPolicy(moto);
+        const inputs = inputsFor(instance, "web-1", { managedPolicyArns: [app] });
+        const urn = dynamicUrn("web-1-promotion", TYPE);
+        tenable.setScript({ kind: "findings", vulnerabilities: [{ plugin_id: 201194, plugin_name: "OpenSSH < 9.8p1 Remote Code Execution (regreSSHion)", severity: 4 }] });
+        const blocked = await host.create(urn, inputs);
+        expect(blocked.ok).toBe(false);
+        expect(await attachedPoliciesOf(iam, instance.roleName)).toEqual([]);
+
+        tenable.setScript({ kind: "clean" });
+        const promoted = await host.update(urn, instance.instanceId, blocked.ok ? {} : (blocked.partial?.properties ?? {}), inputs);
+        expect(promoted).toEqual(expect.objectContaining({ ok: true }));
+        expect(await attachedPoliciesOf(iam, instance.roleName)).toEqual([app]);
+
+        // A rescan that finds something demotes it: out of the production group, then no application rights.
+        tenable.setScript({ kind: "findings", vulnerabilities: [{ plugin_id: 201194, plugin_name: "OpenSSH < 9.8p1 Remote Code Execution (regreSSHion)", severity: 4 }] });
+        const demoted = await host.update(urn, instance.instanceId, promoted.ok ? promoted.properties : {}, { ...inputs, rescanTrigger: "2" });
+        expect(demoted.ok).toBe(false);
+        expect(await groupsOfInstance(instance.instanceId)).toEqual([instance.remediationSecurityGroupId]);
+        expect(await attachedPoliciesOf(iam, instance.roleName)).toEqual([]);
+
+        tenable.setScript({ kind: "clean" });
+        const again = await host.update(urn, instance.instanceId, demoted.ok ? {} : (demoted.partial?.properties ?? {}), { ...inputs, rescanTrigger: "3" });
+        expect(again).toEqual(expect.objectContaining({ ok: true }));
+        expect(await attachedPoliciesOf(iam, instance.roleName)).toEqual([app]);
+        await host.delete(urn, instance.instanceId, again.ok ? again.properties : {});
+        expect(await attachedPoliciesOf(iam, instance.roleName)).toEqual([]);
+        expect(await phasePolicyOfRole(instance.roleName)).toBeUndefined();
+        await iam.send(new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: instance.instanceProfileName, RoleName: instance.roleName }));
+        await iam.send(new DeleteRoleCommand({ RoleName: instance.roleName }));
     });
 
     it("runs 50 promotions in parallel through one host, each to completion", async () => {

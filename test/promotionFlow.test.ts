@@ -415,7 +415,7 @@ describe("faults", () => {
         }
     });
 
-    const calls = ["describeInstance", "setSecurityGroups", "getRolePolicy", "putRolePolicy"] as const;
+    const calls = ["describeInstance", "setSecurityGroups", "getRolePolicy", "putRolePolicy", "listAttachedRolePolicies", "attachRolePolicy", "detachRolePolicy"] as const;
     const faults: Fault[] = ["throttling", "5xx", "access-denied"];
     it.each(calls.flatMap((call) => faults.map((fault) => [call, fault] as const)))("%s failing with %s: never fails open, and converges once AWS recovers", async (call, fault) => {
         const w = world();
@@ -424,8 +424,8 @@ describe("faults", () => {
             (o) => o.phase,
             () => "failed",
         );
-        // getRolePolicy is not on the promotion path; every other call is.
-        expect(outcome).toBe(call === "getRolePolicy" ? "production" : "failed");
+        // getRolePolicy is not on the promotion path, and with no managed policies nothing is attached or detached.
+        expect(outcome).toBe(call === "getRolePolicy" || call === "attachRolePolicy" || call === "detachRolePolicy" ? "production" : "failed");
         if (outcome === "failed") {
             expect(w.aws.groupsOf(INSTANCE)).not.toContain(PRODUCTION);
         }
@@ -433,6 +433,154 @@ describe("faults", () => {
         w.aws.failCall = undefined;
         await expect(promote(inputs, w.deps(clean()))).resolves.toEqual(expect.objectContaining({ phase: "production" }));
         expect(w.aws.violations).toEqual([]);
+    });
+});
+
+describe("application managed policies: launch rights are launch rights", () => {
+    const APP = "arn:aws:iam::111122223333:policy/app-read-queue";
+    const APP2 = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    const SSM = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+    const withManaged: PromotionInputs = { ...inputs, managedPolicyArns: [APP, APP2] };
+    /** The mutations in order, with what they touched. */
+    const mutationsOf = (aws: FakeAws) => aws.calls.filter((c) => ["putRolePolicy", "setSecurityGroups", "attachRolePolicy", "detachRolePolicy"].includes(c));
+
+    it("a clean promotion attaches them after the scan, after the production policy and before the production group", async () => {
+        const w = world();
+        const heldDuringBoot: string[][] = [];
+        const boot = w.aws.onDescribe;
+        w.aws.onDescribe = (id, polls) => {
+            heldDuringBoot.push([...w.aws.attached]);
+            boot?.(id, polls);
+        };
+        let heldDuringScan: string[] = ["not scanned"];
+        const scanner = new FakeScanner(
+            async () => ({ scanId: "42", findings: [], warnings: [] }),
+            () => (heldDuringScan = [...w.aws.attached]),
+        );
+        await expect(promote(withManaged, w.deps(scanner))).resolves.toEqual(expect.objectContaining({ phase: "production", managedPolicyArns: [APP, APP2] }));
+        expect(heldDuringBoot.every((held) => held.length === 0)).toBe(true);
+        expect(heldDuringScan).toEqual([]);
+        expect(w.aws.attached).toEqual([APP, APP2]);
+        expect(mutationsOf(w.aws)).toEqual(["putRolePolicy", "putRolePolicy", "attachRolePolicy", "attachRolePolicy", "setSecurityGroups"]);
+        expect(w.aws.violations).toEqual([]);
+    });
+
+    it.each([
+        ["findings", async () => ({ scanId: "3", findings: [finding("high")], warnings: [] })],
+        ["a scanner error", async (): Promise<ScanResult> => {
+            throw scannerError("Tenable rejected the API keys (HTTP 401)");
+        }],
+    ])("a scan blocked by %s attaches none", async (_case, behaviour) => {
+        const w = world();
+        await blockedBy(promote(withManaged, w.deps(new FakeScanner(behaviour))));
+        expect(w.aws.attached).toEqual([]);
+        expect(w.aws.calls).not.toContain("attachRolePolicy");
+        expect(w.aws.violations).toEqual([]);
+    });
+
+    it("a quarantined instance found holding them (a crash between attach and move) loses them before launch rights are granted", async () => {
+        const w = world();
+        w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        w.aws.attached.push(APP);
+        const scanner = new FakeScanner(async () => ({ scanId: "3", findings: [finding("critical")], warnings: [] }));
+        await blockedBy(promote(withManaged, w.deps(scanner)));
+        expect(mutationsOf(w.aws)[0]).toBe("detachRolePolicy");
+        expect(w.aws.attached).toEqual([]);
+        expect(w.aws.violations).toEqual([]);
+    });
+
+    it("a demoted production instance loses them: groups first, then detach, then the phase policy", async () => {
+        const w = world({ groups: [PRODUCTION], tags: { "airlock:bootstrap": "success" } });
+        w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        w.aws.attached.push(APP, APP2);
+        const scanner = new FakeScanner(async () => ({ scanId: "3", findings: [finding("high")], warnings: [] }));
+        await blockedBy(promote(withManaged, w.deps(scanner)));
+        expect(w.aws.groupsOf(INSTANCE)).toEqual([REMEDIATION]);
+        expect(w.aws.attached).toEqual([]);
+        const tail = mutationsOf(w.aws).slice(-4);
+        expect(tail).toEqual(["setSecurityGroups", "detachRolePolicy", "detachRolePolicy", "putRolePolicy"]);
+        expect(w.aws.violations).toEqual([]);
+    });
+
+    it("when the groups cannot be changed back, the demotion still detaches them, and reports the groups' error", async () => {
+        const w = world({ groups: [PRODUCTION], tags: { "airlock:bootstrap": "success" } });
+        w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        w.aws.attached.push(APP, APP2);
+        w.aws.failCall = { call: "setSecurityGroups", fault: "access-denied" };
+        const scanner = new FakeScanner(async () => ({ scanId: "3", findings: [finding("high")], warnings: [] }));
+        await expect(promote(withManaged, w.deps(scanner))).rejects.toThrow("User is not authorized to perform: setSecurityGroups");
+        expect(w.aws.attached).toEqual([]);
+        expect(w.aws.violations).toEqual([]);
+    });
+
+    it("a changed list converges: policies no longer listed are detached, new ones attached", async () => {
+        const w = world({ groups: [PRODUCTION], tags: { "airlock:bootstrap": "success" } });
+        w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        w.aws.attached.push("arn:aws:iam::111122223333:policy/old", APP);
+        await promote(withManaged, w.deps(clean()));
+        expect([...w.aws.attached].sort()).toEqual([APP, APP2].sort());
+        expect(w.aws.violations).toEqual([]);
+    });
+
+    it("the scanner's own policy (Inspector: AmazonSSMManagedInstanceCore) is the component's: never detached, in quarantine or on demotion", async () => {
+        const inspector: PromotionInputs = { ...withManaged, scanner: { kind: "inspector" } };
+        const w = world({ groups: [PRODUCTION], tags: { "airlock:bootstrap": "success" } });
+        const aws = new FakeAws({ productionGroups: [PRODUCTION], productionPolicy: PRODUCTION_POLICY, roleName: "web-1-role", policyName: "airlock-phase", supportPolicies: [SSM] });
+        aws.addInstance(INSTANCE, [PRODUCTION], { "airlock:bootstrap": "success" });
+        aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        aws.attached.push(SSM, APP);
+        const scanner = new FakeScanner(async () => ({ scanId: "3", findings: [finding("high")], warnings: [] }));
+        await blockedBy(promote(inspector, { ...w.deps(scanner), aws }));
+        expect(aws.attached).toEqual([SSM]);
+        expect(aws.calls.filter((c) => c === "detachRolePolicy")).toHaveLength(1);
+        expect(aws.violations).toEqual([]);
+        // With tenable, nothing needs it in quarantine: it is an application policy like any other.
+        const t = world();
+        t.aws.attached.push(SSM);
+        t.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+        await blockedBy(promote(withManaged, t.deps(new FakeScanner(async () => ({ scanId: "3", findings: [finding("high")], warnings: [] })))));
+        expect(t.aws.attached).toEqual([]);
+    });
+
+    it("the process dying at any call keeps the invariant; the next run converges to production with them attached", async () => {
+        const w0 = world();
+        await promote(withManaged, w0.deps(clean()));
+        const total = w0.aws.calls.length;
+        for (let index = 0; index < total; index++) {
+            const w = world();
+            w.aws.dieAt = index;
+            await expect(promote(withManaged, w.deps(clean()))).rejects.toBeInstanceOf(AwsFault);
+            const left = { index, inProduction: w.aws.groupsOf(INSTANCE).includes(PRODUCTION), violations: w.aws.violations };
+            expect(left).toEqual({ ...left, violations: [] });
+            w.aws.dieAt = undefined;
+            await expect(promote(withManaged, w.deps(clean()))).resolves.toEqual(expect.objectContaining({ phase: "production" }));
+            expect({ index, groups: w.aws.groupsOf(INSTANCE), attached: w.aws.attached, violations: w.aws.violations }).toEqual({
+                index,
+                groups: [PRODUCTION],
+                attached: [APP, APP2],
+                violations: [],
+            });
+        }
+    });
+
+    it("the process dying at any call of a blocked run leaves none attached once a run completes", async () => {
+        const blocking = () => new FakeScanner(async () => ({ scanId: "5", findings: [finding("critical")], warnings: [] }));
+        const promoted = () => {
+            const w = world({ groups: [PRODUCTION], tags: { "airlock:bootstrap": "success" } });
+            w.aws.policies.set("web-1-role/airlock-phase", PRODUCTION_POLICY);
+            w.aws.attached.push(APP, APP2);
+            return w;
+        };
+        const w0 = promoted();
+        await blockedBy(promote(withManaged, w0.deps(blocking())));
+        for (let index = 0; index < w0.aws.calls.length; index++) {
+            const w = promoted();
+            w.aws.dieAt = index;
+            await promote(withManaged, w.deps(blocking())).catch(() => undefined);
+            w.aws.dieAt = undefined;
+            await blockedBy(promote(withManaged, w.deps(blocking())));
+            expect({ index, groups: w.aws.groupsOf(INSTANCE), attached: w.aws.attached, violations: w.aws.violations }).toEqual({ index, groups: [REMEDIATION], attached: [], violations: [] });
+        }
     });
 });
 

@@ -45,6 +45,8 @@ describe("check", () => {
         ["unknown severity", { severityThreshold: "severe" }, "severityThreshold", "`severityThreshold` must be one of info, low, medium, high, critical"],
         ["unknown scanner", { scanner: { kind: "qualys" } }, "scanner.kind", "`scanner.kind` must be one of tenable, inspector, none"],
         ["tenable without keys", { scanner: { kind: "tenable", url: "https://n", templateUuid: "u" } }, "scanner.accessKey", "`scanner.accessKey` is required for the tenable scanner."],
+        ["managed policies that are not a list", { managedPolicyArns: "arn:aws:iam::aws:policy/ReadOnlyAccess" }, "managedPolicyArns", "`managedPolicyArns` must be a list of IAM policy ARNs."],
+        ["a managed policy that is not a policy ARN", { managedPolicyArns: ["arn:aws:iam::123456789012:role/app"] }, "managedPolicyArns", 'not IAM policy ARNs: ["arn:aws:iam::123456789012:role/app"]'],
         ["zero timeout", { scanTimeoutSeconds: 0 }, "scanTimeoutSeconds", "`scanTimeoutSeconds` must be a whole number of seconds from 1 to 86400, not 0."],
     ])("fails on %s, naming the property", (_case, changes, property, reason) => {
         const failures = checkPromotionInputs(withChange(changes));
@@ -170,6 +172,8 @@ describe("diff", () => {
         ["a new production policy", { productionPolicy: '{"Statement":[1,2]}' }, { changes: true, replaces: [] }],
         ["other production groups", { productionSecurityGroupIds: ["sg-0cccccccccccccccc"] }, { changes: true, replaces: [] }],
         ["an explicit rescan", { rescanTrigger: "2026-11-22" }, { changes: true, replaces: [] }],
+        ["another list of managed policies (attachments converge in place)", { managedPolicyArns: ["arn:aws:iam::123456789012:policy/app"] }, { changes: true, replaces: [] }],
+        ["an empty list of managed policies, where the state has none recorded", { managedPolicyArns: [] }, { changes: false, replaces: [] }],
     ])("%s", (_case, changes, expected) => {
         expect(diffPromotion(olds, withChange(changes))).toEqual(expected);
     });

@@ -312,6 +312,21 @@ describe("findings", () => {
         expect(errorOf(run).message).toMatch(/^Could not read Tenable scan 101's results for 10\.20\.30\.40: Tenable answered HTTP 500 to GET \/scans\/101\/hosts\/2: /);
     });
 
+    it.each([
+        ["alone (today's fail-closed case)", [{ hostname: "ip-10-20-30-40.eu-west-1.compute.internal", vulnerabilities: [{ plugin_id: 201198, plugin_name: "OpenSSH < 9.8 RCE (regreSSHion)", severity: 4 }] }]],
+        [
+            "beside a clean record under its address (its findings must not be dropped)",
+            [{ vulnerabilities: [] }, { hostname: "web-1.internal.example", vulnerabilities: [{ plugin_id: 201198, plugin_name: "OpenSSH < 9.8 RCE (regreSSHion)", severity: 4 }] }],
+        ],
+    ])("a host record under a DNS name instead of the instance's address fails closed with a readable reason: %s", async (_case, records) => {
+        const { run, fake } = await scanWith({ kind: "host-records", records });
+        const error = errorOf(run);
+        expect(error.message).toMatch(
+            /^Tenable scan 101 reported a host under the name "[a-z0-9.-]+" instead of its address, so Airlock cannot tell whether its results are 10\.20\.30\.40's and cannot vouch for the instance\. Turn off "Designate hosts by their DNS name"/,
+        );
+        expect(fake.requestsTo("host")).toHaveLength(0);
+    });
+
     it("fails on a severity outside 0-4 instead of guessing", async () => {
         const { run } = await scanWith({ kind: "findings", vulnerabilities: [{ plugin_id: 1, plugin_name: "odd", severity: 7 }] });
         expect(errorOf(run).message).toBe("Tenable returned an unknown severity 7.");

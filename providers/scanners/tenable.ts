@@ -105,6 +105,11 @@ function finiteNumber(value: unknown): number | undefined {
     return typeof n === "number" && Number.isFinite(n) ? n : undefined;
 }
 
+/** An IPv4 or IPv6 address as Tenable writes a host it designates by address (not a DNS name). */
+function isAddressLiteral(name: string): boolean {
+    return /^\d{1,3}(?:\.\d{1,3}){3}$/.test(name) || (name.includes(":") && /^[0-9a-f:.]+$/i.test(name));
+}
+
 /** Scan progress in percent from the hosts' check counters (the target's, or all hosts'), if known. */
 function progressPercent(hosts: readonly unknown[], ip: string): number | undefined {
     const records = hosts.map(asRecord).filter((h): h is Record<string, unknown> => h !== undefined);
@@ -337,6 +342,18 @@ async function scanWithTenable(settings: TenableSettings, ctx: ScanContext): Pro
 
     // 4. The target's own results. A scan that never reached it proves nothing. The target may
     //    appear in several host records (Tenable lists it once per way it reached it): all count.
+    //    A record under a DNS name (the scan's "Designate hosts by their DNS name" report setting)
+    //    may be the target or not: its findings cannot be ignored nor attributed, so fail closed.
+    const dnsNamed = polled.value
+        .map((h) => asRecord(h)?.hostname)
+        .find((name): name is string => typeof name === "string" && name !== ip && !isAddressLiteral(name));
+    if (dnsNamed !== undefined) {
+        const shown = JSON.stringify(dnsNamed.length > 100 ? `${dnsNamed.slice(0, 97)}...` : dnsNamed);
+        throw fail(
+            `Tenable scan ${scanId} reported a host under the name ${shown} instead of its address, so Airlock cannot tell whether its results are ${ip}'s and cannot vouch for the instance. ` +
+                `Turn off "Designate hosts by their DNS name" in the scan template's report settings, so that hosts are reported by IP address.`,
+        );
+    }
     const records = polled.value.map(asRecord).filter((h): h is Record<string, unknown> => h?.hostname === ip);
     if (records.length === 0) {
         throw fail(

@@ -1,7 +1,9 @@
 /**
  * An in-memory AwsPort for the promotion flow, with fault injection, that checks the airlock's
- * invariant after every mutation: an instance is never in a production group while its role holds
- * more than production rights.
+ * invariant after every mutation (promotionFlow.ts): an instance is never in a production group while
+ * its role holds more than production rights, and the role never holds the application's managed
+ * policies beside anything but the production phase policy (so a quarantined instance holds at most
+ * launch rights, save for the attach-then-move step of a clean promotion).
  */
 import type { AwsPort, InstanceState } from "../../providers/promotionFlow";
 import type { Clock } from "../../providers/polling";
@@ -31,14 +33,20 @@ export interface FakeWorld {
     readonly productionPolicy: string;
     readonly roleName: string;
     readonly policyName: string;
+    /** Managed policies the scanner needs in quarantine (component-owned): never application rights. @default none */
+    readonly supportPolicies?: readonly string[];
 }
 
 export class FakeAws implements AwsPort {
     readonly instances = new Map<string, { groups: string[]; tags: Record<string, string>; state: string; privateIp: string }>();
     readonly policies = new Map<string, string>();
+    /** Managed policies attached to the role, in attach order. */
+    readonly attached: string[] = [];
     readonly calls: string[] = [];
     /** Fails the n-th call (0-based, counting every call) with the given fault. */
     failAt?: { index: number; fault: Fault };
+    /** The process dies at the n-th call (0-based): it and every later call fail, nothing runs after it (no clean-up). */
+    dieAt?: number;
     /** Fails every call of this name. */
     failCall?: { call: keyof AwsPort; fault: Fault };
     /** Called on every poll of describeInstance: lets a test play the instance's boot. */
@@ -63,6 +71,9 @@ export class FakeAws implements AwsPort {
     private enter(call: keyof AwsPort): void {
         const index = this.calls.length;
         this.calls.push(call);
+        if (this.dieAt !== undefined && index >= this.dieAt) {
+            throw new AwsFault("crash", call);
+        }
         if (this.failAt !== undefined && this.failAt.index === index) {
             throw new AwsFault(this.failAt.fault, call);
         }
@@ -80,6 +91,15 @@ export class FakeAws implements AwsPort {
                 this.violations.push(`after ${after}: ${id} is in a production group while its role holds more than production rights`);
             }
         }
+        const application = this.applicationPolicies();
+        if (application.length > 0 && this.policy() !== this.world.productionPolicy) {
+            this.violations.push(`after ${after}: the role holds managed policies (${application.join(", ")}) beside other than production rights`);
+        }
+    }
+
+    /** Attached managed policies that are application rights (not the scanner's own). */
+    applicationPolicies(): string[] {
+        return this.attached.filter((arn) => !(this.world.supportPolicies ?? []).includes(arn));
     }
 
     async describeInstance(instanceId: string): Promise<InstanceState | undefined> {
@@ -125,6 +145,28 @@ export class FakeAws implements AwsPort {
         this.enter("deleteRolePolicy");
         this.policies.delete(`${roleName}/${policyName}`);
         this.check("deleteRolePolicy");
+    }
+
+    async listAttachedRolePolicies(_roleName: string): Promise<string[]> {
+        this.enter("listAttachedRolePolicies");
+        return [...this.attached];
+    }
+
+    async attachRolePolicy(_roleName: string, policyArn: string): Promise<void> {
+        this.enter("attachRolePolicy");
+        if (!this.attached.includes(policyArn)) {
+            this.attached.push(policyArn);
+        }
+        this.check(`attachRolePolicy(${policyArn})`);
+    }
+
+    async detachRolePolicy(_roleName: string, policyArn: string): Promise<void> {
+        this.enter("detachRolePolicy");
+        const at = this.attached.indexOf(policyArn);
+        if (at >= 0) {
+            this.attached.splice(at, 1);
+        }
+        this.check(`detachRolePolicy(${policyArn})`);
     }
 }
 

@@ -44,7 +44,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { EC2Client, DescribeImagesCommand, DescribeInstancesCommand, RunInstancesCommand, CreateVpcCommand, CreateSubnetCommand, CreateSecurityGroupCommand } from "@aws-sdk/client-ec2";
-import { IAMClient, CreateRoleCommand, CreateInstanceProfileCommand, AddRoleToInstanceProfileCommand } from "@aws-sdk/client-iam";
+import { IAMClient, CreateRoleCommand, CreateInstanceProfileCommand, AddRoleToInstanceProfileCommand, CreatePolicyCommand } from "@aws-sdk/client-iam";
 import { killGroup, onRealExit, watchChild } from "./processes";
 
 /** The project's virtual environment's bin directory (test/setup/provision.sh creates it). */
@@ -352,6 +352,25 @@ export async function seedInspectorFindings(
     const text = await response.text();
     if (!response.ok) {
         throw new Error(`moto: seeding inspector2 findings answered HTTP ${response.status}: ${text.slice(0, 300)}`);
+    }
+}
+
+/**
+ * A customer-managed policy, returning its ARN: moto does not load AWS-managed policies by default,
+ * so tests of the application's managed policies use one of these.
+ */
+export async function seedManagedPolicy(moto: Moto, name = "app-read-queue"): Promise<string> {
+    const iam = new IAMClient(awsClientConfig(moto));
+    try {
+        const out = await iam.send(
+            new CreatePolicyCommand({
+                PolicyName: name,
+                PolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "sqs:ReceiveMessage", Resource: "*" }] }),
+            }),
+        );
+        return must(out.Policy?.Arn, "CreatePolicy Arn");
+    } finally {
+        iam.destroy();
     }
 }
 

@@ -3,7 +3,7 @@
  * instance seeded in moto, the instance's bootstrap signal, and reading AWS state back.
  */
 import { CreateTagsCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { GetRolePolicyCommand, IAMClient } from "@aws-sdk/client-iam";
+import { GetRolePolicyCommand, IAMClient, paginateListAttachedRolePolicies } from "@aws-sdk/client-iam";
 import { toJson } from "../../policies/document";
 import { launchPolicy, productionPolicy } from "../../policies/instance";
 import type { SeededInstance } from "./moto";
@@ -79,6 +79,15 @@ export async function phasePolicyOf(iam: IAMClient, roleName: string): Promise<s
     }
 }
 
+/** ARNs of the managed policies attached to the role, as the emulator holds them. */
+export async function attachedPoliciesOf(iam: IAMClient, roleName: string): Promise<string[]> {
+    const arns: string[] = [];
+    for await (const page of paginateListAttachedRolePolicies({ client: iam }, { RoleName: roleName })) {
+        arns.push(...(page.AttachedPolicies ?? []).map((p) => p.PolicyArn ?? ""));
+    }
+    return arns.sort();
+}
+
 /**
  * The instance signals its bootstrap result the way cloud-init will: by tagging itself, which it
  * can do only once the launch policy grants it (so it waits for that policy, as the real one must).
@@ -107,9 +116,14 @@ export async function signalBootstrapWhenAllowed(
     );
 }
 
-/** The invariant, read from AWS: in a production group ⇒ the role holds production rights or none. */
+/**
+ * The invariant, read from AWS (promotionFlow.ts): in a production group ⇒ the role holds production
+ * rights or none; managed policies attached ⇒ the phase policy is the production one (never beside
+ * launch rights).
+ */
 export async function invariantHolds(ec2: EC2Client, iam: IAMClient, instance: SeededInstance, productionPolicyJson: string): Promise<boolean> {
-    const [groups, policy] = await Promise.all([groupsOf(ec2, instance.instanceId), phasePolicyOf(iam, instance.roleName)]);
+    const [groups, policy, attached] = await Promise.all([groupsOf(ec2, instance.instanceId), phasePolicyOf(iam, instance.roleName), attachedPoliciesOf(iam, instance.roleName)]);
     const inProduction = groups.includes(instance.productionSecurityGroupId);
-    return !inProduction || policy === undefined || policy === productionPolicyJson;
+    const groupsOk = !inProduction || policy === undefined || policy === productionPolicyJson;
+    return groupsOk && (attached.length === 0 || policy === productionPolicyJson);
 }
