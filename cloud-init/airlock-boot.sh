@@ -110,6 +110,45 @@ TOKEN="$(imds_token)" || fail "no IMDSv2 token from $IMDS"
 INSTANCE_ID="$(imds_get meta-data/instance-id)" || fail "instance id not readable from the metadata service"
 log "instance $INSTANCE_ID ($AIRLOCK_INSTANCE_NAME), mode $MODE"
 
+# The mount point, checked before anything is fetched or formatted (the configuration checks it
+# too; this script does not trust its input): a normalised absolute path, not on a
+# pseudo-filesystem, and not already a mount point of anything but this volume's mapping.
+# Reasons become tag values: no commas or parentheses in them.
+MOUNT_POINT="$AIRLOCK_MOUNT_POINT"
+case "$MOUNT_POINT" in
+    /*) ;;
+    *) fail "mount: $MOUNT_POINT is not an absolute path" ;;
+esac
+case "$MOUNT_POINT" in
+    / | *//* | */ | */./* | */. | */../* | */.. | *[!A-Za-z0-9._/-]* | */-*)
+        fail "mount: $MOUNT_POINT is not a normalised absolute path of letters digits and ._-" ;;
+esac
+case "$MOUNT_POINT" in
+    /proc | /proc/* | /sys | /sys/* | /dev | /dev/* | /run | /run/* | /var/run | /var/run/* | /var/lock | /var/lock/*)
+        fail "mount: $MOUNT_POINT is on a pseudo-filesystem: not the encrypted volume" ;;
+esac
+
+# "major:minor" (decimal) of a block device node, or nothing.
+dev_majmin() {
+    local major minor
+    [ -b "$1" ] || return 0
+    read -r major minor <<<"$(stat -L -c '%t %T' "$1")"
+    printf '%d:%d\n' "0x$major" "0x$minor"
+}
+
+# What is visibly mounted exactly at the mount point (the top of a stack of mounts): "MAJ:MIN SOURCE FSTYPE", or nothing.
+mounted_at() {
+    findmnt -n -r -o MAJ:MIN,SOURCE,FSTYPE --mountpoint "$1" 2>/dev/null | tail -n 1 || true
+}
+
+existing="$(mounted_at "$MOUNT_POINT")"
+if [ -n "$existing" ]; then
+    read -r existing_majmin existing_source existing_fstype <<<"$existing"
+    if [ -z "$(dev_majmin "/dev/mapper/$MAPPER_NAME")" ] || [ "$existing_majmin" != "$(dev_majmin "/dev/mapper/$MAPPER_NAME")" ]; then
+        fail "mount: $MOUNT_POINT is already a mount point of $existing_fstype $existing_source: not the encrypted volume"
+    fi
+fi
+
 # 2. The key, with the instance role's credentials, into tmpfs only. The key object may be
 #    created just after the instance: retry with backoff.
 mkdir -p "$KEY_DIR"
@@ -198,11 +237,40 @@ if [ -z "$(blkid -p -o value -s TYPE "/dev/mapper/$MAPPER_NAME" 2>/dev/null || t
     log "creating an ext4 filesystem"
     mkfs.ext4 -q -L airlock-data "/dev/mapper/$MAPPER_NAME" || fail "mkfs.ext4 failed"
 fi
-mkdir -p "$AIRLOCK_MOUNT_POINT"
-if ! mountpoint -q "$AIRLOCK_MOUNT_POINT"; then
-    mount -o nodev,nosuid "/dev/mapper/$MAPPER_NAME" "$AIRLOCK_MOUNT_POINT" || fail "cannot mount on $AIRLOCK_MOUNT_POINT"
+mkdir -p "$MOUNT_POINT"
+if [ -z "$(mounted_at "$MOUNT_POINT")" ]; then
+    mount -o nodev,nosuid "/dev/mapper/$MAPPER_NAME" "$MOUNT_POINT" || fail "cannot mount on $MOUNT_POINT"
 fi
-log "mounted $AIRLOCK_MOUNT_POINT"
+
+# Data must land on the encrypted volume: what is visible exactly at the mount point is this
+# mapping, and the mapping is LUKS on this data volume. Never "mounted" otherwise.
+verify_mount() {
+    local mapper="/dev/mapper/$MAPPER_NAME" mapper_majmin top majmin source fstype status backing loop_file
+    mapper_majmin="$(dev_majmin "$mapper")"
+    [ -n "$mapper_majmin" ] || fail "mount: $mapper is not a block device"
+    top="$(mounted_at "$MOUNT_POINT")"
+    [ -n "$top" ] || fail "mount: $MOUNT_POINT is not a mount point after mounting"
+    read -r majmin source fstype <<<"$top"
+    [ "$majmin" = "$mapper_majmin" ] ||
+        fail "mount: $MOUNT_POINT is not on the encrypted volume: $fstype $source $majmin is mounted there and not $mapper $mapper_majmin"
+    status="$(cryptsetup status "$MAPPER_NAME" 2>/dev/null)" || fail "mount: cryptsetup has no status for $MAPPER_NAME"
+    grep -Eq '^ *type: +LUKS2$' <<<"$status" || fail "mount: $mapper is not a LUKS2 mapping"
+    backing="$(awk '$1 == "device:" { print $2 }' <<<"$status")"
+    loop_file="$(awk '$1 == "loop:" { print $2 }' <<<"$status")"
+    if [ -b "$DEVICE" ]; then
+        if [ -z "$backing" ] || [ "$(dev_majmin "$backing")" != "$(dev_majmin "$DEVICE")" ]; then
+            fail "mount: $mapper is backed by ${backing:-nothing} and not the data volume $AIRLOCK_DATA_VOLUME_ID $DEVICE"
+        fi
+    else
+        # A file-backed image (tests): cryptsetup mapped it through a loop device.
+        if [ -z "$loop_file" ] || [ "$(readlink -f "$loop_file")" != "$(readlink -f "$DEVICE")" ]; then
+            fail "mount: $mapper is backed by ${loop_file:-${backing:-nothing}} and not the data image $DEVICE"
+        fi
+    fi
+    log "verified: $MOUNT_POINT is $mapper ($mapper_majmin, $fstype), LUKS2 on the data volume $AIRLOCK_DATA_VOLUME_ID ($DEVICE)"
+}
+verify_mount
+log "mounted $MOUNT_POINT"
 
 # 6. Unlock again at every boot (the key is fetched again; it is never stored on the host).
 if [ "$MODE" = "first-boot" ] && command -v systemctl >/dev/null 2>&1 && [ -z "${AIRLOCK_NO_SYSTEMD:-}" ]; then

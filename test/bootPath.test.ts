@@ -6,7 +6,10 @@
  *    AWS CLI, and a file-backed disk image instead of the EBS device.
  * Where this machine has no device-mapper (none registered in /proc/misc), the script is expected to get
  * as far as a verified LUKS2 header and then fail to map the device, with the failure signal; with
- * device-mapper it is expected to unlock, create the filesystem and mount.
+ * device-mapper it is expected to unlock, create the filesystem and mount. The mount-point checks
+ * made before the key is fetched run here on any machine; the check after mounting (what is
+ * mounted exactly there is the LUKS mapping of this data volume) needs device-mapper, and
+ * test/vm.test.ts asserts it on a real boot and on the unlock after a reboot.
  */
 import { execFile, execFileSync, spawnSync } from "child_process";
 import * as crypto from "crypto";
@@ -167,13 +170,13 @@ describe("the boot script, run for real", () => {
     }
 
     /** Runs airlock-boot as cloud-init would, with this test's endpoints, disk image and key directory. */
-    async function boot(device: string, extra: Record<string, string> = {}): Promise<{ code: number; output: string }> {
+    async function boot(device: string, extra: Record<string, string> = {}, mountPoint = path.join(work, "mnt")): Promise<{ code: number; output: string }> {
         const envFile = path.join(work, "airlock.env");
         fs.writeFileSync(
             envFile,
             renderedEnv({ ...base, imdsEndpoint: imds.endpoint, awsEndpoint: moto.endpoint }) +
                 `AIRLOCK_DATA_DEVICE='${device}'\nAIRLOCK_KEY_DIR='${keyDir}'\nAIRLOCK_LOG_FILE='${path.join(work, "boot.log")}'\n` +
-                `AIRLOCK_NO_CONSOLE=1\nAIRLOCK_NO_SYSTEMD=1\nAIRLOCK_MOUNT_POINT='${path.join(work, "mnt")}'\nAIRLOCK_KEY_ATTEMPTS=2\n`,
+                `AIRLOCK_NO_CONSOLE=1\nAIRLOCK_NO_SYSTEMD=1\nAIRLOCK_MOUNT_POINT='${mountPoint}'\nAIRLOCK_KEY_ATTEMPTS=2\n`,
         );
         // No AWS credentials in the environment: the AWS CLI must get the role's from the metadata service.
         // The script runs `aws` by name: the project's pinned AWS CLI comes first on PATH.
@@ -277,6 +280,51 @@ describe("the boot script, run for real", () => {
         expect(result.code).toBe(1);
         expect(result.output).toContain("is not blank and not LUKS: refusing to format it");
         expect(spawnSync("cryptsetup", ["isLuks", device]).status).not.toBe(0);
+    }, 90_000);
+
+    // Defence in depth: the configuration refuses these mount points, but a hand-edited user data
+    // must not put the data on a pseudo-filesystem or the root volume either. Refused before the key
+    // is fetched or anything is formatted, with the failure signal and the reason.
+    it.each([
+        ["/proc", "is on a pseudo-filesystem: not the encrypted volume"],
+        ["/dev/shm", "is on a pseudo-filesystem: not the encrypted volume"],
+        ["/run/data", "is on a pseudo-filesystem: not the encrypted volume"],
+        ["//", "is not a normalised absolute path of letters digits and ._-"],
+        ["/.", "is not a normalised absolute path of letters digits and ._-"],
+        ["/data/../proc", "is not a normalised absolute path of letters digits and ._-"],
+        ["/data/", "is not a normalised absolute path of letters digits and ._-"],
+        ["data", "is not an absolute path"],
+    ])("refuses the mount point %s before anything is formatted, with the failure signal", async (mountPoint, problem) => {
+        const device = blankImage();
+        const result = await boot(device, {}, mountPoint);
+        expect(result.code).toBe(1);
+        expect(result.output).toContain(`airlock-boot: done status=failure reason=mount: ${mountPoint} ${problem}`);
+        expect(result.output).not.toContain("airlock-boot: mounted");
+        expect(result.output).not.toContain("key fetched");
+        expect(await bootstrapTags()).toEqual({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": `mount: ${mountPoint} ${problem}` });
+        expect(spawnSync("cryptsetup", ["isLuks", device]).status).not.toBe(0);
+        expect(fs.readdirSync(keyDir)).toEqual([]);
+    }, 90_000);
+
+    const asRoot = process.getuid?.() === 0 ? it : it.skip;
+    asRoot("a mount point that is already a mount point of something else (a tmpfs) is refused, never reported mounted", async () => {
+        const device = blankImage();
+        const mountPoint = path.join(work, "mnt");
+        fs.mkdirSync(mountPoint);
+        execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "airlock-test-tmpfs", mountPoint]);
+        try {
+            const result = await boot(device, {}, mountPoint);
+            const reason = `mount: ${mountPoint} is already a mount point of tmpfs airlock-test-tmpfs: not the encrypted volume`;
+            expect(result.code).toBe(1);
+            expect(result.output).toContain(`airlock-boot: done status=failure reason=${reason}`);
+            expect(result.output).not.toContain("airlock-boot: mounted");
+            expect(await bootstrapTags()).toEqual({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": reason });
+            // Refused before the device was formatted, and the tmpfs is left as it was.
+            expect(spawnSync("cryptsetup", ["isLuks", device]).status).not.toBe(0);
+            expect(execFileSync("findmnt", ["-n", "-r", "-o", "SOURCE", "--mountpoint", mountPoint], { encoding: "utf8" }).trim()).toBe("airlock-test-tmpfs");
+        } finally {
+            execFileSync("umount", [mountPoint]);
+        }
     }, 90_000);
 
     it("refuses to write the key anywhere but tmpfs", async () => {

@@ -236,6 +236,15 @@ describe("first boot in a Debian 12 VM under QEMU", () => {
         await vm.waitFor(CLOUD_INIT_FINISHED, 5 * MINUTE);
         clock.lap("cloud-init finished");
         expect(bootProblems(vm.console())).toEqual([]);
+        // Data lands on the LUKS volume: before signalling, the script checked that what is mounted
+        // exactly at /data is the opened mapping, and that the mapping is LUKS2 on the NVMe device
+        // whose serial is the volume id; only then "mounted".
+        const verified = new RegExp(
+            `airlock-boot: verified: /data is /dev/mapper/airlock-data \\(\\d+:\\d+, ext4\\), LUKS2 on the data volume ${VOLUME_ID} \\(/dev/nvme\\d+n1\\)`,
+        );
+        const firstConsole = vm.console();
+        expect(firstConsole).toMatch(verified);
+        expect(firstConsole.search(verified)).toBeLessThan(firstConsole.indexOf("airlock-boot: mounted /data"));
 
         expect(await instanceTags(moto, seeded.instanceId)).toEqual(expect.objectContaining({ "airlock:bootstrap": "success" }));
         const requests = imds.requests;
@@ -257,6 +266,8 @@ describe("first boot in a Debian 12 VM under QEMU", () => {
         vms.push(again);
         await again.waitFor(/airlock-unlock: mounted \/data/, 20 * MINUTE);
         clock.lap("reboot to `airlock-unlock: mounted /data`");
+        // The unlock unit verifies the mount at every boot too.
+        expect(again.console()).toMatch(new RegExp(`airlock-unlock: verified: /data is /dev/mapper/airlock-data \\(\\d+:\\d+, ext4\\), LUKS2 on the data volume ${VOLUME_ID}`));
         await again.waitFor(CLOUD_INIT_FINISHED, 10 * MINUTE);
         expect(again.console()).not.toMatch(/airlock-boot: done/); // no second per-instance run
         expect(bootProblems(again.console())).toEqual([]);
