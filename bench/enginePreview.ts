@@ -14,12 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import { createWorkspace, setStructuredConfig } from "../test/engine/engine";
 import { awsClientConfig, startMoto } from "../test/support/moto";
-
-function median(values: readonly number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+import { median } from "./stats";
 
 async function main(): Promise<void> {
     const runs = Number(process.argv[2] ?? 3);

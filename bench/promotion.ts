@@ -13,6 +13,7 @@ import { Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto }
 import { ProviderHost, dynamicUrn, startProviderHost } from "../test/support/providerHost";
 import { PROMOTION_TYPE, TEMPLATE_UUID, PromotionProviderTexts, promotionInputs, serializePromotionProvider } from "../test/support/promotionWorld";
 import { FAKE_KEYS, TenableFake, startTenableFake } from "../test/support/tenableFake";
+import { median } from "./stats";
 
 const POLL_MS = 200;
 
@@ -20,12 +21,6 @@ async function timed<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> 
     const started = process.hrtime.bigint();
     const value = await f();
     return { ms: Number(process.hrtime.bigint() - started) / 1e6, value };
-}
-
-function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function seedBootstrapped(moto: Moto, name: string, index: number): Promise<SeededInstance> {

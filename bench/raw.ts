@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { renderUserData } from "../cloud-init/render";
 import { amiParameterName, architectureOf } from "../components/secureInstance";
-import { rulePeers } from "../components/securityZones";
+import { rulePeers } from "../config/ruleNaming";
 import { NetworkRule, parseAirlockConfig } from "../config/schema";
 import { toJson } from "../policies/document";
 import { instanceTrustPolicy, launchPolicy, productionPolicy } from "../policies/instance";

@@ -19,6 +19,7 @@
 import { execFileSync } from "child_process";
 import * as path from "path";
 import { parseArgs } from "util";
+import { median } from "./stats";
 
 interface Measurement {
     readonly mode: string;
@@ -39,12 +40,6 @@ function measure(mode: "airlock" | "raw", instances: number, flags: string[] = [
         maxBuffer: 64 * 1024 * 1024,
     });
     return JSON.parse(out.trim().split("\n").pop() ?? "{}") as Measurement;
-}
-
-function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const SECTIONS = ["evaluation", "policy", "promotion", "lookups", "engine"] as const;

@@ -1,7 +1,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { checkCidr } from "../config/cidr";
+import { rulePeers, ruleSlug } from "../config/ruleNaming";
 import { NetworkRule } from "../config/schema";
+
+export type { RulePeer } from "../config/ruleNaming";
+export { rulePeers, ruleSlug } from "../config/ruleNaming";
 import { MANAGED_TAG } from "../policies/keyNaming";
 
 export interface SecurityZonesArgs {
@@ -35,31 +39,6 @@ export interface SecurityZonesArgs {
     readonly productionEgress?: readonly NetworkRule[];
     /** Tags for every resource. @default {} */
     readonly tags?: Readonly<Record<string, string>>;
-}
-
-/** One AWS rule resource's worth of a NetworkRule: AWS rule resources take a single peer each. */
-export interface RulePeer {
-    readonly cidrIpv4?: string;
-    readonly cidrIpv6?: string;
-    readonly referencedSecurityGroupId?: string;
-    readonly prefixListId?: string;
-}
-
-/** Expands a rule into one peer per CIDR, group or prefix list (the shape `aws.vpc.*Rule` takes). */
-export function rulePeers(rule: NetworkRule): RulePeer[] {
-    return [
-        ...rule.cidrs.map((cidrIpv4) => ({ cidrIpv4 })),
-        ...rule.ipv6Cidrs.map((cidrIpv6) => ({ cidrIpv6 })),
-        ...(rule.securityGroupId === undefined ? [] : [{ referencedSecurityGroupId: rule.securityGroupId }]),
-        ...(rule.prefixListId === undefined ? [] : [{ prefixListId: rule.prefixListId }]),
-    ];
-}
-
-/** A stable, readable resource-name fragment for one rule and peer, e.g. "tcp-443-10.0.0.0-16". */
-export function ruleSlug(rule: NetworkRule, peer: RulePeer): string {
-    const ports = rule.protocol === "all" ? "" : rule.fromPort === rule.toPort ? `-${rule.fromPort}` : `-${rule.fromPort}-${rule.toPort}`;
-    const target = peer.cidrIpv4 ?? peer.cidrIpv6 ?? peer.referencedSecurityGroupId ?? peer.prefixListId ?? "none";
-    return `${rule.protocol}${ports}-${target.replace(/[/:]/g, "-")}`;
 }
 
 function awsProtocol(rule: NetworkRule): string {

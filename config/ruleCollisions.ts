@@ -1,4 +1,4 @@
-import { RulePeer, rulePeers, ruleSlug } from "../components/securityZones";
+import { RulePeer, rulePeers, ruleSlug } from "./ruleNaming";
 import type { NetworkRule } from "./schema";
 
 /**

@@ -23,6 +23,18 @@ function errorName(err: unknown): string {
     return typeof err === "object" && err !== null && "name" in err ? String((err as { name: unknown }).name) : "";
 }
 
+/** `call`'s result, or `whenMissing` when IAM says the role or policy does not exist (idempotent reads and removals). */
+async function unlessMissing<T>(whenMissing: T, call: () => Promise<T>): Promise<T> {
+    try {
+        return await call();
+    } catch (err) {
+        if (errorName(err) === "NoSuchEntityException" || errorName(err) === "NoSuchEntity") {
+            return whenMissing;
+        }
+        throw err;
+    }
+}
+
 export function createAwsPort(settings: AwsPortSettings): AwsPort {
     /* eslint-disable @typescript-eslint/no-require-imports */
     const ec2sdk = require("@aws-sdk/client-ec2") as typeof import("@aws-sdk/client-ec2");
@@ -79,16 +91,11 @@ export function createAwsPort(settings: AwsPortSettings): AwsPort {
         },
 
         async getRolePolicy(roleName: string, policyName: string): Promise<string | undefined> {
-            try {
+            return unlessMissing(undefined, async () => {
                 const out = await iam.send(new iamsdk.GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
                 // IAM returns the document URL-encoded.
                 return out.PolicyDocument === undefined ? undefined : decodeURIComponent(out.PolicyDocument);
-            } catch (err) {
-                if (errorName(err) === "NoSuchEntityException" || errorName(err) === "NoSuchEntity") {
-                    return undefined;
-                }
-                throw err;
-            }
+            });
         },
 
         async putRolePolicy(roleName: string, policyName: string, document: string): Promise<void> {
@@ -96,29 +103,19 @@ export function createAwsPort(settings: AwsPortSettings): AwsPort {
         },
 
         async deleteRolePolicy(roleName: string, policyName: string): Promise<void> {
-            try {
+            await unlessMissing(undefined, async () => {
                 await iam.send(new iamsdk.DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
-            } catch (err) {
-                if (errorName(err) === "NoSuchEntityException" || errorName(err) === "NoSuchEntity") {
-                    return;
-                }
-                throw err;
-            }
+            });
         },
 
         async listAttachedRolePolicies(roleName: string): Promise<string[]> {
-            const arns: string[] = [];
-            try {
+            return unlessMissing([], async () => {
+                const arns: string[] = [];
                 for await (const page of iamsdk.paginateListAttachedRolePolicies({ client: iam }, { RoleName: roleName })) {
                     arns.push(...(page.AttachedPolicies ?? []).map((p) => p.PolicyArn ?? "").filter((a) => a !== ""));
                 }
-            } catch (err) {
-                if (errorName(err) === "NoSuchEntityException" || errorName(err) === "NoSuchEntity") {
-                    return [];
-                }
-                throw err;
-            }
-            return arns;
+                return arns;
+            });
         },
 
         async attachRolePolicy(roleName: string, policyArn: string): Promise<void> {
@@ -126,14 +123,9 @@ export function createAwsPort(settings: AwsPortSettings): AwsPort {
         },
 
         async detachRolePolicy(roleName: string, policyArn: string): Promise<void> {
-            try {
+            await unlessMissing(undefined, async () => {
                 await iam.send(new iamsdk.DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn }));
-            } catch (err) {
-                if (errorName(err) === "NoSuchEntityException" || errorName(err) === "NoSuchEntity") {
-                    return;
-                }
-                throw err;
-            }
+            });
         },
     };
 }

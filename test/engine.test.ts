@@ -21,10 +21,9 @@ import { EngineWorkspace, PROJECT_ROOT, RunResult, StateResource, createWorkspac
 import { TlsFront, startTlsFront } from "./engine/tlsFront";
 import { Moto, MotoRequest, awsClientConfig, startMoto } from "./support/moto";
 import { FAKE_KEYS, TenableFake, startTenableFake } from "./support/tenableFake";
-import { TEMPLATE_UUID } from "./support/promotionWorld";
+import { PROMOTION_TYPE, TEMPLATE_UUID } from "./support/promotionWorld";
 
 const STACK = "e2e";
-const PROMOTION_TYPE = "pulumi-nodejs:dynamic/airlock:ScanAndPromote";
 const CRITICAL = { plugin_id: 201194, plugin_name: "OpenSSH < 9.8p1 Remote Code Execution (regreSSHion)", severity: 4, cve: ["CVE-2024-6387"] };
 const STEP_TIMEOUT = 8 * 60_000;
 
