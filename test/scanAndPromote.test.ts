@@ -7,7 +7,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { PromotionInputs, UNKNOWN, checkPromotionInputs, diffPromotion } from "../providers/promotionInputs";
-import { scanAndPromoteProvider } from "../providers/scanAndPromote";
+import { failureLines, scanAndPromoteProvider } from "../providers/scanAndPromote";
 
 const valid: PromotionInputs = {
     instanceName: "web-1",
@@ -157,6 +157,17 @@ describe("check with unknowns refused (what create and update use)", () => {
         const inputs = withChange({ instanceId: UNKNOWN, productionSecurityGroupIds: [UNKNOWN], scanner: { kind: "tenable", url: "https://n", accessKey: UNKNOWN, secretKey: "s", templateUuid: "u" } });
         expect(checkPromotionInputs(inputs)).toEqual([]);
         expect(checkPromotionInputs(inputs, { unknowns: "refuse" }).map((f) => f.property)).toEqual(["instanceId", "productionSecurityGroupIds", "scanner.accessKey"]);
+    });
+});
+
+describe("failureLines (what `pulumi up` shows for a promotion that failed to initialise)", () => {
+    it("is the whole message, a line each, then only the reasons it does not already say", () => {
+        const message = "Instance web-1 stays in quarantine: 1 finding(s) at or above medium in scan 7\n  CRITICAL p-1: OpenSSH\n";
+        expect(failureLines(message, ["1 finding(s) at or above medium in scan 7", "demotion failed: throttled"])).toEqual([
+            "Instance web-1 stays in quarantine: 1 finding(s) at or above medium in scan 7",
+            "CRITICAL p-1: OpenSSH",
+            "demotion failed: throttled",
+        ]);
     });
 });
 
