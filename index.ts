@@ -36,7 +36,14 @@ export = async () => {
         productionEgress: config.productionEgress,
         tags: config.tags,
     });
-    const vault = new KeyVault("airlock", { keyDeletionWindowDays: config.keyDeletionWindowDays, tags: config.tags });
+    const vault = new KeyVault("airlock", {
+        region: config.region,
+        deployers: config.deployers,
+        promotionRoleArn: config.scanner.promotionRoleArn,
+        breakGlassRoleArn: config.breakGlassRoleArn,
+        keyDeletionWindowDays: config.keyDeletionWindowDays,
+        tags: config.tags,
+    });
 
     // One memo per run of the program: each subnet and AMI parameter is looked up once per stack.
     const lookups = new Lookups();

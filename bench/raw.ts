@@ -6,7 +6,6 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { renderUserData } from "../cloud-init/render";
 import { amiParameterName, architectureOf } from "../components/secureInstance";
 import { rulePeers } from "../config/ruleNaming";
@@ -16,6 +15,8 @@ import { instanceTrustPolicy, launchPolicy, productionPolicy } from "../policies
 import { keyBucketPolicy } from "../policies/keyBucket";
 import { keyObjectKey } from "../policies/keyNaming";
 import { vaultKeyPolicy } from "../policies/kmsKey";
+import { resolvePrincipal } from "../policies/principals";
+import { InstanceKey } from "../providers/instanceKey";
 import { PHASE_POLICY_NAME } from "../providers/promotionInputs";
 import { ScanAndPromote } from "../providers/scanAndPromote";
 
@@ -53,12 +54,14 @@ export function declareRaw(rawConfig: Record<string, string>): void {
         );
     }
 
+    const bucket = new aws.s3.Bucket("keys", {});
     const key = new aws.kms.Key("key", {
         enableKeyRotation: true,
-        policy: pulumi.all([partition.partition, partition.dnsSuffix, caller.accountId]).apply(([p, d, a]) => toJson(vaultKeyPolicy({ partition: p, dnsSuffix: d, accountId: a }))),
+        policy: pulumi
+            .all([partition.partition, partition.dnsSuffix, caller.accountId, bucket.bucket])
+            .apply(([p, d, a, b]) => toJson(vaultKeyPolicy({ partition: p, dnsSuffix: d, accountId: a, region: config.region, bucketName: b }))),
     });
     new aws.kms.Alias("key-alias", { namePrefix: "alias/airlock-", targetKeyId: key.keyId });
-    const bucket = new aws.s3.Bucket("keys", {});
     new aws.s3.BucketOwnershipControls("ownership", { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } });
     new aws.s3.BucketPublicAccessBlock("public-access", { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
     new aws.s3.BucketServerSideEncryptionConfiguration("encryption", {
@@ -67,7 +70,9 @@ export function declareRaw(rawConfig: Record<string, string>): void {
     });
     new aws.s3.BucketPolicy("policy", {
         bucket: bucket.id,
-        policy: pulumi.all([partition.partition, partition.dnsSuffix, bucket.bucket, key.arn]).apply(([p, d, b, k]) => toJson(keyBucketPolicy({ partition: p, dnsSuffix: d, bucketName: b, kmsKeyArn: k }))),
+        policy: pulumi
+            .all([partition.partition, partition.dnsSuffix, bucket.bucket, key.arn, caller.arn])
+            .apply(([p, d, b, k, c]) => toJson(keyBucketPolicy({ partition: p, dnsSuffix: d, bucketName: b, kmsKeyArn: k, deployers: resolvePrincipal(c)?.patterns ?? [c] }))),
     });
 
     for (const spec of config.instances) {
@@ -89,22 +94,20 @@ export function declareRaw(rawConfig: Record<string, string>): void {
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
             rootBlockDevice: { encrypted: true, kmsKeyId: key.arn, volumeType: "gp3" },
             userData: pulumi
-                .all([bucket.bucket, volume.id])
-                .apply(([b, v]) => renderUserData({ instanceName: name, os: spec.os, region: config.region, bucketName: b, keyObjectKey: keyObjectKey(name), volumeId: v, mountPoint: spec.mountPoint })),
+                .all([bucket.bucket, key.arn, volume.id])
+                .apply(([b, k, v]) => renderUserData({ instanceName: name, os: spec.os, region: config.region, bucketName: b, kmsKeyArn: k, volumeId: v, mountPoint: spec.mountPoint })),
         });
         new aws.ec2.VolumeAttachment(`${name}-attachment`, { instanceId: instance.id, volumeId: volume.id, deviceName: "/dev/sdf" });
-        const material = new random.RandomBytes(`${name}-key`, { length: 64 });
-        new aws.s3.BucketObjectv2(`${name}-key`, {
-            bucket: bucket.bucket,
-            key: keyObjectKey(name),
-            contentBase64: material.base64,
-            serverSideEncryption: "aws:kms",
-            kmsKeyId: key.arn,
-            tags: { "airlock:instance-arn": instance.arn },
+        new InstanceKey(`${name}-key`, {
+            instanceName: name,
+            region: config.region,
+            bucketName: bucket.bucket,
+            instanceArn: instance.arn,
+            keyObjectKey: instance.arn.apply(keyObjectKey),
         });
         const grant = pulumi
-            .all([partition.partition, partition.dnsSuffix, bucket.bucket, key.arn])
-            .apply(([p, d, b, k]) => ({ partition: p, dnsSuffix: d, region: config.region, bucketName: b, keyObjectKey: keyObjectKey(name), kmsKeyArn: k }));
+            .all([partition.partition, partition.dnsSuffix, bucket.bucket, key.arn, instance.arn])
+            .apply(([p, d, b, k, i]) => ({ partition: p, dnsSuffix: d, region: config.region, bucketName: b, kmsKeyArn: k, instanceArn: i }));
         new ScanAndPromote(`${name}-promotion`, {
             instanceName: name,
             region: config.region,

@@ -4,8 +4,21 @@ import { Partition, toJson } from "../policies/document";
 import { keyBucketPolicy } from "../policies/keyBucket";
 import { MANAGED_TAG } from "../policies/keyNaming";
 import { vaultKeyPolicy } from "../policies/kmsKey";
+import { VaultPrincipals, patternsOf, vaultPrincipals } from "../policies/principals";
 
 export interface KeyVaultArgs {
+    /** The vault's region (the KMS key lets S3 in this region decrypt key objects). */
+    readonly region: string;
+    /**
+     * IAM role or user ARNs that may change the vault: write, tag and delete objects, change the
+     * bucket's settings and policy (an assumed-role session ARN stands for its role).
+     * @default the identity `pulumi` runs as (its role, for an assumed-role session)
+     */
+    readonly deployers?: readonly string[];
+    /** The role the promotion assumes; it deletes key objects, so it is a deployer too. @default none */
+    readonly promotionRoleArn?: string;
+    /** The one role besides an instance that may read keys (forensics). @default none */
+    readonly breakGlassRoleArn?: string;
     /**
      * Days AWS waits before deleting the KMS key once it is scheduled for deletion (7-30). Until
      * then the key can be recovered; afterwards every volume and object under it is unreadable.
@@ -24,7 +37,9 @@ export interface KeyVaultArgs {
  *  - all public access blocked, ACLs disabled (bucket owner enforced), TLS only;
  *  - versioning deliberately never enabled (and denied by policy): deleting a key object destroys
  *    the key, which is what makes a deleted instance's backups unreadable;
- *  - a bucket policy of constant size that binds each key object to its own instance.
+ *  - a bucket policy of constant size that binds each key object to its own instance, lets nobody
+ *    else read a key but the break-glass role, and nobody but the deployers change anything;
+ *  - a KMS key policy that decrypts key objects only through S3 and only for those readers.
  */
 export class KeyVault extends pulumi.ComponentResource {
     declare public readonly bucketName: pulumi.Output<string>;
@@ -35,7 +50,7 @@ export class KeyVault extends pulumi.ComponentResource {
     /** The bucket policy's JSON text, for audits and for the size benchmark. */
     declare public readonly bucketPolicyJson: pulumi.Output<string>;
 
-    constructor(name: string, args: KeyVaultArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
+    constructor(name: string, args: KeyVaultArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("airlock:storage:KeyVault", name, {}, opts);
 
         const keyDeletionWindowDays = args.keyDeletionWindowDays ?? 30;
@@ -50,6 +65,10 @@ export class KeyVault extends pulumi.ComponentResource {
         const partition = aws.getPartitionOutput({}, child);
         const caller = aws.getCallerIdentityOutput({}, child);
 
+        const principals = caller.arn.apply((callerArn) => checkedPrincipals(name, callerArn, args, pulumi.runtime.isDryRun()));
+
+        // The bucket first: the key policy names it.
+        const bucket = new aws.s3.Bucket(`${name}-keys`, { forceDestroy: false, tags }, child);
         const key = new aws.kms.Key(
             `${name}-key`,
             {
@@ -57,15 +76,16 @@ export class KeyVault extends pulumi.ComponentResource {
                 enableKeyRotation: true,
                 deletionWindowInDays: keyDeletionWindowDays,
                 policy: pulumi
-                    .all([partition.partition, partition.dnsSuffix, caller.accountId])
-                    .apply(([p, dnsSuffix, accountId]) => toJson(vaultKeyPolicy({ partition: p, dnsSuffix, accountId }))),
+                    .all([partition.partition, partition.dnsSuffix, caller.accountId, bucket.bucket, principals])
+                    .apply(([p, dnsSuffix, accountId, bucketName, who]) =>
+                        toJson(vaultKeyPolicy({ partition: p, dnsSuffix, accountId, region: args.region, bucketName, breakGlass: patternsOf(who.breakGlass) })),
+                    ),
                 tags,
             },
             child,
         );
         new aws.kms.Alias(`${name}-key-alias`, { namePrefix: `alias/airlock-${name}-`, targetKeyId: key.keyId }, child);
 
-        const bucket = new aws.s3.Bucket(`${name}-keys`, { forceDestroy: false, tags }, child);
         const ownership = new aws.s3.BucketOwnershipControls(
             `${name}-keys-ownership`,
             { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } },
@@ -85,8 +105,10 @@ export class KeyVault extends pulumi.ComponentResource {
             child,
         );
         const policyJson = pulumi
-            .all([partition.partition, partition.dnsSuffix, bucket.bucket, key.arn])
-            .apply(([p, dnsSuffix, bucketName, kmsKeyArn]) => toJson(keyBucketPolicy({ partition: p, dnsSuffix, bucketName, kmsKeyArn })));
+            .all([partition.partition, partition.dnsSuffix, bucket.bucket, key.arn, principals])
+            .apply(([p, dnsSuffix, bucketName, kmsKeyArn, who]) =>
+                toJson(keyBucketPolicy({ partition: p, dnsSuffix, bucketName, kmsKeyArn, deployers: patternsOf(who.deployers), breakGlass: patternsOf(who.breakGlass) })),
+            );
         new aws.s3.BucketPolicy(
             `${name}-keys-policy`,
             { bucket: bucket.id, policy: policyJson },
@@ -106,4 +128,26 @@ export class KeyVault extends pulumi.ComponentResource {
             bucketPolicyJson: this.bucketPolicyJson,
         });
     }
+}
+
+/**
+ * The vault's deployers and break-glass role, or a clear error. A `pulumi up` whose own identity is
+ * not a deployer is refused before anything changes (the policy would lock that identity out of its
+ * own vault); a preview only warns, so that a read-only pull-request role can still preview.
+ */
+export function checkedPrincipals(name: string, callerArn: string, args: Omit<KeyVaultArgs, "region">, preview: boolean): VaultPrincipals {
+    const who = vaultPrincipals({ callerArn, deployers: args.deployers, promotionRoleArn: args.promotionRoleArn, breakGlassRoleArn: args.breakGlassRoleArn });
+    if (who.problems.length > 0) {
+        throw new pulumi.RunError(`KeyVault ${name}: ${who.problems.join(" ")}`);
+    }
+    if (!who.callerIsDeployer) {
+        const message =
+            `KeyVault ${name}: pulumi runs as ${callerArn}, which is not in \`airlock:deployers\`; ` +
+            "the vault's policy would deny it every change to the vault (and the next `pulumi up` would fail). Add its role to airlock:deployers, or run as a deployer.";
+        if (!preview) {
+            throw new pulumi.RunError(message);
+        }
+        pulumi.log.warn(`${message} (A preview only warns; \`pulumi up\` refuses.)`);
+    }
+    return who;
 }

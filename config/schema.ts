@@ -17,6 +17,7 @@ import { checkMountPoint } from "./mountPoint";
 import { didYouMean } from "./suggest";
 import { adminPolicyProblems } from "./adminPolicies";
 import { tagLimitProblems, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "./tags";
+import { resolvePrincipal } from "../policies/principals";
 
 export const NAMESPACE = "airlock";
 
@@ -105,6 +106,10 @@ export interface AirlockConfig {
     /** Change it to rescan every instance on the next up. */
     readonly rescanTrigger?: string;
     readonly keyDeletionWindowDays: number;
+    /** IAM role or user ARNs allowed to change the key vault (undefined: the identity pulumi runs as). */
+    readonly deployers?: readonly string[];
+    /** The one role besides an instance that may read keys (forensics); undefined: none. */
+    readonly breakGlassRoleArn?: string;
     readonly tags: Readonly<Record<string, string>>;
 }
 
@@ -179,6 +184,13 @@ export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
     { key: "rescanTrigger", type: "string", description: "Change this value (e.g. to today's date) to rescan every instance on the next up; an instance's own rescanTrigger adds to it." },
     { key: "severityThreshold", type: "string", default: "medium", description: "Lowest finding severity that blocks promotion: info, low, medium, high or critical." },
     { key: "keyDeletionWindowDays", type: "integer", default: 30, description: "Waiting period (7-30 days) before the vault's KMS key is deleted after the stack is destroyed." },
+    {
+        key: "deployers",
+        type: "array",
+        items: "string",
+        description: "IAM role or user ARNs that may change the key vault (write, tag, delete objects; bucket settings and policy). Default: the identity pulumi runs as.",
+    },
+    { key: "breakGlassRoleArn", type: "string", description: "IAM role that may read every key besides its own instance (forensics). Default: none." },
     { key: "tags", type: "object", description: "Tags added to every resource Airlock creates (string to string)." },
 ];
 
@@ -314,7 +326,7 @@ class Reader {
      * A key that holds a list. `pulumi config set key value` stores a plain string, which is read as
      * the single value it is; anything but a list is reported with the list form to write instead.
      */
-    list(key: string, what: "instances" | "rules" | "cidrs" | "ports"): Json[] | undefined {
+    list(key: string, what: "instances" | "rules" | "cidrs" | "ports" | "principals"): Json[] | undefined {
         const text = this.raw[key];
         if (text === undefined || text === "") {
             return undefined;
@@ -328,7 +340,7 @@ class Reader {
         if (Array.isArray(value)) {
             return value;
         }
-        if (what === "cidrs" || what === "ports") {
+        if (what === "cidrs" || what === "ports" || what === "principals") {
             this.fail(notAListMessage(this, key, `${key}:`, value, "in the stack file"));
         } else if (value !== null && typeof value === "object") {
             const example = this.isSecret(key) ? "" : ` (${key}: [${flowYaml(value)}])`;
@@ -603,6 +615,54 @@ function parseRules(r: Reader, key: string, fallback: readonly NetworkRule[], di
 export function hasUserInfo(url: string): boolean {
     const afterScheme = url.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
     return /^[^/?#]*@/.test(afterScheme);
+}
+
+const DEPLOYER_FORM =
+    'must be an IAM role or user ARN such as "arn:aws:iam::123456789012:role/airlock-deployer" (an assumed-role session ARN is read as its role; no wildcards)';
+
+/** Deployers the vault policy can name and stay well below S3's 20 KB policy limit. */
+export const MAX_DEPLOYERS = 10;
+
+/** `airlock:deployers`: who may change the vault. Absent: the identity pulumi runs as (components/keyVault.ts). */
+function parseDeployers(r: Reader, key: string): string[] | undefined {
+    const value = r.list(key, "principals");
+    if (value === undefined) {
+        return undefined;
+    }
+    const arns: string[] = [];
+    value.forEach((item, i) => {
+        const path = `${key}[${i}]`;
+        const resolved = typeof item === "string" ? resolvePrincipal(item.trim()) : undefined;
+        if (typeof item !== "string" || resolved === undefined || item.includes(":root") || item.includes("federated-user")) {
+            r.fail(`\`${path}\` ${DEPLOYER_FORM}${r.not(path, item)}.`);
+            return;
+        }
+        arns.push(item.trim());
+    });
+    if (value.length > MAX_DEPLOYERS) {
+        r.fail(`\`${key}\` names ${value.length} principals; at most ${MAX_DEPLOYERS} (the bucket policy names each, and S3 caps a policy at 20 KB). Let several people deploy through one role.`);
+    }
+    if (value.length === 0) {
+        r.fail(`\`${key}\` is an empty list: nobody could change the key vault, not even pulumi. Name at least the role pulumi runs as, or remove the key to use that identity.`);
+    }
+    const accounts = new Set(arns.map((arn) => resolvePrincipal(arn)?.accountId));
+    if (accounts.size > 1) {
+        r.fail(`\`${key}\` names principals of ${accounts.size} accounts; the vault belongs to one account, and only its principals can deploy it.`);
+    }
+    return arns;
+}
+
+/** `airlock:breakGlassRoleArn`: a role (sessions are audited by role), never a user. */
+function parseBreakGlassRole(r: Reader, key: string): string | undefined {
+    const arn = r.string(key);
+    if (arn === undefined) {
+        return undefined;
+    }
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:role\//.test(arn) || resolvePrincipal(arn) === undefined) {
+        r.fail(`\`${key}\` must be an IAM role ARN such as "arn:aws:iam::123456789012:role/airlock-break-glass" (a role, so that every use is an audited AssumeRole)${r.not(key, arn)}.`);
+        return undefined;
+    }
+    return arn;
 }
 
 const SENSITIVE_PORT_FORM = "must be a port (8443), a range (8000-8100) or either with /tcp or /udp (8443/tcp)";
@@ -1069,6 +1129,8 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
     const readinessTimeoutMinutes = r.integer(key("readinessTimeoutMinutes"), 20, 1, 24 * 60);
     const scanTimeoutMinutes = r.integer(key("scanTimeoutMinutes"), 60, 1, 24 * 60);
     const keyDeletionWindowDays = r.integer(key("keyDeletionWindowDays"), 30, 7, 30);
+    const deployers = parseDeployers(r, key("deployers"));
+    const breakGlassRoleArn = parseBreakGlassRole(r, key("breakGlassRoleArn"));
     const stackTags = parseTagMap(r, key("tags"), key("tags"), r.json(key("tags")));
     const defaultTagNames = parseDefaultTags(r);
     const tagSource = (fullKey: string, names: readonly string[]) => ({ key: fullKey, names, secret: r.isSecret(fullKey) });
@@ -1105,6 +1167,8 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
         severityThreshold,
         rescanTrigger: r.string(key("rescanTrigger")),
         keyDeletionWindowDays,
+        deployers,
+        breakGlassRoleArn,
         tags,
     };
 }

@@ -62,22 +62,15 @@ export const TAGGED_RESOURCES: readonly TaggedResourceKind[] = [
     },
     { what: "key", label: "KMS keys", service: "KMS", resourceTypes: ["aws:kms/key:Key"], limit: 50, airlockTags: [MANAGED_TAG], carriesStackTags: true },
     { what: "bucket", label: "buckets", service: "S3", resourceTypes: ["aws:s3/bucket:Bucket"], limit: 50, airlockTags: [MANAGED_TAG], carriesStackTags: true },
-    {
-        // S3 allows only 10 tags per object: key objects carry Airlock's tags and no stack tags.
-        what: "object",
-        label: "key objects",
-        service: "S3",
-        resourceTypes: ["aws:s3/bucketObjectv2:BucketObjectv2"],
-        limit: 10,
-        airlockTags: [MANAGED_TAG, INSTANCE_NAME_TAG, INSTANCE_ARN_TAG],
-        carriesStackTags: false,
-    },
 ];
 
 /** How many stack tags fit on every resource that carries them (45: an instance's 50 less Airlock's 5). */
 export const MAX_STACK_TAGS = Math.min(...TAGGED_RESOURCES.filter((k) => k.carriesStackTags).map((k) => k.limit - k.airlockTags.length));
 
-/** How many default tags of the aws provider fit on every resource (7: a key object's 10 less Airlock's 3). */
+/**
+ * How many default tags of the aws provider fit on every resource it manages (45: an instance's 50
+ * less Airlock's 5). Key objects are not among them: the instance writes its own, with one tag.
+ */
 export const MAX_DEFAULT_TAGS = Math.min(...TAGGED_RESOURCES.map((k) => k.limit - k.airlockTags.length));
 
 /** Every tag name Airlock puts on some resource (including those the instance writes at first boot). */

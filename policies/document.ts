@@ -20,7 +20,14 @@ export interface ResourceStatement {
     readonly Action: string | readonly string[];
     readonly NotAction?: undefined;
     readonly Resource?: string | readonly string[];
+    readonly NotResource?: undefined;
     readonly Condition?: Conditions;
+}
+
+/** A resource-policy statement about everything except some resources (a deny outside "its own"). */
+export interface ResourceNotResourceStatement extends Omit<ResourceStatement, "Resource" | "NotResource"> {
+    readonly NotResource: string | readonly string[];
+    readonly Resource?: undefined;
 }
 
 /** A resource-policy statement that denies everything except some actions. */
@@ -36,7 +43,7 @@ export interface IdentityPolicyDocument {
 
 export interface ResourcePolicyDocument {
     readonly Version: "2012-10-17";
-    readonly Statement: ReadonlyArray<ResourceStatement | ResourceNotActionStatement>;
+    readonly Statement: ReadonlyArray<ResourceStatement | ResourceNotActionStatement | ResourceNotResourceStatement>;
 }
 
 // Compile-time proof that our plain, readonly documents are what @pulumi/aws accepts.

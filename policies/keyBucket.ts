@@ -1,31 +1,67 @@
-import { Partition, ResourcePolicyDocument } from "./document";
+import { Conditions, Partition, ResourcePolicyDocument } from "./document";
 import { INSTANCE_ARN_TAG, KEY_PREFIX, bucketArn } from "./keyNaming";
 
 const SSE = "s3:x-amz-server-side-encryption";
 const SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id";
+/** IAM policy variable (a plain string, not a template literal): the calling instance's ARN. */
+const SOURCE_INSTANCE = "${ec2:SourceInstanceARN}";
+
+/** Reading an object's content (S3 Select and torrents are authorised as s3:GetObject too). */
+export const KEY_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"] as const;
+
+/**
+ * Every S3 action that changes the bucket or its objects: writing, tagging, deleting, ACLs,
+ * retention, restores, replication, and every bucket setting (policy, encryption, ownership,
+ * lifecycle, replication, notifications, ...). Prefix wildcards, so new actions of these kinds are
+ * covered without a change here.
+ */
+export const CHANGE_ACTIONS = ["s3:Put*", "s3:Delete*", "s3:Replicate*", "s3:Restore*", "s3:Bypass*"] as const;
 
 export interface KeyBucketPolicyArgs extends Partition {
     readonly bucketName: string;
     readonly kmsKeyArn: string;
+    /**
+     * `aws:PrincipalArn` patterns of the deploying principals (policies/principals.ts): the only
+     * ones that may tag, delete or overwrite objects and change the bucket's settings or policy.
+     * At least one.
+     */
+    readonly deployers: readonly string[];
+    /** `aws:PrincipalArn` patterns of the break-glass role, the one exception to "only its instance reads a key". @default [] */
+    readonly breakGlass?: readonly string[];
 }
 
 /**
- * The key bucket's policy. Its size does not depend on the number of instances: a key object is
- * bound to its instance by the object's `airlock:instance-arn` tag, compared with the caller's
- * `ec2:SourceInstanceARN` through a policy variable (DESIGN §4). Statements:
+ * The key bucket's policy. Its size does not depend on the number of instances (DESIGN §4): an
+ * instance is bound to its key object by the object's name, `keys/<instance ARN>`, and by the
+ * object's `airlock:instance-arn` tag, both compared with the caller's `ec2:SourceInstanceARN`
+ * through a policy variable. Deny statements only; what a caller may do is then what its own
+ * identity policy allows, minus these:
  *  - no plain HTTP, for anyone;
  *  - uploads only with SSE-KMS under the vault key (headerless uploads get the bucket default);
- *    an upload that names another algorithm or key, or aws:kms without the vault key, is denied;
- *  - any EC2 instance credential reads only the key object tagged with its own instance ARN;
- *  - EC2 instance credentials can do nothing else in this bucket (no list, write, delete, tagging);
+ *  - reading any object: only instance credentials (bound below) and the break-glass role;
+ *  - an instance (instance-profile credentials) touches nothing but `keys/<its own ARN>`, and
+ *    that only to read it (when tagged with its ARN) and to write it once (If-None-Match: *,
+ *    tagged with its ARN): no overwrite, no delete, no re-tag to another instance, no list;
+ *  - every change (write, tag, delete, bucket settings and policy) by anyone else: deployers only.
+ *    A deployer that runs on an EC2 instance profile is a deployer, not an instance, for changes,
+ *    and like any instance it reads no key but its own (none);
  *  - nobody turns on versioning: deleting a key object must destroy it (crypto-shredding), and
  *    without versioning there is no replication or object lock to keep copies either.
+ * The account root is not exempt; its recovery path is S3's own rule that the bucket owner's root
+ * user can always replace or delete the bucket policy.
  */
 export function keyBucketPolicy(a: KeyBucketPolicyArgs): ResourcePolicyDocument {
+    if (a.deployers.length === 0) {
+        throw new Error("keyBucketPolicy: at least one deploying principal is required, or nobody could manage the vault.");
+    }
     const bucket = bucketArn(a.partition, a.bucketName);
     const objects = `${bucket}/*`;
-    const keyObjects = `${bucket}/${KEY_PREFIX}*`;
-    const fromAnInstance = { Null: { "ec2:SourceInstanceARN": "false" } };
+    const ownKey = `${bucket}/${KEY_PREFIX}${SOURCE_INSTANCE}`;
+    const breakGlass = a.breakGlass ?? [];
+    const fromAnInstance = { "ec2:SourceInstanceARN": "false" };
+    const notFromAnInstance = { "ec2:SourceInstanceARN": "true" };
+    const notA = (patterns: readonly string[]): Conditions => (patterns.length === 0 ? {} : { ArnNotLike: { "aws:PrincipalArn": patterns } });
+    const instanceNotDeployer: Conditions = { Null: fromAnInstance, ...notA(a.deployers) };
     return {
         Version: "2012-10-17",
         Statement: [
@@ -64,23 +100,69 @@ export function keyBucketPolicy(a: KeyBucketPolicyArgs): ResourcePolicyDocument 
                 Condition: { StringEquals: { [SSE]: "aws:kms" }, Null: { [SSE_KEY]: "true" } },
             },
             {
-                Sid: "DenyInstancesOtherInstancesKeys",
+                // Deployers, administrators, the root user, other services' roles: nobody reads a key
+                // but an instance (bound below) and the break-glass role.
+                Sid: "DenyReadingToAllButInstancesAndBreakGlass",
                 Effect: "Deny",
                 Principal: "*",
-                Action: ["s3:GetObject", "s3:GetObjectVersion"],
-                Resource: keyObjects,
+                Action: [...KEY_READ_ACTIONS],
+                Resource: objects,
+                Condition: { Null: notFromAnInstance, ...notA(breakGlass) },
+            },
+            {
+                Sid: "DenyInstancesAnythingButTheirOwnKey",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:*",
+                NotResource: ownKey,
+                Condition: instanceNotDeployer,
+            },
+            {
+                Sid: "DenyInstancesAnythingButReadingAndWritingOnce",
+                Effect: "Deny",
+                Principal: "*",
+                NotAction: ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"],
+                Resource: [bucket, objects],
+                Condition: instanceNotDeployer,
+            },
+            {
+                // Deployers on an instance profile included: they read no key.
+                Sid: "DenyInstancesKeysNotTaggedForThem",
+                Effect: "Deny",
+                Principal: "*",
+                Action: [...KEY_READ_ACTIONS],
+                Resource: objects,
                 Condition: {
-                    ...fromAnInstance,
-                    StringNotEquals: { [`s3:ExistingObjectTag/${INSTANCE_ARN_TAG}`]: "${ec2:SourceInstanceARN}" },
+                    Null: fromAnInstance,
+                    StringNotEquals: { [`s3:ExistingObjectTag/${INSTANCE_ARN_TAG}`]: SOURCE_INSTANCE },
                 },
             },
             {
-                Sid: "DenyInstancesAnythingButReading",
+                // Writing or tagging binds the key to the writer: the tag must name the calling
+                // instance (a missing tag is refused too), so no key can be re-bound to another.
+                Sid: "DenyInstancesTaggingForAnother",
                 Effect: "Deny",
                 Principal: "*",
-                NotAction: "s3:GetObject",
+                Action: ["s3:PutObject", "s3:PutObjectTagging"],
+                Resource: objects,
+                Condition: { ...instanceNotDeployer, StringNotEquals: { [`s3:RequestObjectTag/${INSTANCE_ARN_TAG}`]: SOURCE_INSTANCE } },
+            },
+            {
+                // Write-once: a key object is never overwritten by an instance (If-None-Match: *).
+                Sid: "DenyInstancesOverwriting",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:PutObject",
+                Resource: objects,
+                Condition: { ...instanceNotDeployer, StringNotEquals: { "s3:if-none-match": "*" } },
+            },
+            {
+                Sid: "DenyChangesToAllButDeployers",
+                Effect: "Deny",
+                Principal: "*",
+                Action: [...CHANGE_ACTIONS],
                 Resource: [bucket, objects],
-                Condition: fromAnInstance,
+                Condition: { Null: notFromAnInstance, ...notA(a.deployers) },
             },
             {
                 Sid: "DenyVersioning",

@@ -19,8 +19,15 @@ export const INSTANCE_NAME_TAG = "airlock:instance";
 /** IAM path of every instance role, so roles are recognisable (and listable) as Airlock's. */
 export const ROLE_PATH = "/airlock/";
 
-export function keyObjectKey(instanceName: string): string {
-    return `${KEY_PREFIX}${instanceName}.key`;
+/**
+ * The key object of one instance: `keys/<instance ARN>`. The name carries what distinguishes this
+ * instance from any earlier or later one (a replaced instance gets a new ARN, so a new key object),
+ * and the bucket policy binds an instance to exactly this name with the policy variable
+ * `${ec2:SourceInstanceARN}` (constant size, DESIGN §4). The instance derives it at boot from its
+ * metadata (partition, region, account, id); Pulumi learns it from the instance's ARN.
+ */
+export function keyObjectKey(instanceArn: string): string {
+    return `${KEY_PREFIX}${instanceArn}`;
 }
 
 export function bucketArn(partition: string, bucketName: string): string {

@@ -14,7 +14,7 @@ const engine: MockEngine = installMocks();
 /* eslint-disable @typescript-eslint/no-require-imports */
 const pulumiSdk = require("@pulumi/pulumi") as typeof pulumi;
 const { SecurityZones, rulePeers, ruleSlug } = require("../components/securityZones") as typeof import("../components/securityZones");
-const { KeyVault } = require("../components/keyVault") as typeof import("../components/keyVault");
+const { KeyVault, checkedPrincipals } = require("../components/keyVault") as typeof import("../components/keyVault");
 const { SecureInstance, architectureOf, amiParameterName } = require("../components/secureInstance") as typeof import("../components/secureInstance");
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -141,16 +141,50 @@ describe("SecurityZones", () => {
 });
 
 describe("KeyVault", () => {
-    const build = () => declare(() => new KeyVault("vault", { keyDeletionWindowDays: 14, tags: { team: "platform" } }));
+    const build = () => declare(() => new KeyVault("vault", { region: "eu-west-1", keyDeletionWindowDays: 14, tags: { team: "platform" } }));
 
     it("uses a customer-managed KMS key with rotation and the requested deletion window", async () => {
         await build();
         const [key] = engine.ofType("aws:kms/key:Key");
         expect(key?.inputs).toEqual(expect.objectContaining({ enableKeyRotation: true, deletionWindowInDays: 14 }));
         const policy = JSON.parse(key?.inputs.policy);
-        expect(policy.Statement).toEqual([
-            expect.objectContaining({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT_ID}:root` }, Action: "kms:*" }),
-        ]);
+        const bucketName = engine.ofType("aws:s3/bucket:Bucket")[0]?.state.bucket;
+        expect(policy.Statement.map((s: { Sid: string }) => s.Sid)).toEqual(["AccountAdministersKeyThroughIam", "DenyVaultObjectKeysOutsideS3", "DenyVaultObjectKeysToAllButInstancesAndBreakGlass"]);
+        expect(policy.Statement[0]).toEqual(expect.objectContaining({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT_ID}:root` }, Action: "kms:*" }));
+        // This vault's bucket, through S3 in this region only.
+        expect(policy.Statement[1].Condition).toEqual({
+            StringLike: { "kms:EncryptionContext:aws:s3:arn": [`arn:aws:s3:::${bucketName}`, `arn:aws:s3:::${bucketName}/*`] },
+            StringNotEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" },
+        });
+    });
+
+    it("names the identity pulumi runs as the vault's deployer, and a configured break-glass role as its one extra reader", async () => {
+        await declare(() => new KeyVault("vault", { region: "eu-west-1", breakGlassRoleArn: `arn:aws:iam::${ACCOUNT_ID}:role/forensics` }));
+        const bucketPolicy = JSON.parse(engine.ofType("aws:s3/bucketPolicy:BucketPolicy")[0]?.inputs.policy);
+        const changes = bucketPolicy.Statement.find((s: { Sid: string }) => s.Sid === "DenyChangesToAllButDeployers");
+        expect(changes.Condition.ArnNotLike).toEqual({ "aws:PrincipalArn": [`arn:aws:iam::${ACCOUNT_ID}:user/deployer`] });
+        const reads = bucketPolicy.Statement.find((s: { Sid: string }) => s.Sid === "DenyReadingToAllButInstancesAndBreakGlass");
+        expect(reads.Condition.ArnNotLike).toEqual({ "aws:PrincipalArn": [`arn:aws:iam::${ACCOUNT_ID}:role/forensics`, `arn:aws:iam::${ACCOUNT_ID}:role/*/forensics`] });
+        const keyPolicy = JSON.parse(engine.ofType("aws:kms/key:Key")[0]?.inputs.policy);
+        expect(keyPolicy.Statement[2].Condition.ArnNotLike).toEqual({
+            "aws:PrincipalArn": [`arn:aws:iam::${ACCOUNT_ID}:role/airlock/*`, `arn:aws:iam::${ACCOUNT_ID}:role/forensics`, `arn:aws:iam::${ACCOUNT_ID}:role/*/forensics`],
+        });
+    });
+
+    it("refuses `pulumi up` by an identity the configured deployers leave out (it would lock itself out of the vault); a preview only warns", () => {
+        const caller = `arn:aws:sts::${ACCOUNT_ID}:assumed-role/pr-preview/run`;
+        const args = { deployers: [`arn:aws:iam::${ACCOUNT_ID}:role/ci-runner`] };
+        expect(() => checkedPrincipals("vault", caller, args, false)).toThrow(
+            `KeyVault vault: pulumi runs as ${caller}, which is not in \`airlock:deployers\`; the vault's policy would deny it every change to the vault`,
+        );
+        expect(checkedPrincipals("vault", caller, args, true).callerIsDeployer).toBe(false);
+        expect(checkedPrincipals("vault", `arn:aws:sts::${ACCOUNT_ID}:assumed-role/ci-runner/i-0cccccccccccccccc`, args, false).callerIsDeployer).toBe(true);
+    });
+
+    it("refuses a break-glass role of another account, at preview too", () => {
+        expect(() => checkedPrincipals("vault", `arn:aws:iam::${ACCOUNT_ID}:user/deployer`, { breakGlassRoleArn: "arn:aws:iam::444455556666:role/forensics" }, true)).toThrow(
+            "`airlock:breakGlassRoleArn` names arn:aws:iam::444455556666:role/forensics, of account 444455556666",
+        );
     });
 
     it("encrypts the bucket with SSE-KMS under the vault key, with S3 Bucket Keys off", async () => {
@@ -184,7 +218,7 @@ describe("KeyVault", () => {
         const bucketName = await valueOf(vault.bucketName);
         const policyText = engine.ofType("aws:s3/bucketPolicy:BucketPolicy")[0]?.inputs.policy as string;
         expect(policyText).toBe(await valueOf(vault.bucketPolicyJson));
-        expect(policyText).toContain(`arn:aws:s3:::${bucketName}/keys/*`);
+        expect(policyText).toContain(`arn:aws:s3:::${bucketName}/keys/\${ec2:SourceInstanceARN}`);
         expect(policyText).toContain(await valueOf(vault.kmsKeyArn));
         expect(policyText).not.toMatch(/"Effect":"Allow"/);
     });
@@ -197,7 +231,7 @@ describe("KeyVault", () => {
     });
 
     it.each([6, 31, 7.5])("refuses a deletion window of %d days", (days) => {
-        expect(() => new KeyVault("bad", { keyDeletionWindowDays: days })).toThrow("`keyDeletionWindowDays` must be a whole number from 7 to 30");
+        expect(() => new KeyVault("bad", { region: "eu-west-1", keyDeletionWindowDays: days })).toThrow("`keyDeletionWindowDays` must be a whole number from 7 to 30");
     });
 });
 
@@ -275,26 +309,13 @@ describe("SecureInstance", () => {
         expect(await valueOf(instance.dataVolumeId)).toBe(volume?.id);
     });
 
-    it("stores its key as 64 random bytes, SSE-KMS under the vault key, tagged with its own instance ARN", async () => {
-        await build();
-        const [key] = engine.ofType("aws:s3/bucketObjectv2:BucketObjectv2");
-        expect(key?.inputs).toEqual(
-            expect.objectContaining({
-                bucket: VAULT.bucketName,
-                key: "keys/web-1.key",
-                serverSideEncryption: "aws:kms",
-                kmsKeyId: VAULT.kmsKeyArn,
-                bucketKeyEnabled: false,
-            }),
-        );
-        expect(key?.inputs.tags["airlock:instance-arn"]).toBe(ec2().state.arn);
-        expect(Buffer.from(key?.inputs.contentBase64, "base64")).toHaveLength(64);
-        expect(engine.ofType("random:index/randomBytes:RandomBytes")[0]?.inputs.length).toBe(64);
-    });
-
-    it("keeps the key material secret", async () => {
-        const { optsOf } = await build();
-        expect(optsOf("aws:s3/bucketObjectv2:BucketObjectv2")?.additionalSecretOutputs).toEqual(["contentBase64"]);
+    it("holds no key material: the instance writes its own key; an InstanceKey resource owns keys/<instance ARN> by name", async () => {
+        const { instance } = await build();
+        expect(engine.resources.filter((r) => /random|bucketObject/i.test(r.type))).toEqual([]);
+        const [custody] = engine.ofType("pulumi-nodejs:dynamic/airlock:InstanceKey");
+        const arn = ec2().state.arn;
+        expect(custody?.inputs).toEqual(expect.objectContaining({ instanceName: "web-1", bucketName: VAULT.bucketName, instanceArn: arn, keyObjectKey: `keys/${arn}` }));
+        expect(await valueOf(instance.keyObjectKey)).toBe(`keys/${arn}`);
     });
 
     it("has its own role, trusted by EC2 only, under the /airlock/ path, with no inline policy of its own", async () => {
@@ -347,14 +368,20 @@ describe("SecureInstance", () => {
         );
         const launch = JSON.parse(inputs.launchPolicy);
         const production = JSON.parse(inputs.productionPolicy);
-        expect(launch.Statement.map((s: { Sid: string }) => s.Sid)).toEqual([...production.Statement.map((s: { Sid: string }) => s.Sid), "SignalBootstrapOnOwnInstance"]);
+        expect(launch.Statement.map((s: { Sid: string }) => s.Sid)).toEqual([
+            ...production.Statement.map((s: { Sid: string }) => s.Sid),
+            "WriteOwnKeyObjectOnce",
+            "TagOwnKeyObjectWithItsInstance",
+            "EncryptOwnKeyThroughS3",
+            "SignalBootstrapOnOwnInstance",
+        ]);
         // It waits for the instance, its data volume attachment and its key object.
         const dependsOn = optsOf("pulumi-nodejs:dynamic/airlock:ScanAndPromote")?.dependsOn as pulumi.Resource[];
         const dependencyTypes = await Promise.all(dependsOn.map((r) => valueOf((r as unknown as { urn: pulumi.Output<string> }).urn)));
         expect(dependencyTypes.map((urn) => urn.split("::")[2]).sort()).toEqual([
             "airlock:compute:SecureInstance$aws:ec2/instance:Instance",
             "airlock:compute:SecureInstance$aws:ec2/volumeAttachment:VolumeAttachment",
-            "airlock:compute:SecureInstance$aws:s3/bucketObjectv2:BucketObjectv2",
+            "airlock:compute:SecureInstance$pulumi-nodejs:dynamic/airlock:InstanceKey",
         ]);
         expect(await valueOf(instance.phase)).toBe("remediation");
     });
@@ -373,7 +400,9 @@ describe("SecureInstance", () => {
         const volumeId = engine.ofType("aws:ebs/volume:Volume")[0]?.id;
         expect(userData.startsWith("#cloud-config\n")).toBe(true);
         expect(userData).toContain(`AIRLOCK_KEY_BUCKET='${VAULT.bucketName}'`);
-        expect(userData).toContain("AIRLOCK_KEY_OBJECT='keys/web-1.key'");
+        expect(userData).toContain(`AIRLOCK_KMS_KEY_ARN='${VAULT.kmsKeyArn}'`);
+        // The key object is named by the instance from its own metadata, never by Pulumi.
+        expect(userData).not.toContain("AIRLOCK_KEY_OBJECT");
         expect(userData).toContain(`AIRLOCK_DATA_VOLUME_ID='${volumeId}'`);
         expect(userData).toContain("AIRLOCK_MOUNT_POINT='/srv/data'");
     });

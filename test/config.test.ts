@@ -407,23 +407,19 @@ describe("stack tags are checked against AWS's tag limits", () => {
 describe("the aws provider's default tags (aws:defaultTags) count against the same limits", () => {
     const tagsOf = (count: number, prefix = "tag") => Object.fromEntries(Array.from({ length: count }, (_, i) => [`${prefix}-${i}`, `value-${i}`]));
     const defaults = (tags: Record<string, unknown>) => ({ tags });
-    const OBJECT_TAGS = "airlock:managed, airlock:instance, airlock:instance-arn";
     const INSTANCE_TAGS = "airlock:managed, airlock:instance, Name, airlock:bootstrap, airlock:bootstrap-reason";
 
-    it("refuses 8 default tags with 45 stack tags: key objects would carry 11 and instances 58", () => {
+    it("refuses 8 default tags with 45 stack tags: instances would carry 58", () => {
         expect(problemsOf({ "aws:defaultTags": defaults(tagsOf(8, "default")), "airlock:tags": tagsOf(45) })).toEqual([
-            `\`aws:defaultTags\` has 8 tags, 1 too many: the aws provider puts them on every resource it manages, key objects included, and S3 allows 10 tags per object and Airlock adds 3 of its own (${OBJECT_TAGS}). Keep at most 7.`,
             `\`aws:defaultTags\` has 8 tags and \`airlock:tags\` 45, 8 too many together: EC2 allows 50 tags per instance and Airlock adds 5 of its own (${INSTANCE_TAGS}). Keep at most 45 in the two together.`,
         ]);
     });
 
-    it("refuses 8 default tags on their own (the key objects)", () => {
-        expect(problemsOf({ "aws:defaultTags": defaults(tagsOf(8, "default")), "airlock:tags": undefined })).toEqual([
-            `\`aws:defaultTags\` has 8 tags, 1 too many: the aws provider puts them on every resource it manages, key objects included, and S3 allows 10 tags per object and Airlock adds 3 of its own (${OBJECT_TAGS}). Keep at most 7.`,
-        ]);
+    it("accepts 45 default tags on their own (no key object carries them: the instance writes its key with one tag)", () => {
+        expect(problemsOf({ "aws:defaultTags": defaults(tagsOf(45, "default")), "airlock:tags": undefined })).toEqual([]);
     });
 
-    it("accepts 7 default tags and 38 stack tags: 10 on each key object, 50 on each instance", () => {
+    it("accepts 7 default tags and 38 stack tags: 50 on each instance", () => {
         expect(problemsOf({ "aws:defaultTags": defaults(tagsOf(7, "default")), "airlock:tags": tagsOf(38) })).toEqual([]);
     });
 
@@ -549,7 +545,7 @@ describe("the aws provider's credential settings are refused (the promotion prov
 
     it.each<[string, unknown]>([
         ["a key prefix", { keyPrefixes: ["airlock:"] }],
-        ["a key", { keys: ["airlock:instance-arn"] }],
+        ["a key", { keys: ["airlock:managed"] }],
     ])("refuses aws:ignoreTags that covers Airlock's own tags (%s)", (_case, value) => {
         const field = Object.keys(value as object)[0];
         expect(problemsOf({ "aws:ignoreTags": value })).toEqual([
@@ -635,6 +631,41 @@ describe("messages say what the value must be and how to write it", () => {
     });
 });
 
+describe("vault principals: airlock:deployers and airlock:breakGlassRoleArn", () => {
+    const role = (name: string) => `arn:aws:iam::111122223333:role/${name}`;
+
+    it("accepts role and user ARNs and assumed-role sessions, and a break-glass role", () => {
+        const config = parseStack(
+            devConfigWith({
+                "airlock:deployers": [role("ci-runner"), "arn:aws:iam::111122223333:user/ops/alice", "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123/alice"],
+                "airlock:breakGlassRoleArn": role("security/airlock-break-glass"),
+            }),
+        );
+        expect(config.deployers).toHaveLength(3);
+        expect(config.breakGlassRoleArn).toBe(role("security/airlock-break-glass"));
+    });
+
+    it("leaves both unset by default (deployer: the identity pulumi runs as; no break-glass)", () => {
+        const config = parseStack(devConfigWith({}));
+        expect(config.deployers).toBeUndefined();
+        expect(config.breakGlassRoleArn).toBeUndefined();
+    });
+
+    it.each<[string, Record<string, unknown>, string]>([
+        ["a wildcard", { "airlock:deployers": [role("*")] }, "`airlock:deployers[0]` must be an IAM role or user ARN such as \"arn:aws:iam::123456789012:role/airlock-deployer\" (an assumed-role session ARN is read as its role; no wildcards), not \"arn:aws:iam::111122223333:role/*\"."],
+        ["the root user", { "airlock:deployers": ["arn:aws:iam::111122223333:root"] }, "`airlock:deployers[0]` must be an IAM role or user ARN"],
+        ["a group", { "airlock:deployers": ["arn:aws:iam::111122223333:group/admins"] }, "`airlock:deployers[0]` must be an IAM role or user ARN"],
+        ["an empty list", { "airlock:deployers": [] }, "`airlock:deployers` is an empty list: nobody could change the key vault, not even pulumi."],
+        ["one ARN where a list is expected", { "airlock:deployers": role("ci") }, "`airlock:deployers` must be a list, not a single value."],
+        ["two accounts", { "airlock:deployers": [role("a"), "arn:aws:iam::444455556666:role/b"] }, "`airlock:deployers` names principals of 2 accounts"],
+        ["eleven deployers", { "airlock:deployers": Array.from({ length: 11 }, (_, i) => role(`d${i}`)) }, "`airlock:deployers` names 11 principals; at most 10"],
+        ["a user as break-glass", { "airlock:breakGlassRoleArn": "arn:aws:iam::111122223333:user/carol" }, "`airlock:breakGlassRoleArn` must be an IAM role ARN such as \"arn:aws:iam::123456789012:role/airlock-break-glass\""],
+        ["a session as break-glass", { "airlock:breakGlassRoleArn": "arn:aws:sts::111122223333:assumed-role/forensics/carol" }, "`airlock:breakGlassRoleArn` must be an IAM role ARN"],
+    ])("refuses %s", (_case, changes, message) => {
+        expect(problemsOf(changes).join("\n")).toContain(message);
+    });
+});
+
 describe("secret values never appear in messages", () => {
     const SECRET_KEYS = ["airlock:scannerAccessKey", "airlock:scannerSecretKey"];
     it.each<[string, string, unknown, string]>([
@@ -642,6 +673,8 @@ describe("secret values never appear in messages", () => {
         ["a threshold (and no suggestion derived from it)", "airlock:severityThreshold", "hihgh", "Unknown severity in `airlock:severityThreshold`"],
         ["a template UUID", "airlock:scannerTemplateUuid", "not-a-uuid-secret", "`airlock:scannerTemplateUuid` must be a template UUID"],
         ["a role ARN", "airlock:promotionRoleArn", "arn:aws:iam::secret:role/x", "`airlock:promotionRoleArn` must be an IAM role ARN"],
+        ["a deployer", "airlock:deployers", ["arn:aws:iam::secret:role/x"], "`airlock:deployers[0]` must be an IAM role or user ARN"],
+        ["a break-glass role", "airlock:breakGlassRoleArn", "arn:aws:iam::111122223333:user/secret", "`airlock:breakGlassRoleArn` must be an IAM role ARN"],
         ["a VPC id", "airlock:vpcId", "vpc-secretvalue", "`airlock:vpcId` must look like"],
         ["a timeout", "airlock:scanTimeoutMinutes", "9999999", "`airlock:scanTimeoutMinutes` must be a whole number from 1 to 1440"],
         ["a scanner CIDR", "airlock:scannerSourceCidrs", ["10.77.66.55"], "CIDR mask is missing in `airlock:scannerSourceCidrs[0]`"],
@@ -784,6 +817,9 @@ describe("nothing written under a key set with --secret appears in any message (
         ["scannerSourceCidrs: a duplicate", "airlock:scannerSourceCidrs", { "airlock:scannerSourceCidrs": ["10.47.91.0/24", "10.47.91.0/24"] }, ["10.47.91"]],
         ["scannerSecurityGroupId", "airlock:scannerSecurityGroupId", { "airlock:scannerSecurityGroupId": `sg-${M}` }, []],
         ["promotionRoleArn", "airlock:promotionRoleArn", { "airlock:promotionRoleArn": `arn:${M}` }, []],
+        ["deployers: not an ARN", "airlock:deployers", { "airlock:deployers": [`arn:aws:iam::111122223333:role/*${M}`] }, []],
+        ["deployers: one where a list is expected", "airlock:deployers", { "airlock:deployers": `arn:aws:iam::111122223333:role/${M}` }, []],
+        ["breakGlassRoleArn", "airlock:breakGlassRoleArn", { "airlock:breakGlassRoleArn": `arn:aws:iam::111122223333:user/${M}` }, []],
         ["readinessTimeoutMinutes", "airlock:readinessTimeoutMinutes", { "airlock:readinessTimeoutMinutes": M }, []],
         ["scanTimeoutMinutes", "airlock:scanTimeoutMinutes", { "airlock:scanTimeoutMinutes": M }, []],
         ["severityThreshold", "airlock:severityThreshold", { "airlock:severityThreshold": `${M}h` }, []],
@@ -803,7 +839,7 @@ describe("nothing written under a key set with --secret appears in any message (
         ["aws:defaultTags: a tag Airlock sets itself", "aws:defaultTags", { "aws:defaultTags": { tags: { Name: M } } }, ['"Name"']],
         ["aws:defaultTags: an unknown field", "aws:defaultTags", { "aws:defaultTags": { [M]: {} } }, []],
         ["aws:defaultTags: a string", "aws:defaultTags", { "aws:defaultTags": M }, []],
-        ["aws:defaultTags: too many", "aws:defaultTags", { "aws:defaultTags": { tags: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`${M}-${i}`, M])) } }, []],
+        ["aws:defaultTags: too many", "aws:defaultTags", { "aws:defaultTags": { tags: Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`${M}-${i}`, M])) } }, []],
         ["aws:profile", "aws:profile", { "aws:profile": M }, []],
         ["aws:endpoints", "aws:endpoints", { "aws:endpoints": [{ ec2: `http://${M}` }] }, []],
         ["aws:ignoreTags", "aws:ignoreTags", { "aws:ignoreTags": { keys: [M, "Name"] } }, ["Name"]],

@@ -44,11 +44,12 @@ interface TestInstance {
 }
 
 function testInstance(name: string, instanceId: string, roleName: string): TestInstance {
-    const key = keyObjectKey(name);
+    const instanceArn = `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/${instanceId}`;
+    const key = keyObjectKey(instanceArn);
     return {
         name,
         instanceId,
-        instanceArn: `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/${instanceId}`,
+        instanceArn,
         roleName,
         roleArn: `arn:aws:iam::${ACCOUNT}:role/airlock/${roleName}`,
         // The role path is not part of an assumed-role session ARN.
@@ -59,8 +60,8 @@ function testInstance(name: string, instanceId: string, roleName: string): TestI
             dnsSuffix: DNS_SUFFIX,
             region: REGION,
             bucketName: BUCKET,
-            keyObjectKey: key,
             kmsKeyArn: KMS_KEY_ARN,
+            instanceArn,
         },
     };
 }
@@ -69,8 +70,9 @@ const A = testInstance("web-1", "i-0aaaaaaaaaaaaaaaa", "web-1-role-1234567");
 const B = testInstance("api-1", "i-0bbbbbbbbbbbbbbbb", "api-1-role-7654321");
 
 // The real builders' output.
-const BUCKET_POLICY = keyBucketPolicy({ partition: PARTITION, dnsSuffix: DNS_SUFFIX, bucketName: BUCKET, kmsKeyArn: KMS_KEY_ARN });
-const KEY_POLICY = vaultKeyPolicy({ partition: PARTITION, dnsSuffix: DNS_SUFFIX, accountId: ACCOUNT });
+const DEPLOYER_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/deployer`;
+const BUCKET_POLICY = keyBucketPolicy({ partition: PARTITION, dnsSuffix: DNS_SUFFIX, bucketName: BUCKET, kmsKeyArn: KMS_KEY_ARN, deployers: [DEPLOYER_ROLE_ARN] });
+const KEY_POLICY = vaultKeyPolicy({ partition: PARTITION, dnsSuffix: DNS_SUFFIX, accountId: ACCOUNT, region: REGION, bucketName: BUCKET });
 
 type Phase = "production" | "launch";
 const PHASES: Phase[] = ["production", "launch"];
@@ -147,27 +149,29 @@ describe("instance A's role, calling from instance A", () => {
     });
 
     describe.each(PHASES)("cannot kms:Decrypt outside of S3 reading key A (%s policy)", (phase) => {
-        it.each<[string, Record<string, string>]>([
-            ["directly (no kms:ViaService)", { "kms:EncryptionContext:aws:s3:arn": A.keyObjectArn }],
-            ["directly without any encryption context", {}],
-            ["via S3 for key B's object", { "kms:ViaService": S3_VIA_SERVICE, "kms:EncryptionContext:aws:s3:arn": B.keyObjectArn }],
+        // Explicit where the vault key policy denies this bucket's contexts outside S3 in its region.
+        it.each<[string, Decision, Record<string, string>]>([
+            ["directly (no kms:ViaService)", "ExplicitlyDenied", { "kms:EncryptionContext:aws:s3:arn": A.keyObjectArn }],
+            ["directly without any encryption context", "ImplicitlyDenied", {}],
+            ["via S3 for key B's object", "ImplicitlyDenied", { "kms:ViaService": S3_VIA_SERVICE, "kms:EncryptionContext:aws:s3:arn": B.keyObjectArn }],
             [
                 "via S3 for an object in another bucket",
-                { "kms:ViaService": S3_VIA_SERVICE, "kms:EncryptionContext:aws:s3:arn": objectArn(PARTITION, "other-bucket", keyObjectKey(A.name)) },
+                "ImplicitlyDenied",
+                { "kms:ViaService": S3_VIA_SERVICE, "kms:EncryptionContext:aws:s3:arn": objectArn(PARTITION, "other-bucket", keyObjectKey(A.instanceArn)) },
             ],
             [
                 "via S3 for the bucket ARN (S3 Bucket Key context)",
+                "ImplicitlyDenied",
                 { "kms:ViaService": S3_VIA_SERVICE, "kms:EncryptionContext:aws:s3:arn": BUCKET_ARN },
             ],
-            ["via S3 in another region", { "kms:ViaService": `s3.us-east-1.${DNS_SUFFIX}`, "kms:EncryptionContext:aws:s3:arn": A.keyObjectArn }],
+            ["via S3 in another region", "ExplicitlyDenied", { "kms:ViaService": `s3.us-east-1.${DNS_SUFFIX}`, "kms:EncryptionContext:aws:s3:arn": A.keyObjectArn }],
             [
                 "via another service",
+                "ExplicitlyDenied",
                 { "kms:ViaService": `secretsmanager.${REGION}.${DNS_SUFFIX}`, "kms:EncryptionContext:aws:s3:arn": A.keyObjectArn },
             ],
-        ])("%s -> ImplicitlyDenied", async (_name, context) => {
-            await expect(decrypt([roleIdentityPolicy(A, phase)], A.sessionArn, { ...instanceContext(A), ...context })).resolves.toBe(
-                "ImplicitlyDenied",
-            );
+        ])("%s -> %s", async (_name, expected, context) => {
+            await expect(decrypt([roleIdentityPolicy(A, phase)], A.sessionArn, { ...instanceContext(A), ...context })).resolves.toBe(expected);
         });
     });
 
@@ -306,28 +310,29 @@ describe("an anonymous caller gets nothing", () => {
     });
     const sseKms = { "s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": KMS_KEY_ARN };
 
+    // Reads and changes are explicitly denied to every non-instance principal that is not the
+    // break-glass role or a deployer, anonymous included; listing has no deny (nothing allows it).
     it.each<[string, Decision, SimulationRequest]>([
-        ["s3:GetObject key A", "ImplicitlyDenied", anonymous("s3:GetObject", A.keyObjectArn, { [TAG_CONTEXT_KEY]: A.instanceArn })],
-        ["s3:GetObject key B", "ImplicitlyDenied", anonymous("s3:GetObject", B.keyObjectArn, { [TAG_CONTEXT_KEY]: B.instanceArn })],
+        ["s3:GetObject key A", "ExplicitlyDenied", anonymous("s3:GetObject", A.keyObjectArn, { [TAG_CONTEXT_KEY]: A.instanceArn })],
+        ["s3:GetObject key B", "ExplicitlyDenied", anonymous("s3:GetObject", B.keyObjectArn, { [TAG_CONTEXT_KEY]: B.instanceArn })],
         ["s3:GetObject key A over plain HTTP", "ExplicitlyDenied", anonymous("s3:GetObject", A.keyObjectArn, { "aws:SecureTransport": "false" })],
-        ["s3:PutObject key A with SSE-KMS under the vault key", "ImplicitlyDenied", anonymous("s3:PutObject", A.keyObjectArn, sseKms)],
-        // Headerless: denied by the bucket policy's SSE-KMS statements (StringNotEqualsIfExists on an absent key).
-        ["s3:PutObject key A without encryption headers", "ImplicitlyDenied", anonymous("s3:PutObject", A.keyObjectArn, {})],
-        ["s3:PutObject another object in the bucket", "ImplicitlyDenied", anonymous("s3:PutObject", objectArn(PARTITION, BUCKET, "x"), sseKms)],
+        ["s3:PutObject key A with SSE-KMS under the vault key", "ExplicitlyDenied", anonymous("s3:PutObject", A.keyObjectArn, sseKms)],
+        ["s3:PutObject key A without encryption headers", "ExplicitlyDenied", anonymous("s3:PutObject", A.keyObjectArn, {})],
+        ["s3:PutObject another object in the bucket", "ExplicitlyDenied", anonymous("s3:PutObject", objectArn(PARTITION, BUCKET, "x"), sseKms)],
         ["s3:ListBucket on the bucket", "ImplicitlyDenied", anonymous("s3:ListBucket", BUCKET_ARN, {})],
-        ["s3:DeleteObject key A", "ImplicitlyDenied", anonymous("s3:DeleteObject", A.keyObjectArn, {})],
+        ["s3:DeleteObject key A", "ExplicitlyDenied", anonymous("s3:DeleteObject", A.keyObjectArn, {})],
     ])("%s -> %s", async (_name, expected, req) => {
         await expect(simulate(req)).resolves.toBe(expected);
     });
 
-    it("kms:Decrypt on the vault key, even via S3 with key A's context -> ImplicitlyDenied", async () => {
+    it("kms:Decrypt on the vault key, even via S3 with key A's context -> ExplicitlyDenied", async () => {
         await expect(
             decrypt([], ANONYMOUS, {
                 "aws:SecureTransport": "true",
                 "kms:ViaService": S3_VIA_SERVICE,
                 "kms:EncryptionContext:aws:s3:arn": A.keyObjectArn,
             }),
-        ).resolves.toBe("ImplicitlyDenied");
+        ).resolves.toBe("ExplicitlyDenied");
     });
 });
 
@@ -445,16 +450,20 @@ describe("the launch policy adds exactly the bootstrap signal", () => {
         ).resolves.toBe("ImplicitlyDenied");
     });
 
-    it("structurally: launch = production + one ec2:CreateTags statement limited to the bootstrap tag keys", () => {
+    it("structurally: launch = production + writing its own key once + one ec2:CreateTags statement limited to the bootstrap tag keys", () => {
         const launch = launchPolicy(A.grant);
         const production = productionPolicy(A.grant);
         expect(launch.Statement.slice(0, production.Statement.length)).toEqual(production.Statement);
         const extra = launch.Statement.slice(production.Statement.length);
-        expect(extra).toHaveLength(1);
-        expect(extra[0]?.Effect).toBe("Allow");
-        expect(extra[0]?.Action).toBe("ec2:CreateTags");
-        expect(extra[0]?.Condition?.["ForAllValues:StringEquals"]?.["aws:TagKeys"]).toEqual([BOOTSTRAP_STATUS_TAG, BOOTSTRAP_REASON_TAG]);
-        expect(extra[0]?.Condition?.["Null"]?.["aws:TagKeys"]).toBe("false");
+        expect(extra.map((s) => s.Action)).toEqual(["s3:PutObject", "s3:PutObjectTagging", "kms:GenerateDataKey", "ec2:CreateTags"]);
+        expect(extra.slice(0, 2).map((s) => s.Resource)).toEqual([A.keyObjectArn, A.keyObjectArn]);
+        expect(extra[0]?.Condition).toEqual({ StringEquals: { [`s3:RequestObjectTag/${INSTANCE_ARN_TAG}`]: A.instanceArn, "s3:if-none-match": "*" } });
+        expect(extra[1]?.Condition).toEqual({ StringEquals: { [`s3:RequestObjectTag/${INSTANCE_ARN_TAG}`]: A.instanceArn } });
+        expect(extra[2]?.Condition).toEqual({ StringEquals: { "kms:ViaService": S3_VIA_SERVICE, "kms:EncryptionContext:aws:s3:arn": A.keyObjectArn } });
+        const createTags = extra[3];
+        expect(createTags?.Effect).toBe("Allow");
+        expect(createTags?.Condition?.["ForAllValues:StringEquals"]?.["aws:TagKeys"]).toEqual([BOOTSTRAP_STATUS_TAG, BOOTSTRAP_REASON_TAG]);
+        expect(createTags?.Condition?.["Null"]?.["aws:TagKeys"]).toBe("false");
     });
 });
 
@@ -463,7 +472,6 @@ describe("the launch policy adds exactly the bootstrap signal", () => {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe("a deployer (not an instance credential)", () => {
-    const DEPLOYER_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/deployer`;
     const DEPLOYER_SESSION_ARN = `arn:aws:sts::${ACCOUNT}:assumed-role/deployer/pulumi`;
     const deployerContext = { "aws:PrincipalArn": DEPLOYER_ROLE_ARN, "aws:SecureTransport": "true" };
     const allowPut = broadIdentityPolicy("s3:PutObject", `${BUCKET_ARN}/*`);
@@ -545,12 +553,11 @@ describe("a deployer (not an instance credential)", () => {
         ).resolves.toBe("Allowed");
     });
 
-    // The instance-binding statements require ec2:SourceInstanceARN (Null "false"), so they only apply to
-    // instance credentials; Pulumi refresh reads key objects with the deployer's credentials.
+    // Pulumi never reads key material (the instance writes it): a deployer reads no key.
     it.each<[string, TestInstance]>([
         ["key A", A],
         ["key B", B],
-    ])("with s3:GetObject allowed can still read %s (needed for Pulumi refresh)", async (_name, key) => {
+    ])("even with s3:GetObject allowed cannot read %s -> ExplicitlyDenied", async (_name, key) => {
         await expect(
             simulate({
                 identityPolicies: [BROAD_GET_OBJECT],
@@ -561,7 +568,7 @@ describe("a deployer (not an instance credential)", () => {
                 resourceAccount: ACCOUNT,
                 context: { ...deployerContext, [TAG_CONTEXT_KEY]: key.instanceArn },
             }),
-        ).resolves.toBe("Allowed");
+        ).resolves.toBe("ExplicitlyDenied");
     });
 });
 
@@ -604,12 +611,12 @@ describe("the policy documents are partition-aware (aws-cn)", () => {
     const CN = { partition: "aws-cn", dnsSuffix: "amazonaws.com.cn" };
     const CN_REGION = "cn-north-1";
     const CN_KMS_KEY_ARN = `arn:aws-cn:kms:${CN_REGION}:${ACCOUNT}:key/0b7c5e2a-4d1f-4c3e-9a8b-6f2d1e0c9b7a`;
-    const grant: InstanceKeyGrant = { ...CN, region: CN_REGION, bucketName: BUCKET, keyObjectKey: keyObjectKey(A.name), kmsKeyArn: CN_KMS_KEY_ARN };
+    const grant: InstanceKeyGrant = { ...CN, region: CN_REGION, bucketName: BUCKET, kmsKeyArn: CN_KMS_KEY_ARN, instanceArn: `arn:aws-cn:ec2:${CN_REGION}:${ACCOUNT}:instance/${A.instanceId}` };
     const documents: Array<[string, IdentityPolicyDocument | ResourcePolicyDocument]> = [
         ["productionPolicy", productionPolicy(grant)],
         ["launchPolicy", launchPolicy(grant)],
-        ["keyBucketPolicy", keyBucketPolicy({ ...CN, bucketName: BUCKET, kmsKeyArn: CN_KMS_KEY_ARN })],
-        ["vaultKeyPolicy", vaultKeyPolicy({ ...CN, accountId: ACCOUNT })],
+        ["keyBucketPolicy", keyBucketPolicy({ ...CN, bucketName: BUCKET, kmsKeyArn: CN_KMS_KEY_ARN, deployers: [`arn:aws-cn:iam::${ACCOUNT}:role/deployer`] })],
+        ["vaultKeyPolicy", vaultKeyPolicy({ ...CN, accountId: ACCOUNT, region: CN_REGION, bucketName: BUCKET })],
         ["instanceTrustPolicy", instanceTrustPolicy(CN)],
     ];
 

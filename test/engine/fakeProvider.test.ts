@@ -867,7 +867,7 @@ describe("fakeProvider: the plugin over gRPC against moto", () => {
         });
         expect(encryption.outputs["rules"]).toEqual([{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key.outputs["arn"] }, bucketKeyEnabled: false }]);
         // The program's own bucket policy (TLS only, SSE-KMS under the vault key only, instances read their own key).
-        const bucketPolicyText = JSON.stringify(keyBucketPolicy({ partition: "aws", dnsSuffix: "amazonaws.com", bucketName, kmsKeyArn: String(key.outputs["arn"]) }));
+        const bucketPolicyText = JSON.stringify(keyBucketPolicy({ partition: "aws", dnsSuffix: "amazonaws.com", bucketName, kmsKeyArn: String(key.outputs["arn"]), deployers: ["arn:aws:iam::123456789012:role/deployer"] }));
         const policy = await awsPlugin.create(T.policy, "airlock-keys-policy", { bucket: bucketName, policy: bucketPolicyText });
         expect(policy.outputs["policy"]).toBe(bucketPolicyText);
         const policyInMoto = async (): Promise<unknown> => JSON.parse((await motoRequest(moto, "s3", "GET", `/${bucketName}?policy=`)).body);

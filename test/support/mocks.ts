@@ -72,8 +72,6 @@ function stateFor(type: string, name: string, inputs: Record<string, any>): { id
         case "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
         case "aws:s3/bucketPolicy:BucketPolicy":
             return { id: String(inputs.bucket), state: {} };
-        case "aws:s3/bucketObjectv2:BucketObjectv2":
-            return { id: String(inputs.key), state: { etag: hex(32), versionId: "", arn: `arn:${PARTITION}:s3:::${inputs.bucket}/${inputs.key}` } };
         case "aws:iam/role:Role": {
             const roleName = inputs.name ?? `${name}-${suffix()}`;
             return {
@@ -107,10 +105,9 @@ function stateFor(type: string, name: string, inputs: Record<string, any>): { id
         }
         case "aws:ec2/volumeAttachment:VolumeAttachment":
             return { id: `vai-${hex(10)}`, state: {} };
-        case "random:index/randomBytes:RandomBytes": {
-            const bytes = crypto.randomBytes(Number(inputs.length));
-            return { id: "none", state: { base64: bytes.toString("base64"), hex: bytes.toString("hex") } };
-        }
+        case "pulumi-nodejs:dynamic/airlock:InstanceKey":
+            // Creating key custody does nothing in AWS (the instance writes its key).
+            return { id: String(inputs.keyObjectKey), state: {} };
         case "pulumi-nodejs:dynamic/airlock:ScanAndPromote":
             // The mock engine never runs dynamic providers; a freshly launched instance is quarantined.
             return { id: `${name}-${hex(8)}`, state: { phase: "remediation", findingCounts: {}, scannerKind: inputs.scanner?.kind, reasons: [], warnings: [] } };

@@ -38,7 +38,7 @@ export function promotionInputs(
     name = "web-1",
     extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
-    const grant = { partition: "aws", dnsSuffix: "amazonaws.com", region: "eu-west-1", bucketName: "airlock-keys-test", keyObjectKey: `keys/${name}.key`, kmsKeyArn: KMS_KEY_ARN };
+    const grant = { partition: "aws", dnsSuffix: "amazonaws.com", region: "eu-west-1", bucketName: "airlock-keys-test", kmsKeyArn: KMS_KEY_ARN, instanceArn: `arn:aws:ec2:eu-west-1:123456789012:instance/${instance.instanceId}` };
     const texts = typeof provider === "string" ? { text: provider } : provider;
     return {
         __provider: texts.text,
