@@ -1,14 +1,18 @@
 #!/bin/bash
 # Airlock first boot and unlock. Installed as /usr/local/sbin/airlock-boot by cloud-init.
 #
-#   airlock-boot first-boot   fetch the instance's key, LUKS2-format the data volume if (and only
+#   airlock-boot first-boot   generate the instance's LUKS key and store it once in its key object
+#                             (keys/<instance ARN>: SSE-KMS under the vault key, tagged with the
+#                             instance's ARN), or read the stored one when an earlier run of the
+#                             first boot stored it; then LUKS2-format the data volume if (and only
 #                             if) it is blank, open it, create a filesystem if it has none, mount
 #                             it, enable the unlock unit, and signal the result to Airlock
-#   airlock-boot unlock       at every later boot (airlock-unlock.service): fetch the key again,
-#                             open and mount; never formats
+#   airlock-boot unlock       at every later boot (airlock-unlock.service): read the stored key
+#                             (never writes or generates one), open and mount; never formats
 #
 # Settings come from /etc/airlock/airlock.env (written by cloud-init, every value shell-quoted).
-# The key only ever lives in /run (tmpfs), mode 0400, and is removed after use.
+# The key only ever lives in /run (tmpfs), mode 0400, and is removed after use; it never passes
+# through Pulumi.
 set -euo pipefail
 umask 077
 
@@ -16,7 +20,7 @@ ENV_FILE="${AIRLOCK_ENV_FILE:-/etc/airlock/airlock.env}"
 # shellcheck source=/dev/null
 . "$ENV_FILE"
 
-: "${AIRLOCK_INSTANCE_NAME:?}" "${AIRLOCK_REGION:?}" "${AIRLOCK_KEY_BUCKET:?}" "${AIRLOCK_KEY_OBJECT:?}"
+: "${AIRLOCK_INSTANCE_NAME:?}" "${AIRLOCK_REGION:?}" "${AIRLOCK_KEY_BUCKET:?}" "${AIRLOCK_KEY_PREFIX:?}" "${AIRLOCK_KMS_KEY_ARN:?}"
 : "${AIRLOCK_DATA_VOLUME_ID:?}" "${AIRLOCK_MOUNT_POINT:?}"
 IMDS="${AIRLOCK_IMDS_ENDPOINT:-http://169.254.169.254}"
 AWS_ENDPOINT="${AIRLOCK_AWS_ENDPOINT:-}"
@@ -26,6 +30,8 @@ MAPPER_NAME="airlock-data"
 KEY_ATTEMPTS="${AIRLOCK_KEY_ATTEMPTS:-12}"
 DEVICE_ATTEMPTS="${AIRLOCK_DEVICE_ATTEMPTS:-60}"
 MODE="${1:-first-boot}"
+# The object tag that binds a key object to its instance (policies/keyNaming.ts INSTANCE_ARN_TAG).
+INSTANCE_ARN_TAG="airlock:instance-arn"
 TAG="airlock-boot"
 [ "$MODE" = "unlock" ] && TAG="airlock-unlock"
 
@@ -86,6 +92,7 @@ cleanup_key() {
     if [ -n "${KEY_FILE:-}" ] && [ -e "$KEY_FILE" ]; then
         shred -u "$KEY_FILE" 2>/dev/null || rm -f "$KEY_FILE"
     fi
+    rm -f "$KEY_DIR/put.curl" "$KEY_DIR/put.out" "$KEY_DIR/put.err" "$KEY_DIR/s3.err"
 }
 
 fail() {
@@ -149,8 +156,22 @@ if [ -n "$existing" ]; then
     fi
 fi
 
-# 2. The key, with the instance role's credentials, into tmpfs only. The key object may be
-#    created just after the instance: retry with backoff.
+# 2. Its ARN names its key object: partition and DNS suffix from the metadata service, region and
+#    account from the instance identity document (JSON: python3 is on every image, cloud-init is
+#    Python).
+PARTITION="$(imds_get meta-data/services/partition)" || fail "partition not readable from the metadata service"
+DNS_SUFFIX="$(imds_get meta-data/services/domain)" || fail "DNS suffix not readable from the metadata service"
+IDENTITY="$(imds_get dynamic/instance-identity/document |
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["region"], d["accountId"])')" ||
+    fail "instance identity document not readable from the metadata service"
+read -r INSTANCE_REGION ACCOUNT_ID <<<"$IDENTITY"
+INSTANCE_ARN="arn:$PARTITION:ec2:$INSTANCE_REGION:$ACCOUNT_ID:instance/$INSTANCE_ID"
+[[ "$INSTANCE_ARN" =~ ^arn:aws(-[a-z]+)*:ec2:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:instance/i-[0-9a-f]{8,17}$ ]] ||
+    fail "metadata gave no valid instance ARN: $INSTANCE_ARN"
+[[ "$DNS_SUFFIX" =~ ^[a-z0-9-]+(\.[a-z0-9-]+)+$ ]] || fail "metadata gave no valid DNS suffix: $DNS_SUFFIX"
+KEY_OBJECT="$AIRLOCK_KEY_PREFIX$INSTANCE_ARN"
+
+# 3. The key, into tmpfs only, never anywhere else.
 mkdir -p "$KEY_DIR"
 chmod 0700 "$KEY_DIR"
 case "$(stat -f -c %T "$KEY_DIR" 2>/dev/null || echo unknown)" in
@@ -158,27 +179,133 @@ case "$(stat -f -c %T "$KEY_DIR" 2>/dev/null || echo unknown)" in
     *) [ -n "${AIRLOCK_ALLOW_NON_TMPFS_KEY_DIR:-}" ] || fail "$KEY_DIR is not a tmpfs: refusing to write the key to persistent storage" ;;
 esac
 KEY_FILE="$KEY_DIR/luks.key"
-delay=2
-for attempt in $(seq 1 "$KEY_ATTEMPTS"); do
-    rm -f "$KEY_FILE"
-    if aws_cli s3api get-object --bucket "$AIRLOCK_KEY_BUCKET" --key "$AIRLOCK_KEY_OBJECT" "$KEY_FILE" >/dev/null 2>"$KEY_DIR/s3.err"; then
-        break
-    fi
-    log "key s3://$AIRLOCK_KEY_BUCKET/$AIRLOCK_KEY_OBJECT not readable yet (attempt $attempt/$KEY_ATTEMPTS): $(tr '\n' ' ' <"$KEY_DIR/s3.err" | cut -c1-200)"
-    rm -f "$KEY_FILE"
-    if [ "$attempt" -eq "$KEY_ATTEMPTS" ]; then
-        rm -f "$KEY_DIR/s3.err"
-        fail "key object not found after $KEY_ATTEMPTS attempts"
-    fi
-    sleep "$delay"
-    delay=$((delay < 30 ? delay * 2 : 30))
-done
-rm -f "$KEY_DIR/s3.err"
-chmod 0400 "$KEY_FILE"
-[ -s "$KEY_FILE" ] || fail "key object is empty"
-log "key fetched ($(stat -c %s "$KEY_FILE") bytes, kept in $KEY_DIR only)"
 
-# 3. The data volume, by its EBS volume id: on Nitro it is an NVMe device whose serial is the
+# Reads the stored key (GET) with the role's credentials, retrying with backoff. The role may not
+# list the bucket, so a missing object answers 403 like a forbidden one.
+fetch_key() {
+    local attempt delay=2
+    for attempt in $(seq 1 "$KEY_ATTEMPTS"); do
+        rm -f "$KEY_FILE"
+        if aws_cli s3api get-object --bucket "$AIRLOCK_KEY_BUCKET" --key "$KEY_OBJECT" "$KEY_FILE" >/dev/null 2>"$KEY_DIR/s3.err"; then
+            break
+        fi
+        log "key s3://$AIRLOCK_KEY_BUCKET/$KEY_OBJECT not readable yet (attempt $attempt/$KEY_ATTEMPTS): $(tr '\n' ' ' <"$KEY_DIR/s3.err" | cut -c1-200)"
+        rm -f "$KEY_FILE"
+        [ "$attempt" -lt "$KEY_ATTEMPTS" ] || fail "key object not readable after $KEY_ATTEMPTS attempts"
+        sleep "$delay"
+        delay=$((delay < 30 ? delay * 2 : 30))
+    done
+    rm -f "$KEY_DIR/s3.err"
+    chmod 0400 "$KEY_FILE"
+    [ -s "$KEY_FILE" ] || fail "key object is empty"
+    log "key fetched ($(stat -c %s "$KEY_FILE") bytes, kept in $KEY_DIR only)"
+}
+
+# The write-once PUT, signed here with AWS Signature Version 4 (Python's standard library) and sent
+# by curl. Not the AWS CLI: Debian 12's and Ubuntu 22.04's cannot send If-None-Match. Not curl's
+# --aws-sigv4: before 7.86 (Ubuntu 22.04 has 7.81) it signs neither x-amz-* headers nor the payload
+# hash, and S3 refuses that. The role's credentials go from the metadata service to python3 on
+# stdin and to curl in a config file in the tmpfs key directory: never on a command line.
+# Arguments: bucket key region dns-suffix endpoint body-file kms-key-arn tag-key instance-arn.
+SIGN_PUT='
+import datetime, hashlib, hmac, json, sys
+from urllib.parse import quote, urlsplit
+bucket, key, region, suffix, endpoint, body, kms, tag, arn = sys.argv[1:]
+creds = json.load(sys.stdin)
+path = "/" + quote(key, safe="/~")
+if endpoint:
+    url = endpoint + "/" + bucket + path
+elif "." in bucket:
+    url = "https://s3." + region + "." + suffix + "/" + bucket + path
+else:
+    url = "https://" + bucket + ".s3." + region + "." + suffix + path
+with open(body, "rb") as f:
+    digest = hashlib.sha256(f.read()).hexdigest()
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+scope = now[:8] + "/" + region + "/s3/aws4_request"
+h = {
+    "host": urlsplit(url).netloc,
+    "if-none-match": "*",
+    "x-amz-content-sha256": digest,
+    "x-amz-date": now,
+    "x-amz-security-token": creds["Token"],
+    "x-amz-server-side-encryption": "aws:kms",
+    "x-amz-server-side-encryption-aws-kms-key-id": kms,
+    "x-amz-tagging": quote(tag, safe="") + "=" + quote(arn, safe=""),
+}
+names = sorted(h)
+signed = ";".join(names)
+canonical = "\n".join(["PUT", urlsplit(url).path, ""] + [n + ":" + h[n] for n in names] + ["", signed, digest])
+to_sign = "\n".join(["AWS4-HMAC-SHA256", now, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+k = ("AWS4" + creds["SecretAccessKey"]).encode()
+for part in scope.split("/"):
+    k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+h["authorization"] = "AWS4-HMAC-SHA256 Credential=" + creds["AccessKeyId"] + "/" + scope + ", SignedHeaders=" + signed + ", Signature=" + signature
+def q(v):
+    if not v.isprintable():
+        raise SystemExit("a value with a line break or a control character")
+    return "\"" + v.replace("\\", "\\\\").replace("\"", "\\\"") + "\""
+config = ["url = " + q(url), "upload-file = " + q(body)] + ["header = " + q(n + ": " + h[n]) for n in names + ["authorization"]]
+print("\n".join(config))
+'
+
+# One write-once PUT of the key file: sets PUT_STATUS (the HTTP status, 000 without an answer) and
+# PUT_PROBLEM. Only S3's error code is logged: its error documents can echo signed headers.
+put_key_once() {
+    local role code error config="$KEY_DIR/put.curl"
+    PUT_STATUS=000
+    role="$(imds_get meta-data/iam/security-credentials/ | head -n 1)" || true
+    if ! [[ "$role" =~ ^[A-Za-z0-9+=,.@_-]+$ ]]; then
+        PUT_PROBLEM="no instance role in the metadata service"
+        return 0
+    fi
+    if ! imds_get "meta-data/iam/security-credentials/$role" |
+        python3 -c "$SIGN_PUT" "$AIRLOCK_KEY_BUCKET" "$KEY_OBJECT" "$AIRLOCK_REGION" "$DNS_SUFFIX" "$AWS_ENDPOINT" \
+            "$KEY_FILE" "$AIRLOCK_KMS_KEY_ARN" "$INSTANCE_ARN_TAG" "$INSTANCE_ARN" >"$config" 2>/dev/null; then
+        rm -f "$config"
+        PUT_PROBLEM="no role credentials to sign with"
+        return 0
+    fi
+    chmod 0400 "$config"
+    PUT_STATUS="$(curl -sS --connect-timeout 10 --max-time 60 -o "$KEY_DIR/put.out" -w '%{http_code}' -K "$config" 2>"$KEY_DIR/put.err")" || true
+    rm -f "$config"
+    code="$(sed -n 's:.*<Code>\([A-Za-z]*\)</Code>.*:\1:p' "$KEY_DIR/put.out" 2>/dev/null | head -n 1)" || true
+    error="$(tr '\n' ' ' <"$KEY_DIR/put.err" | cut -c1-200)"
+    PUT_PROBLEM="HTTP $PUT_STATUS${code:+ $code}${error:+ - ${error% }}"
+    rm -f "$KEY_DIR/put.out" "$KEY_DIR/put.err"
+}
+
+if [ "$MODE" = "first-boot" ]; then
+    # From the kernel's CSPRNG, straight into tmpfs; stored once, before anything is formatted.
+    # 412: an earlier run of the first boot stored its key: that one is the key.
+    rm -f "$KEY_FILE"
+    head -c 64 /dev/urandom >"$KEY_FILE"
+    chmod 0400 "$KEY_FILE"
+    [ "$(stat -c %s "$KEY_FILE")" -eq 64 ] || fail "could not generate a key from /dev/urandom"
+    delay=2
+    for attempt in $(seq 1 "$KEY_ATTEMPTS"); do
+        put_key_once
+        if [ "$PUT_STATUS" = 200 ]; then
+            log "key generated on this instance and stored once as s3://$AIRLOCK_KEY_BUCKET/$KEY_OBJECT"
+            break
+        fi
+        if [ "$PUT_STATUS" = 412 ]; then
+            log "key object already stored by an earlier first boot: discarding the generated key and reading the stored one"
+            cleanup_key
+            fetch_key
+            break
+        fi
+        log "key not stored yet (attempt $attempt/$KEY_ATTEMPTS): $PUT_PROBLEM"
+        [ "$attempt" -lt "$KEY_ATTEMPTS" ] || fail "key object not stored after $KEY_ATTEMPTS attempts: $PUT_PROBLEM"
+        sleep "$delay"
+        delay=$((delay < 30 ? delay * 2 : 30))
+    done
+else
+    fetch_key
+fi
+
+# 4. The data volume, by its EBS volume id: on Nitro it is an NVMe device whose serial is the
 #    volume id without the hyphen; never a guessed /dev/xvdf.
 find_device() {
     local serial="${AIRLOCK_DATA_VOLUME_ID//-/}" link ctrl ns
@@ -212,7 +339,7 @@ for attempt in $(seq 1 "$DEVICE_ATTEMPTS"); do
 done
 log "data volume $AIRLOCK_DATA_VOLUME_ID is $DEVICE"
 
-# 4. LUKS2, idempotently: format only a blank device; a LUKS header is only ever opened.
+# 5. LUKS2, idempotently: format only a blank device; a LUKS header is only ever opened.
 if cryptsetup isLuks "$DEVICE"; then
     log "LUKS header present: opening, never reformatting"
 elif [ "$MODE" = "unlock" ]; then
@@ -223,7 +350,10 @@ else
     log "blank device: creating a LUKS2 header"
     cryptsetup luksFormat --batch-mode --type luks2 --key-file "$KEY_FILE" "$DEVICE" || fail "luksFormat failed on $DEVICE"
 fi
-cryptsetup open --test-passphrase --key-file "$KEY_FILE" "$DEVICE" || fail "the key does not open $DEVICE (wrong key object?)"
+# A header this instance's key does not open (another instance's volume, a wrong key object) is
+# never re-keyed.
+cryptsetup open --test-passphrase --key-file "$KEY_FILE" "$DEVICE" ||
+    fail "the key does not open $DEVICE: its LUKS header was made with another key - a wrong key object or the volume of another instance - never re-keyed"
 
 if [ ! -e "/dev/mapper/$MAPPER_NAME" ]; then
     cryptsetup open --key-file "$KEY_FILE" "$DEVICE" "$MAPPER_NAME" || fail "cannot map $DEVICE (is device-mapper available?)"
@@ -231,7 +361,7 @@ fi
 cleanup_key
 log "volume unlocked as /dev/mapper/$MAPPER_NAME; key removed"
 
-# 5. A filesystem only when the opened device has none; then mount.
+# 6. A filesystem only when the opened device has none; then mount.
 if [ -z "$(blkid -p -o value -s TYPE "/dev/mapper/$MAPPER_NAME" 2>/dev/null || true)" ]; then
     [ "$MODE" = "first-boot" ] || fail "no filesystem on the unlocked volume; the unlock unit never creates one"
     log "creating an ext4 filesystem"
@@ -272,7 +402,7 @@ verify_mount() {
 verify_mount
 log "mounted $MOUNT_POINT"
 
-# 6. Unlock again at every boot (the key is fetched again; it is never stored on the host).
+# 7. Unlock again at every boot (the key is read again; it is never stored on the host).
 if [ "$MODE" = "first-boot" ] && command -v systemctl >/dev/null 2>&1 && [ -z "${AIRLOCK_NO_SYSTEMD:-}" ]; then
     systemctl daemon-reload
     systemctl enable airlock-unlock.service >/dev/null 2>&1 || fail "cannot enable airlock-unlock.service"

@@ -1,7 +1,9 @@
 import * as fs from "fs";
 import Mustache from "mustache";
 import * as path from "path";
+import * as zlib from "zlib";
 import { OperatingSystem, SshAccess } from "../config/schema";
+import { KEY_PREFIX } from "../policies/keyNaming";
 import { REGION_PATTERN } from "../providers/promotionInputs";
 
 /** EC2 refuses user data above 16 KB (before base64). */
@@ -12,14 +14,18 @@ export interface BootData {
     readonly os: OperatingSystem;
     readonly region: string;
     readonly bucketName: string;
-    readonly keyObjectKey: string;
+    /**
+     * The vault's KMS key (in `region`). The first boot stores the key it generates under it
+     * (SSE-KMS), in the object `keys/<instance ARN>` that the instance names from its metadata.
+     */
+    readonly kmsKeyArn: string;
     readonly volumeId: string;
     readonly mountPoint: string;
     /** sshd with keys only, or no sshd at all (SSM Session Manager only). @default "key-only" */
     readonly ssh?: SshAccess;
     /** Instance metadata service. @default "http://169.254.169.254" (tests point it at a fake) */
     readonly imdsEndpoint?: string;
-    /** AWS endpoint for the boot script's AWS CLI calls. @default none: the real AWS endpoints */
+    /** AWS endpoint for the boot script's AWS calls (path-style S3). @default none: the real AWS endpoints */
     readonly awsEndpoint?: string;
 }
 
@@ -27,14 +33,16 @@ export interface BootData {
 export function bootPackages(os: OperatingSystem): string[] {
     switch (os) {
         case "al2023":
-            // The AWS CLI and audit ship with the image.
-            return ["cryptsetup", "dnf-automatic"];
+            // The AWS CLI, audit and curl (curl-minimal, which the package "curl" would conflict
+            // with) ship with the image; python3 too (dnf and cloud-init are Python), named here
+            // because the boot script needs it.
+            return ["cryptsetup", "dnf-automatic", "python3"];
         case "debian12":
         case "ubuntu2204":
-            return ["cryptsetup", "awscli", "auditd", "unattended-upgrades", "curl"];
+            return ["cryptsetup", "awscli", "auditd", "unattended-upgrades", "curl", "python3"];
         case "ubuntu2404":
             // noble's archive has no awscli package: the first boot installs the snap instead.
-            return ["cryptsetup", "auditd", "unattended-upgrades", "curl"];
+            return ["cryptsetup", "auditd", "unattended-upgrades", "curl", "python3"];
     }
 }
 
@@ -45,34 +53,47 @@ export function shellQuote(value: string): string {
 
 // Values end up inside a YAML block scalar and a shell env file. Each is validated strictly here
 // so that nothing a config author types can change the document's structure or run code.
-const PATTERNS: Readonly<Record<"instanceName" | "region" | "bucketName" | "keyObjectKey" | "volumeId" | "mountPoint", RegExp>> = {
+const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+/** A KMS key ARN (not an alias): key id a UUID, or a multi-Region key's mrk-…; group 1 is the region. */
+export const KMS_KEY_ARN_PATTERN = new RegExp(`^arn:aws(?:-cn|-us-gov)?:kms:(${REGION_PATTERN.source.slice(1, -1)}):\\d{12}:key/(?:${UUID}|mrk-[0-9a-f]{32})$`);
+const PATTERNS: Readonly<Record<"instanceName" | "region" | "bucketName" | "kmsKeyArn" | "volumeId" | "mountPoint", RegExp>> = {
     instanceName: /^[a-z][a-z0-9-]{0,31}$/,
     region: REGION_PATTERN,
     bucketName: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
-    keyObjectKey: /^[A-Za-z0-9!_.*'()\/-]{1,1024}$/,
+    kmsKeyArn: KMS_KEY_ARN_PATTERN,
     volumeId: /^vol-[0-9a-f]{8,17}$/,
     mountPoint: /^\/[A-Za-z0-9._\/-]{1,200}$/,
 };
 
 const TEMPLATE_PATH = path.join(__dirname, "user-data.yaml.mustache");
-const BOOT_SCRIPT_PATH = path.join(__dirname, "airlock-boot.sh");
-const HARDEN_SCRIPT_PATH = path.join(__dirname, "airlock-harden.sh");
+export const BOOT_SCRIPT_PATH = path.join(__dirname, "airlock-boot.sh");
+export const HARDEN_SCRIPT_PATH = path.join(__dirname, "airlock-harden.sh");
 const UNLOCK_UNIT_PATH = path.join(__dirname, "airlock-unlock.service");
 const ENDPOINT = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/;
 
 /**
- * A script's lines indented for a YAML block scalar under `content: |`, without its comment-only
- * lines (shellcheck directives stay) and blank lines: the commented source is in cloud-init/, and
- * user data is capped at 16 KB.
+ * A file's lines indented for a YAML block scalar under `content: |`, without its comment-only
+ * lines and blank lines (for the unit file, which is small and best read as it is).
  */
 function indented(file: string, spaces = 6): string {
     const pad = " ".repeat(spaces);
     return fs
         .readFileSync(file, "utf8")
         .split("\n")
-        .filter((line, i) => (i === 0 || !/^\s*#/.test(line) || /^\s*# shellcheck /.test(line)) && line.trim() !== "")
+        .filter((line) => !/^\s*#/.test(line) && line.trim() !== "")
         .map((line) => pad + line)
         .join("\n");
+}
+
+/**
+ * A script for write_files with `encoding: gz+b64`, in 76-character lines under `content: |`
+ * (cloud-init's base64 decoding skips the line breaks). Compressed, the scripts go to the
+ * instance byte for byte as they are in cloud-init/, comments included (what the tests run is
+ * what the instance runs), and still fit in EC2's 16 KB.
+ */
+export function packedScript(file: string, spaces = 6): string {
+    const encoded = zlib.gzipSync(fs.readFileSync(file), { level: 9 }).toString("base64");
+    return (encoded.match(/.{1,76}/g) ?? []).map((line) => " ".repeat(spaces) + line).join("\n");
 }
 
 /**
@@ -84,6 +105,12 @@ export function renderUserData(data: BootData, template: string = fs.readFileSyn
         if (!pattern.test(data[field])) {
             throw new Error(`Cannot render user data: \`${field}\` ${JSON.stringify(data[field])} is not a valid value.`);
         }
+    }
+    const kmsRegion = KMS_KEY_ARN_PATTERN.exec(data.kmsKeyArn)?.[1];
+    if (kmsRegion !== data.region) {
+        throw new Error(
+            `Cannot render user data: \`kmsKeyArn\` ${JSON.stringify(data.kmsKeyArn)} is a key in ${kmsRegion}, not in \`region\` ${data.region}: S3 encrypts the key object (SSE-KMS) only with a key in the vault bucket's region.`,
+        );
     }
     for (const field of ["imdsEndpoint", "awsEndpoint"] as const) {
         const value = data[field];
@@ -102,7 +129,8 @@ export function renderUserData(data: BootData, template: string = fs.readFileSyn
         instanceNameQuoted: shellQuote(data.instanceName),
         regionQuoted: shellQuote(data.region),
         bucketQuoted: shellQuote(data.bucketName),
-        keyObjectQuoted: shellQuote(data.keyObjectKey),
+        kmsKeyArnQuoted: shellQuote(data.kmsKeyArn),
+        keyPrefixQuoted: shellQuote(KEY_PREFIX),
         volumeIdQuoted: shellQuote(data.volumeId),
         mountPointQuoted: shellQuote(data.mountPoint),
         osQuoted: shellQuote(data.os),
@@ -110,8 +138,8 @@ export function renderUserData(data: BootData, template: string = fs.readFileSyn
         imdsEndpointQuoted: shellQuote(data.imdsEndpoint ?? "http://169.254.169.254"),
         awsEndpointQuoted: data.awsEndpoint === undefined ? undefined : shellQuote(data.awsEndpoint),
         installAwsCli: data.os === "ubuntu2404",
-        bootScript: indented(BOOT_SCRIPT_PATH),
-        hardenScript: indented(HARDEN_SCRIPT_PATH),
+        bootScript: packedScript(BOOT_SCRIPT_PATH),
+        hardenScript: packedScript(HARDEN_SCRIPT_PATH),
         unlockUnit: indented(UNLOCK_UNIT_PATH),
     };
     // No HTML escaping: the output is YAML, and every value is validated and quoted above.

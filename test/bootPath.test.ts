@@ -4,6 +4,9 @@
  *    and every script it carries passes shellcheck;
  *  - the real boot script runs against a fake IMDSv2, the moto S3/EC2 emulator through the real
  *    AWS CLI, and a file-backed disk image instead of the EBS device.
+ * The instance's AWS endpoint is a capturing proxy in front of moto (test/support/capturingProxy.ts),
+ * so the tests see what the script really sends: the write-once PUT of the key it generated, its
+ * SigV4 signature (checked with botocore's S3 signer: moto checks none), that the unlock never writes.
  * Where this machine has no device-mapper (none registered in /proc/misc), the script is expected to get
  * as far as a verified LUKS2 header and then fail to map the device, with the failure signal; with
  * device-mapper it is expected to unlock, create the filesystem and mount. The mount-point checks
@@ -17,13 +20,17 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
+import * as zlib from "zlib";
 import { DescribeTagsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { parse } from "yaml";
 import { OPERATING_SYSTEMS } from "../config/schema";
-import { BootData, renderUserData } from "../cloud-init/render";
+import { BOOT_SCRIPT_PATH, BootData, HARDEN_SCRIPT_PATH, renderUserData } from "../cloud-init/render";
+import { INSTANCE_ARN_TAG, keyObjectKey } from "../policies/keyNaming";
+import { CapturingProxy, s3ObjectOf, startCapturingProxy } from "./support/capturingProxy";
 import { cloudConfigErrors } from "./support/cloudInitSchema";
 import { FakeImds, startFakeImds } from "./support/fakeImds";
 import { Moto, PROVISION_HINT, SeededInstance, awsCliPath, awsClientConfig, pathWithVenv, seedAirlockInstance, startMoto } from "./support/moto";
+import { checkS3Signature } from "./support/sigv4Check";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, "..");
@@ -34,7 +41,7 @@ const HAS_DEVICE_MAPPER = fs.readFileSync("/proc/misc", "utf8").includes("device
 // Debian's tools this file and the boot script run by name (test/setup/provision.sh installs them):
 // without them every test would fail on its own, less clearly.
 beforeAll(() => {
-    const missing = ["shellcheck", "cryptsetup", "mkfs.ext4", "curl"].filter((command) => spawnSync("sh", ["-c", 'command -v "$0"', command]).status !== 0);
+    const missing = ["shellcheck", "cryptsetup", "mkfs.ext4", "curl", "python3"].filter((command) => spawnSync("sh", ["-c", 'command -v "$0"', command]).status !== 0);
     if (missing.length > 0) {
         throw new Error(`not on PATH: ${missing.join(", ")}: ${PROVISION_HINT}.`);
     }
@@ -45,13 +52,19 @@ const base: BootData = {
     os: "al2023",
     region: "eu-west-1",
     bucketName: "airlock-keys-test",
-    keyObjectKey: "keys/web-1.key",
+    kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b",
     volumeId: "vol-0123456789abcdef0",
     mountPoint: "/data",
 };
 
-type WriteFile = { path: string; content: string; permissions: string };
+type WriteFile = { path: string; content: string; permissions: string; encoding?: string };
 const filesOf = (userData: string) => (parse(userData) as { write_files: WriteFile[] }).write_files;
+/** A write_files entry's bytes as cloud-init writes them (base64 decoding skips line breaks, as cloud-init's does). */
+function written(file: WriteFile): Buffer {
+    if (file.encoding === undefined) return Buffer.from(file.content, "utf8");
+    if (file.encoding !== "gz+b64") throw new Error(`unexpected encoding ${file.encoding} for ${file.path}`);
+    return zlib.gunzipSync(Buffer.from(file.content.replace(/\s+/g, ""), "base64"));
+}
 
 describe("rendered user data", () => {
     const variants = OPERATING_SYSTEMS.flatMap((os) =>
@@ -75,7 +88,7 @@ describe("rendered user data", () => {
             expect(scripts.map((f) => f.path).sort()).toEqual(["/usr/local/sbin/airlock-boot", "/usr/local/sbin/airlock-harden"]);
             const files = scripts.map((f, i) => {
                 const file = path.join(dir, `script-${i}.sh`);
-                fs.writeFileSync(file, f.content);
+                fs.writeFileSync(file, written(f));
                 return file;
             });
             const result = spawnSync("shellcheck", ["--shell=bash", "--severity=style", ...files], { encoding: "utf8" });
@@ -85,6 +98,12 @@ describe("rendered user data", () => {
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+
+    it.each(variants)("%s with ssh %s: the instance gets cloud-init/'s scripts byte for byte (what these tests run)", (_os, _ssh, data) => {
+        const files = filesOf(renderUserData(data));
+        expect(written(files.find((f) => f.path === "/usr/local/sbin/airlock-boot")!).equals(fs.readFileSync(BOOT_SCRIPT_PATH))).toBe(true);
+        expect(written(files.find((f) => f.path === "/usr/local/sbin/airlock-harden")!).equals(fs.readFileSync(HARDEN_SCRIPT_PATH))).toBe(true);
     });
 
     it("the script sources in cloud-init/ pass shellcheck too", () => {
@@ -111,7 +130,7 @@ describe("rendered user data", () => {
             os: "ubuntu2404",
             instanceName: "a".repeat(32),
             bucketName: "b".repeat(63),
-            keyObjectKey: `keys/${"a".repeat(32)}.key`,
+            kmsKeyArn: `arn:aws-us-gov:kms:eu-west-1:123456789012:key/mrk-${"0".repeat(32)}`,
             mountPoint: `/${"m".repeat(200)}`,
             imdsEndpoint: "http://169.254.169.254",
             awsEndpoint: "https://vpce-0123456789abcdef0-abcdefgh.s3.eu-west-1.vpce.amazonaws.com",
@@ -122,11 +141,14 @@ describe("rendered user data", () => {
 
 describe("the boot script, run for real", () => {
     let moto: Moto;
+    let proxy: CapturingProxy;
     let imds: FakeImds;
     let instance: SeededInstance;
     let work: string;
     let keyDir: string;
-    const key = crypto.randomBytes(64);
+    /** What the instance must name its key object after: arn:aws:ec2:eu-west-1:<account>:instance/<id>. */
+    let instanceArn: string;
+    let keyObject: string;
 
     const awsEnv = (m: Moto) => ({ AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_DEFAULT_REGION: "eu-west-1", AWS_ENDPOINT_URL: m.endpoint });
     const awsCli = (...args: string[]) => execFileSync(awsCliPath(), args, { env: { ...process.env, ...awsEnv(moto) }, encoding: "utf8" });
@@ -142,24 +164,44 @@ describe("the boot script, run for real", () => {
         await moto.reset();
         instance = await seedAirlockInstance(moto);
         imds = await startFakeImds({ instanceId: instance.instanceId, roleName: instance.roleName });
+        proxy = await startCapturingProxy(moto.endpoint);
         awsCli("s3api", "create-bucket", "--bucket", base.bucketName, "--create-bucket-configuration", "LocationConstraint=eu-west-1");
         work = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-boot-"));
         keyDir = fs.mkdtempSync("/dev/shm/airlock-key-");
-        fs.writeFileSync(path.join(work, "key.bin"), key);
-        putKey(key);
+        instanceArn = `arn:aws:ec2:eu-west-1:${instance.accountId}:instance/${instance.instanceId}`;
+        keyObject = keyObjectKey(instanceArn);
+        installArgvRecorders();
     }, 60_000);
 
     afterEach(async () => {
         await imds?.stop();
+        await proxy?.stop();
         fs.rmSync(work, { recursive: true, force: true });
         fs.rmSync(keyDir, { recursive: true, force: true });
     });
 
-    function putKey(material: Buffer): void {
-        const file = path.join(work, "upload.bin");
-        fs.writeFileSync(file, material);
-        awsCli("s3api", "put-object", "--bucket", base.bucketName, "--key", base.keyObjectKey, "--body", file);
-        fs.rmSync(file);
+    /**
+     * curl, python3 and aws as the script finds them on PATH: each records its command line (what
+     * `ps` shows) and runs the real tool; python3 is the system's, as on an instance.
+     */
+    function installArgvRecorders(): void {
+        const bin = path.join(work, "bin");
+        fs.mkdirSync(bin);
+        const real: Record<string, string> = { curl: whichOrThrow("curl"), python3: "/usr/bin/python3", aws: awsCliPath() };
+        for (const [name, target] of Object.entries(real)) {
+            fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n{ printf '%s' ${name}; printf ' %s' "$@"; printf '\\n'; } >>"$AIRLOCK_TEST_ARGV_LOG"\nexec ${target} "$@"\n`, { mode: 0o755 });
+        }
+    }
+    const commandLines = (): string => fs.readFileSync(path.join(work, "argv.log"), "utf8");
+
+    function readKeyObject(key = keyObject): Buffer {
+        const file = path.join(keyDir, "host-read.bin");
+        try {
+            awsCli("s3api", "get-object", "--bucket", base.bucketName, "--key", key, file);
+            return fs.readFileSync(file);
+        } finally {
+            fs.rmSync(file, { force: true });
+        }
     }
 
     function blankImage(name = "data.img", mib = 32): string {
@@ -169,20 +211,29 @@ describe("the boot script, run for real", () => {
         return file;
     }
 
-    /** Runs airlock-boot as cloud-init would, with this test's endpoints, disk image and key directory. */
-    async function boot(device: string, extra: Record<string, string> = {}, mountPoint = path.join(work, "mnt")): Promise<{ code: number; output: string }> {
+    /** Runs airlock-boot as cloud-init (first-boot) or the unlock unit would, with this test's endpoints, disk image and key directory. */
+    async function boot(
+        device: string,
+        options: { mode?: "first-boot" | "unlock"; mountPoint?: string; extraEnv?: string } = {},
+    ): Promise<{ code: number; output: string }> {
         const envFile = path.join(work, "airlock.env");
         fs.writeFileSync(
             envFile,
-            renderedEnv({ ...base, imdsEndpoint: imds.endpoint, awsEndpoint: moto.endpoint }) +
+            renderedEnv({ ...base, imdsEndpoint: imds.endpoint, awsEndpoint: proxy.endpoint }) +
                 `AIRLOCK_DATA_DEVICE='${device}'\nAIRLOCK_KEY_DIR='${keyDir}'\nAIRLOCK_LOG_FILE='${path.join(work, "boot.log")}'\n` +
-                `AIRLOCK_NO_CONSOLE=1\nAIRLOCK_NO_SYSTEMD=1\nAIRLOCK_MOUNT_POINT='${mountPoint}'\nAIRLOCK_KEY_ATTEMPTS=2\n`,
+                `AIRLOCK_NO_CONSOLE=1\nAIRLOCK_NO_SYSTEMD=1\nAIRLOCK_MOUNT_POINT='${options.mountPoint ?? path.join(work, "mnt")}'\nAIRLOCK_KEY_ATTEMPTS=2\n` +
+                (options.extraEnv ?? ""),
         );
-        // No AWS credentials in the environment: the AWS CLI must get the role's from the metadata service.
-        // The script runs `aws` by name: the project's pinned AWS CLI comes first on PATH.
-        const env: NodeJS.ProcessEnv = { PATH: pathWithVenv(), HOME: work, AIRLOCK_ENV_FILE: envFile, ...extra };
+        // No AWS credentials in the environment: the script must get the role's from the metadata service.
+        // The script runs `aws` by name: the project's pinned AWS CLI (behind the recorder) comes first on PATH.
+        const env: NodeJS.ProcessEnv = {
+            PATH: `${path.join(work, "bin")}${path.delimiter}${pathWithVenv()}`,
+            HOME: work,
+            AIRLOCK_ENV_FILE: envFile,
+            AIRLOCK_TEST_ARGV_LOG: path.join(work, "argv.log"),
+        };
         try {
-            const { stderr } = await run("bash", [BOOT_SCRIPT, "first-boot"], { env, timeout: 60_000 });
+            const { stderr } = await run("bash", [BOOT_SCRIPT, options.mode ?? "first-boot"], { env, timeout: 60_000 });
             return { code: 0, output: stderr };
         } catch (err) {
             const e = err as { code?: number; stderr?: string };
@@ -196,6 +247,7 @@ describe("the boot script, run for real", () => {
     }
 
     const luksUuid = (file: string) => execFileSync("cryptsetup", ["luksUUID", file], { encoding: "utf8" }).trim();
+    const isLuks = (file: string) => spawnSync("cryptsetup", ["isLuks", file]).status === 0;
     const opensWith = (file: string, material: Buffer) => {
         const keyFile = path.join(work, `try-${crypto.randomUUID()}.bin`);
         fs.writeFileSync(keyFile, material);
@@ -203,28 +255,63 @@ describe("the boot script, run for real", () => {
         fs.rmSync(keyFile);
         return result.status === 0;
     };
+    /** S3 requests for the key object, as the proxy saw them. */
+    const keyRequests = (method: string) => proxy.requests.filter((r) => r.method === method && s3ObjectOf(r.target)?.key === keyObject);
 
-    /** Nothing key-related may remain outside tmpfs: not the key, not in the log. */
-    function assertNoKeyLeft(): void {
+    /** Nothing key-related may remain outside tmpfs or show in the log, the output or a command line: not the key, not the role's credentials. */
+    function assertNoSecretsLeft(key: Buffer, output: string): void {
         expect(fs.readdirSync(keyDir)).toEqual([]);
         const log = fs.readFileSync(path.join(work, "boot.log"));
-        expect(log.includes(key)).toBe(false);
-        expect(log.toString("utf8")).not.toContain(key.toString("base64"));
+        for (const text of [log, Buffer.from(output), Buffer.from(commandLines())]) {
+            expect(text.includes(key)).toBe(false);
+            for (const encoded of [key.toString("base64"), key.toString("hex")]) expect(text.toString("utf8")).not.toContain(encoded);
+            expect(text.toString("utf8")).not.toContain(imds.credentials.secretAccessKey);
+            expect(text.toString("utf8")).not.toContain(imds.credentials.token);
+        }
     }
 
-    it("fetches its key through IMDSv2 and the AWS CLI, writes a LUKS2 header that opens with exactly that key, and signals", async () => {
+    it("first boot generates its key on the instance and stores it once as keys/<instance ARN>, SSE-KMS under the vault key and tagged with the ARN, before anything is formatted", async () => {
         const device = blankImage();
         const result = await boot(device);
 
-        // IMDSv2: a token first, then only token-authenticated reads.
+        // IMDSv2: a token first, then only token-authenticated reads; the ARN from the partition, the DNS suffix and the identity document.
         expect(imds.requests[0]).toEqual(expect.objectContaining({ method: "PUT", path: "/latest/api/token", status: 200 }));
         expect(imds.requests.filter((r) => r.method === "GET").every((r) => r.withToken)).toBe(true);
-        expect(imds.requests.some((r) => r.path.startsWith("/latest/meta-data/iam/security-credentials/"))).toBe(true);
+        for (const p of ["meta-data/services/partition", "meta-data/services/domain", "dynamic/instance-identity/document", `meta-data/iam/security-credentials/${instance.roleName}`]) {
+            expect(imds.requests).toContainEqual(expect.objectContaining({ method: "GET", path: `/latest/${p}`, status: 200 }));
+        }
+
+        // One PUT, write-once, with SSE-KMS under the vault key and the instance's ARN as its tag; the key in its URL encoded as SigV4 wants it.
+        const puts = keyRequests("PUT");
+        expect(puts).toHaveLength(1);
+        const put = puts[0]!;
+        expect(put.status).toBe(200);
+        expect(put.target).toBe(`/${base.bucketName}/keys/arn%3Aaws%3Aec2%3Aeu-west-1%3A${instance.accountId}%3Ainstance/${instance.instanceId}`);
+        expect(put.headers).toEqual(
+            expect.objectContaining({
+                "if-none-match": "*",
+                "x-amz-server-side-encryption": "aws:kms",
+                "x-amz-server-side-encryption-aws-kms-key-id": base.kmsKeyArn,
+                "x-amz-tagging": `${encodeURIComponent(INSTANCE_ARN_TAG)}=${encodeURIComponent(instanceArn)}`,
+            }),
+        );
+        expect(put.body).toHaveLength(64);
+        expect(result.output).toContain(`airlock-boot: key generated on this instance and stored once as s3://${base.bucketName}/${keyObject}`);
+        expect(result.output.indexOf("stored once")).toBeLessThan(result.output.indexOf("blank device: creating a LUKS2 header"));
+        expect(keyRequests("GET")).toEqual([]); // its own key: nothing to read back
+
+        // What S3 holds: exactly those 64 bytes, encrypted under the vault key, tagged with the instance's ARN.
+        const stored = readKeyObject();
+        expect(stored.equals(put.body)).toBe(true);
+        const head = JSON.parse(awsCli("s3api", "head-object", "--bucket", base.bucketName, "--key", keyObject)) as Record<string, unknown>;
+        expect(head).toEqual(expect.objectContaining({ ServerSideEncryption: "aws:kms", SSEKMSKeyId: base.kmsKeyArn }));
+        const tagging = JSON.parse(awsCli("s3api", "get-object-tagging", "--bucket", base.bucketName, "--key", keyObject)) as { TagSet: unknown[] };
+        expect(tagging.TagSet).toEqual([{ Key: INSTANCE_ARN_TAG, Value: instanceArn }]);
 
         expect(execFileSync("cryptsetup", ["luksDump", device], { encoding: "utf8" })).toMatch(/^Version:\s+2$/m);
-        expect(opensWith(device, key)).toBe(true);
+        expect(opensWith(device, stored)).toBe(true);
         expect(opensWith(device, crypto.randomBytes(64))).toBe(false);
-        assertNoKeyLeft();
+        assertNoSecretsLeft(stored, result.output);
 
         if (HAS_DEVICE_MAPPER) {
             expect(result.output).toContain("airlock-boot: done status=success");
@@ -238,40 +325,160 @@ describe("the boot script, run for real", () => {
         }
     }, 90_000);
 
-    it("a second run does not reformat: the same header, still opened by the same key", async () => {
-        const device = blankImage();
-        await boot(device);
-        const uuid = luksUuid(device);
-        const second = await boot(device);
-        expect(second.output).toContain("LUKS header present: opening, never reformatting");
-        expect(luksUuid(device)).toBe(uuid);
-        expect(opensWith(device, key)).toBe(true);
+    it("the key's PUT is signed as S3 checks it: botocore's S3 signer computes the same signature for the request as curl sent it (a key with ':' and '/')", async () => {
+        await boot(blankImage());
+        const [put] = keyRequests("PUT");
+        expect(put).toBeDefined();
+        const expectation = {
+            accessKeyId: imds.credentials.accessKeyId,
+            secretAccessKey: imds.credentials.secretAccessKey,
+            region: "eu-west-1",
+            bucket: base.bucketName,
+            key: keyObject,
+            endpoint: proxy.endpoint,
+        };
+        const check = checkS3Signature(put!, expectation);
+        expect(check.problems).toEqual([]);
+        expect(check.signedHeaders).toEqual([
+            "host",
+            "if-none-match",
+            "x-amz-content-sha256",
+            "x-amz-date",
+            "x-amz-security-token",
+            "x-amz-server-side-encryption",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            "x-amz-tagging",
+        ]);
+        expect(put!.headers["x-amz-security-token"]).toBe(imds.credentials.token);
+
+        // The check is not vacuous: another secret, a changed signed header or a changed body, and S3 would refuse.
+        const mismatch = "signature does not match the one botocore computes";
+        expect(checkS3Signature(put!, { ...expectation, secretAccessKey: `${expectation.secretAccessKey}x` }).problems).toEqual([mismatch]);
+        const otherTag = `${encodeURIComponent(INSTANCE_ARN_TAG)}=${encodeURIComponent(instanceArn.replace(/.$/, "0"))}`;
+        expect(checkS3Signature({ ...put!, headers: { ...put!.headers, "x-amz-tagging": otherTag } }, expectation).problems).toEqual([mismatch]);
+        expect(checkS3Signature({ ...put!, body: crypto.randomBytes(64) }, expectation).problems).toEqual(["x-amz-content-sha256 is not the body's SHA-256"]);
+        expect(checkS3Signature({ ...put!, target: put!.target.replace(/%3A/g, ":") }, expectation).problems[0]).toMatch(/^request target .* is not botocore's /);
     }, 90_000);
 
-    it("a wrong key object fails clearly, with the failure signal, and leaves the volume untouched", async () => {
+    it("a rerun of the first boot gets 412 from the write-once PUT, reads the stored key and reopens the same volume: no new key, no reformat", async () => {
         const device = blankImage();
         await boot(device);
         const uuid = luksUuid(device);
-        putKey(crypto.randomBytes(64));
+        const stored = readKeyObject();
+        proxy.clear();
+
+        const second = await boot(device);
+        const puts = keyRequests("PUT");
+        expect(puts.map((r) => [r.status, r.headers["if-none-match"]])).toEqual([[412, "*"]]);
+        expect(second.output).toContain("airlock-boot: key object already stored by an earlier first boot: discarding the generated key and reading the stored one");
+        expect(keyRequests("GET").map((r) => r.status)).toEqual([200]);
+        expect(second.output).toContain("airlock-boot: key fetched (64 bytes");
+        expect(second.output).toContain("LUKS header present: opening, never reformatting");
+        expect(readKeyObject().equals(stored)).toBe(true);
+        expect(luksUuid(device)).toBe(uuid);
+        expect(opensWith(device, stored)).toBe(true);
+        assertNoSecretsLeft(stored, second.output);
+    }, 90_000);
+
+    it("unlock (every later boot) only reads the key: a GET, never a PUT, never a generated key", async () => {
+        const device = blankImage();
+        await boot(device);
+        const stored = readKeyObject();
+        proxy.clear();
+
+        const unlock = await boot(device, { mode: "unlock" });
+        expect(unlock.output).toContain("airlock-unlock: key fetched (64 bytes");
+        expect(unlock.output).not.toContain("generated");
+        expect(keyRequests("GET").map((r) => r.status)).toEqual([200]);
+        expect(proxy.requests.filter((r) => r.method !== "GET")).toEqual([]);
+        expect(readKeyObject().equals(stored)).toBe(true);
+        expect(opensWith(device, stored)).toBe(true);
+        assertNoSecretsLeft(stored, unlock.output);
+    }, 90_000);
+
+    it("unlock without a stored key retries with backoff, then fails with a reason; it never writes a key", async () => {
+        const device = blankImage();
+        const result = await boot(device, { mode: "unlock" });
+        expect(result.code).toBe(1);
+        expect(result.output).toContain(`airlock-unlock: key s3://${base.bucketName}/${keyObject} not readable yet (attempt 1/2)`);
+        expect(result.output).toContain("airlock-unlock: done status=failure reason=key object not readable after 2 attempts");
+        expect(keyRequests("GET")).toHaveLength(2);
+        expect(proxy.requests.filter((r) => r.method !== "GET")).toEqual([]);
+        expect(isLuks(device)).toBe(false);
+        expect(fs.readdirSync(keyDir)).toEqual([]);
+    }, 90_000);
+
+    it("a data volume whose LUKS header was made with another key (another instance's volume) fails with a reason and is never re-keyed", async () => {
+        const device = blankImage();
+        const foreignKey = crypto.randomBytes(64);
+        const foreignKeyFile = path.join(keyDir, "foreign.key");
+        fs.writeFileSync(foreignKeyFile, foreignKey);
+        execFileSync("cryptsetup", ["luksFormat", "--batch-mode", "--type", "luks2", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file", foreignKeyFile, device]);
+        fs.rmSync(foreignKeyFile);
+        const uuid = luksUuid(device);
+
+        const result = await boot(device);
+        const reason = `the key does not open ${device}: its LUKS header was made with another key - a wrong key object or the volume of another instance - never re-keyed`;
+        expect(result.code).toBe(1);
+        expect(result.output).toContain(`airlock-boot: done status=failure reason=${reason}`);
+        expect(await bootstrapTags()).toEqual({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": reason.slice(0, 250) });
+        expect(luksUuid(device)).toBe(uuid);
+        expect(opensWith(device, foreignKey)).toBe(true);
+        expect(opensWith(device, readKeyObject())).toBe(false);
+        assertNoSecretsLeft(readKeyObject(), result.output);
+    }, 90_000);
+
+    it("a key object replaced behind the instance's back fails with a reason, with the failure signal, and leaves the volume untouched", async () => {
+        const device = blankImage();
+        await boot(device);
+        const uuid = luksUuid(device);
+        // A plain PUT (no If-None-Match, which the script always sends) overwrites: what a deployer could do.
+        const other = path.join(keyDir, "other.bin");
+        fs.writeFileSync(other, crypto.randomBytes(64));
+        awsCli("s3api", "put-object", "--bucket", base.bucketName, "--key", keyObject, "--body", other);
+        fs.rmSync(other);
+        proxy.clear();
+
         const result = await boot(device);
         expect(result.code).toBe(1);
-        expect(result.output).toMatch(/airlock-boot: the key does not open .* \(wrong key object\?\)/);
+        expect(keyRequests("PUT").map((r) => r.status)).toEqual([412]);
+        expect(result.output).toMatch(/airlock-boot: the key does not open .*: its LUKS header was made with another key/);
         expect(await bootstrapTags()).toEqual(expect.objectContaining({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": expect.stringContaining("the key does not open") }));
         expect(luksUuid(device)).toBe(uuid);
-        assertNoKeyLeft();
+        assertNoSecretsLeft(readKeyObject(), result.output);
     }, 90_000);
 
-    it("a missing key object is retried with backoff, then fails with the failure signal", async () => {
-        awsCli("s3api", "delete-object", "--bucket", base.bucketName, "--key", base.keyObjectKey);
+    it("a key S3 refuses to store is retried with backoff, then fails with S3's reason before anything is formatted", async () => {
+        awsCli("s3api", "delete-bucket", "--bucket", base.bucketName);
         const device = blankImage();
         const result = await boot(device);
         expect(result.code).toBe(1);
-        expect(result.output).toContain("not readable yet (attempt 1/2)");
-        expect(result.output).toContain("airlock-boot: done status=failure reason=key object not found after 2 attempts");
-        expect((await bootstrapTags())["airlock:bootstrap-reason"]).toBe("key object not found after 2 attempts");
-        // Nothing was formatted without a key.
-        expect(spawnSync("cryptsetup", ["isLuks", device]).status).not.toBe(0);
+        expect(result.output).toContain("airlock-boot: key not stored yet (attempt 1/2): HTTP 404 NoSuchBucket\n");
+        expect(result.output).toContain("airlock-boot: done status=failure reason=key object not stored after 2 attempts: HTTP 404 NoSuchBucket\n");
+        expect(await bootstrapTags()).toEqual({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": "key object not stored after 2 attempts: HTTP 404 NoSuchBucket" });
+        expect(keyRequests("PUT")).toHaveLength(2);
+        expect(isLuks(device)).toBe(false);
+        expect(result.output).not.toContain("creating a LUKS2 header");
+        expect(fs.readdirSync(keyDir)).toEqual([]);
+        const log = fs.readFileSync(path.join(work, "boot.log"), "utf8");
+        for (const secret of [imds.credentials.secretAccessKey, imds.credentials.token]) {
+            expect(log + result.output + commandLines()).not.toContain(secret);
+        }
     }, 90_000);
+
+    it("the role's credentials never appear on a command line (what ps shows): they reach curl in a config file in the tmpfs key directory", async () => {
+        const device = blankImage();
+        await boot(device);
+        await boot(device);
+        await boot(device, { mode: "unlock" });
+        const lines = commandLines();
+        expect(lines).toMatch(/^curl .*-K \S+\/put\.curl$/m);
+        expect(lines).toMatch(/^python3 -c /m);
+        expect(lines).toMatch(/^aws .*s3api get-object/m);
+        expect(lines).not.toContain(imds.credentials.secretAccessKey);
+        expect(lines).not.toContain(imds.credentials.token);
+        expect(lines).not.toContain(imds.credentials.accessKeyId);
+    }, 120_000);
 
     it("refuses to format a device that holds something else", async () => {
         const device = blankImage();
@@ -279,12 +486,12 @@ describe("the boot script, run for real", () => {
         const result = await boot(device);
         expect(result.code).toBe(1);
         expect(result.output).toContain("is not blank and not LUKS: refusing to format it");
-        expect(spawnSync("cryptsetup", ["isLuks", device]).status).not.toBe(0);
+        expect(isLuks(device)).toBe(false);
     }, 90_000);
 
     // Defence in depth: the configuration refuses these mount points, but a hand-edited user data
-    // must not put the data on a pseudo-filesystem or the root volume either. Refused before the key
-    // is fetched or anything is formatted, with the failure signal and the reason.
+    // must not put the data on a pseudo-filesystem or the root volume either. Refused before a key
+    // is generated or stored or anything is formatted, with the failure signal and the reason.
     it.each([
         ["/proc", "is on a pseudo-filesystem: not the encrypted volume"],
         ["/dev/shm", "is on a pseudo-filesystem: not the encrypted volume"],
@@ -294,15 +501,17 @@ describe("the boot script, run for real", () => {
         ["/data/../proc", "is not a normalised absolute path of letters digits and ._-"],
         ["/data/", "is not a normalised absolute path of letters digits and ._-"],
         ["data", "is not an absolute path"],
-    ])("refuses the mount point %s before anything is formatted, with the failure signal", async (mountPoint, problem) => {
+    ])("refuses the mount point %s before a key is made or anything is formatted, with the failure signal", async (mountPoint, problem) => {
         const device = blankImage();
-        const result = await boot(device, {}, mountPoint);
+        const result = await boot(device, { mountPoint });
         expect(result.code).toBe(1);
         expect(result.output).toContain(`airlock-boot: done status=failure reason=mount: ${mountPoint} ${problem}`);
         expect(result.output).not.toContain("airlock-boot: mounted");
+        expect(result.output).not.toContain("key generated");
         expect(result.output).not.toContain("key fetched");
+        expect(proxy.requests.filter((r) => s3ObjectOf(r.target) !== undefined)).toEqual([]);
         expect(await bootstrapTags()).toEqual({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": `mount: ${mountPoint} ${problem}` });
-        expect(spawnSync("cryptsetup", ["isLuks", device]).status).not.toBe(0);
+        expect(isLuks(device)).toBe(false);
         expect(fs.readdirSync(keyDir)).toEqual([]);
     }, 90_000);
 
@@ -313,14 +522,14 @@ describe("the boot script, run for real", () => {
         fs.mkdirSync(mountPoint);
         execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "airlock-test-tmpfs", mountPoint]);
         try {
-            const result = await boot(device, {}, mountPoint);
+            const result = await boot(device, { mountPoint });
             const reason = `mount: ${mountPoint} is already a mount point of tmpfs airlock-test-tmpfs: not the encrypted volume`;
             expect(result.code).toBe(1);
             expect(result.output).toContain(`airlock-boot: done status=failure reason=${reason}`);
             expect(result.output).not.toContain("airlock-boot: mounted");
             expect(await bootstrapTags()).toEqual({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": reason });
             // Refused before the device was formatted, and the tmpfs is left as it was.
-            expect(spawnSync("cryptsetup", ["isLuks", device]).status).not.toBe(0);
+            expect(isLuks(device)).toBe(false);
             expect(execFileSync("findmnt", ["-n", "-r", "-o", "SOURCE", "--mountpoint", mountPoint], { encoding: "utf8" }).trim()).toBe("airlock-test-tmpfs");
         } finally {
             execFileSync("umount", [mountPoint]);
@@ -330,14 +539,19 @@ describe("the boot script, run for real", () => {
     it("refuses to write the key anywhere but tmpfs", async () => {
         const device = blankImage();
         const diskDir = fs.mkdtempSync(path.join(work, "not-tmpfs-"));
-        const envFile = path.join(work, "airlock.env");
-        await boot(device);
-        fs.appendFileSync(envFile, `AIRLOCK_KEY_DIR='${diskDir}'\n`);
-        const { stderr } = await run("bash", [BOOT_SCRIPT, "first-boot"], { env: { PATH: pathWithVenv(), HOME: work, AIRLOCK_ENV_FILE: envFile } }).catch((e: { stderr: string }) => e);
-        expect(stderr).toContain("is not a tmpfs: refusing to write the key to persistent storage");
+        const result = await boot(device, { extraEnv: `AIRLOCK_KEY_DIR='${diskDir}'\n` });
+        expect(result.code).toBe(1);
+        expect(result.output).toContain("is not a tmpfs: refusing to write the key to persistent storage");
         expect(fs.readdirSync(diskDir)).toEqual([]);
+        expect(keyRequests("PUT")).toEqual([]);
     }, 90_000);
 });
+
+function whichOrThrow(command: string): string {
+    const found = spawnSync("sh", ["-c", 'command -v "$0"', command], { encoding: "utf8" }).stdout.trim();
+    if (found === "") throw new Error(`${command} is not on PATH: ${PROVISION_HINT}.`);
+    return found;
+}
 
 /** The env file as the template writes it (parsed back out of the rendered user data). */
 function renderedEnv(data: BootData): string {

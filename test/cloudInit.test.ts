@@ -1,14 +1,17 @@
 import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as zlib from "zlib";
 import { parse } from "yaml";
-import { BootData, USER_DATA_LIMIT_BYTES, bootPackages, renderUserData, shellQuote } from "../cloud-init/render";
+import { BOOT_SCRIPT_PATH, BootData, HARDEN_SCRIPT_PATH, USER_DATA_LIMIT_BYTES, bootPackages, renderUserData, shellQuote } from "../cloud-init/render";
 import { OPERATING_SYSTEMS } from "../config/schema";
+import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG, INSTANCE_ARN_TAG, KEY_PREFIX } from "../policies/keyNaming";
 
 const data: BootData = {
     instanceName: "web-1",
     os: "al2023",
     region: "eu-west-1",
     bucketName: "airlock-keys-abc1234",
-    keyObjectKey: "keys/web-1.key",
+    kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b",
     volumeId: "vol-0123456789abcdef0",
     mountPoint: "/data",
 };
@@ -38,7 +41,8 @@ describe("renderUserData", () => {
             AIRLOCK_INSTANCE_NAME: "web-1",
             AIRLOCK_REGION: "eu-west-1",
             AIRLOCK_KEY_BUCKET: "airlock-keys-abc1234",
-            AIRLOCK_KEY_OBJECT: "keys/web-1.key",
+            AIRLOCK_KEY_PREFIX: KEY_PREFIX,
+            AIRLOCK_KMS_KEY_ARN: "arn:aws:kms:eu-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b",
             AIRLOCK_DATA_VOLUME_ID: "vol-0123456789abcdef0",
             AIRLOCK_MOUNT_POINT: "/data",
             AIRLOCK_OS: "al2023",
@@ -49,16 +53,53 @@ describe("renderUserData", () => {
         expect(document.write_files[0]).toEqual(expect.objectContaining({ permissions: "0600", owner: "root:root" }));
     });
 
-    it("contains no key material: the key is fetched at boot, never carried in user data", () => {
-        const userData = renderUserData(data);
-        expect(userData).not.toMatch(/[A-Za-z0-9+/]{80,}={0,2}/);
+    it("carries no key material (the instance makes its key): its only encoded content is cloud-init/'s scripts, byte for byte", () => {
+        const document = parse(renderUserData(data)) as { write_files: Array<{ path: string; content: string; encoding?: string }> };
+        const encoded = document.write_files.filter((f) => f.encoding !== undefined);
+        expect(encoded.map((f) => [f.path, f.encoding])).toEqual([
+            ["/usr/local/sbin/airlock-harden", "gz+b64"],
+            ["/usr/local/sbin/airlock-boot", "gz+b64"],
+        ]);
+        const decoded = encoded.map((f) => zlib.gunzipSync(Buffer.from(f.content, "base64")));
+        expect(decoded[0]!.equals(fs.readFileSync(HARDEN_SCRIPT_PATH))).toBe(true);
+        expect(decoded[1]!.equals(fs.readFileSync(BOOT_SCRIPT_PATH))).toBe(true);
+        const plain = document.write_files.filter((f) => f.encoding === undefined).map((f) => f.content).join("\n");
+        expect(plain).not.toMatch(/[A-Za-z0-9+/]{40,}={0,2}/);
+    });
+
+    it("the boot script names the tags and the key object as policies/keyNaming.ts does (the bucket and launch policies depend on them)", () => {
+        const script = fs.readFileSync(BOOT_SCRIPT_PATH, "utf8");
+        expect(script).toContain(`INSTANCE_ARN_TAG="${INSTANCE_ARN_TAG}"`);
+        expect(script).toContain(`KEY_OBJECT="$AIRLOCK_KEY_PREFIX$INSTANCE_ARN"`);
+        expect(script).toContain(`"Key=${BOOTSTRAP_STATUS_TAG},Value=$status" "Key=${BOOTSTRAP_REASON_TAG},Value=$reason"`);
+    });
+
+    it.each([
+        ["arn:aws:kms:eu-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b", "eu-west-1"],
+        ["arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef", "eu-west-1"],
+        ["arn:aws-cn:kms:cn-north-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b", "cn-north-1"],
+        ["arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b", "us-gov-west-1"],
+    ])("accepts the KMS key ARN %s (region %s)", (kmsKeyArn, region) => {
+        expect(envFile(renderUserData({ ...data, region, kmsKeyArn })).AIRLOCK_KMS_KEY_ARN).toBe(kmsKeyArn);
+    });
+
+    it("refuses a vault KMS key in another region than the bucket's, naming the field", () => {
+        const kmsKeyArn = "arn:aws:kms:us-east-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b";
+        expect(() => renderUserData({ ...data, kmsKeyArn })).toThrow(
+            `Cannot render user data: \`kmsKeyArn\` ${JSON.stringify(kmsKeyArn)} is a key in us-east-1, not in \`region\` eu-west-1`,
+        );
     });
 
     it.each<[keyof BootData, string]>([
         ["mountPoint", "/data'; rm -rf / #"],
         ["mountPoint", "/data\nruncmd: [reboot]"],
         ["mountPoint", "/data/$(id)"],
-        ["keyObjectKey", "keys/web 1.key"],
+        ["kmsKeyArn", "arn:aws:kms:eu-west-1:123456789012:alias/airlock"],
+        ["kmsKeyArn", "0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b"],
+        ["kmsKeyArn", "arn:aws:kms:eu-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b'; reboot #"],
+        ["kmsKeyArn", "arn:aws:kms:eu-west-1:12345678901:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b"],
+        ["kmsKeyArn", "arn:aws:kms:eu-west-1:123456789012:key/mrk-0123"],
+        ["kmsKeyArn", "arn:aws:s3:eu-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b"],
         ["bucketName", "Airlock_Keys"],
         ["volumeId", "vol-xyz"],
         ["region", "eu-west-1; reboot"],

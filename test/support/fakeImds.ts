@@ -7,6 +7,7 @@
  *                                              refused (403) with X-Forwarded-For, like the real service
  *   GET /latest/meta-data/instance-id          every GET needs a live token in X-aws-ec2-metadata-token (401 without)
  *   GET /latest/meta-data/placement/region, …/placement/availability-zone, …/ami-id, …/instance-type, …/local-ipv4
+ *   GET /latest/meta-data/services/partition, …/services/domain   e.g. "aws" and "amazonaws.com" (aws-cn: amazonaws.com.cn)
  *   GET /latest/meta-data/iam/info
  *   GET /latest/meta-data/iam/security-credentials/          the role name
  *   GET /latest/meta-data/iam/security-credentials/<role>    the role's credentials (JSON, as EC2 sends them)
@@ -23,6 +24,10 @@ export interface FakeImdsOptions {
     readonly region?: string;
     readonly roleName: string;
     readonly accountId?: string;
+    /** meta-data/services/partition. @default "aws" */
+    readonly partition?: string;
+    /** meta-data/services/domain, the partition's DNS suffix. @default "amazonaws.com" */
+    readonly dnsSuffix?: string;
     readonly availabilityZone?: string;
     readonly imageId?: string;
     readonly instanceType?: string;
@@ -71,6 +76,8 @@ export async function startFakeImds(options: FakeImdsOptions): Promise<FakeImds>
     };
     const region = options.region ?? "eu-west-1";
     const accountId = options.accountId ?? "123456789012";
+    const partition = options.partition ?? "aws";
+    const dnsSuffix = options.dnsSuffix ?? "amazonaws.com";
     const availabilityZone = options.availabilityZone ?? `${region}a`;
     const imageId = options.imageId ?? "ami-12c6146b";
     const instanceType = options.instanceType ?? "t3.micro";
@@ -101,11 +108,14 @@ export async function startFakeImds(options: FakeImdsOptions): Promise<FakeImds>
             "/latest/meta-data/ami-id": imageId,
             "/latest/meta-data/instance-type": instanceType,
             "/latest/meta-data/local-ipv4": privateIp,
+            "/latest/meta-data/services/": ["domain", "partition"].join("\n"),
+            "/latest/meta-data/services/partition": partition,
+            "/latest/meta-data/services/domain": dnsSuffix,
             "/latest/meta-data/iam/info": JSON.stringify(
                 {
                     Code: "Success",
                     LastUpdated: now.toISOString().replace(/\.\d+Z$/, "Z"),
-                    InstanceProfileArn: `arn:aws:iam::${accountId}:instance-profile/${options.roleName}`,
+                    InstanceProfileArn: `arn:${partition}:iam::${accountId}:instance-profile/${options.roleName}`,
                     InstanceProfileId: "AIPAFAKEIMDSPROFILE01",
                 },
                 null,
@@ -130,7 +140,7 @@ export async function startFakeImds(options: FakeImdsOptions): Promise<FakeImds>
                 null,
                 2,
             ),
-            "/latest/meta-data/": ["ami-id", "iam/", "instance-id", "instance-type", "local-ipv4", "placement/"].join("\n"),
+            "/latest/meta-data/": ["ami-id", "iam/", "instance-id", "instance-type", "local-ipv4", "placement/", "services/"].join("\n"),
         };
     };
 
