@@ -117,9 +117,10 @@ TOKEN="$(imds_token)" || fail "no IMDSv2 token from $IMDS"
 INSTANCE_ID="$(imds_get meta-data/instance-id)" || fail "instance id not readable from the metadata service"
 log "instance $INSTANCE_ID ($AIRLOCK_INSTANCE_NAME), mode $MODE"
 
-# The mount point, checked before anything is fetched or formatted (the configuration checks it
-# too; this script does not trust its input): a normalised absolute path, not on a
-# pseudo-filesystem, and not already a mount point of anything but this volume's mapping.
+# The mount point, checked before a key is made or fetched or anything is formatted (the
+# configuration checks it too; this script does not trust its input): a normalised absolute path,
+# not on a pseudo-filesystem, not a directory the volume would hide (config/mountPoint.ts's
+# deny-list, the same here), and not already a mount point of anything but this volume's mapping.
 # Reasons become tag values: no commas or parentheses in them.
 MOUNT_POINT="$AIRLOCK_MOUNT_POINT"
 case "$MOUNT_POINT" in
@@ -134,6 +135,11 @@ case "$MOUNT_POINT" in
     /proc | /proc/* | /sys | /sys/* | /dev | /dev/* | /run | /run/* | /var/run | /var/run/* | /var/lock | /var/lock/*)
         fail "mount: $MOUNT_POINT is on a pseudo-filesystem: not the encrypted volume" ;;
 esac
+DENIED_TREES="tmp|var/tmp|bin|boot|efi|etc|lib|lib32|lib64|libx32|root|sbin|snap|usr|var/cache|var/db|var/empty|var/log|var/mail|var/spool|opt/aws"
+DENIED_TREES="$DENIED_TREES|var/lib/(amazon|apt|cloud|dhclient|dhcp|dnf|dpkg|NetworkManager|polkit-1|private|rpm|snapd|systemd|yum)"
+if [[ "$MOUNT_POINT" =~ ^/($DENIED_TREES)(/.*)?$ || "$MOUNT_POINT" =~ ^/(var|var/lib|opt|mnt)$ || "$MOUNT_POINT" =~ ^/home(/[^/]+)?$ ]]; then
+    fail "mount: $MOUNT_POINT is a system or scratch or home directory: the volume would hide or lose what is there"
+fi
 
 # "major:minor" (decimal) of a block device node, or nothing.
 dev_majmin() {

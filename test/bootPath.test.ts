@@ -23,6 +23,7 @@ import { promisify } from "util";
 import * as zlib from "zlib";
 import { DescribeTagsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { parse } from "yaml";
+import { DENIED_MOUNT_POINTS, checkMountPoint } from "../config/mountPoint";
 import { OPERATING_SYSTEMS } from "../config/schema";
 import { BOOT_SCRIPT_PATH, BootData, HARDEN_SCRIPT_PATH, renderUserData } from "../cloud-init/render";
 import { INSTANCE_ARN_TAG, keyObjectKey } from "../policies/keyNaming";
@@ -494,6 +495,9 @@ describe("the boot script, run for real", () => {
     // is generated or stored or anything is formatted, with the failure signal and the reason.
     it.each([
         ["/proc", "is on a pseudo-filesystem: not the encrypted volume"],
+        ["/proc/x", "is on a pseudo-filesystem: not the encrypted volume"],
+        ["/etc", "is a system or scratch or home directory: the volume would hide or lose what is there"],
+        ["/var/lib/cloud/data", "is a system or scratch or home directory: the volume would hide or lose what is there"],
         ["/dev/shm", "is on a pseudo-filesystem: not the encrypted volume"],
         ["/run/data", "is on a pseudo-filesystem: not the encrypted volume"],
         ["//", "is not a normalised absolute path of letters digits and ._-"],
@@ -545,6 +549,64 @@ describe("the boot script, run for real", () => {
         expect(fs.readdirSync(diskDir)).toEqual([]);
         expect(keyRequests("PUT")).toEqual([]);
     }, 90_000);
+});
+
+describe("the boot script's mount-point deny-list", () => {
+    let imds: FakeImds;
+    let work: string;
+    beforeAll(async () => {
+        imds = await startFakeImds({ instanceId: "i-0123456789abcdef0", roleName: "airlock-instance" });
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-mp-"));
+    });
+    afterAll(async () => {
+        await imds?.stop();
+        if (work) fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    /** True when the script refuses the mount point. It runs as the unlock (which signals nothing) and stops at its key directory, which is not a tmpfs, when the mount point passes. */
+    async function refuses(mountPoint: string): Promise<boolean> {
+        const keyDir = path.join(work, "key-dir-on-disk");
+        const envFile = path.join(work, `${crypto.randomUUID()}.env`);
+        fs.writeFileSync(
+            envFile,
+            renderedEnv({ ...base, imdsEndpoint: imds.endpoint, awsEndpoint: "http://127.0.0.1:9" }) +
+                `AIRLOCK_MOUNT_POINT='${mountPoint}'\nAIRLOCK_KEY_DIR='${keyDir}'\nAIRLOCK_LOG_FILE=/dev/null\nAIRLOCK_NO_CONSOLE=1\n`,
+        );
+        const result = await run("bash", [BOOT_SCRIPT, "unlock"], { env: { PATH: process.env.PATH, AIRLOCK_ENV_FILE: envFile } }).then(
+            () => ({ stderr: "" }),
+            (e: { stderr: string }) => e,
+        );
+        if (result.stderr.includes(`reason=mount: ${mountPoint} `)) return true;
+        if (result.stderr.includes("is not a tmpfs: refusing to write the key")) return false;
+        throw new Error(`unexpected output for ${mountPoint}:\n${result.stderr}`);
+    }
+
+    it("refuses exactly what config/mountPoint.ts refuses (every entry, below it, and allowed neighbours)", async () => {
+        expect(spawnSync("stat", ["-f", "-c", "%T", work], { encoding: "utf8" }).stdout.trim()).not.toMatch(/^(tmpfs|ramfs)$/);
+        const paths = [
+            ...DENIED_MOUNT_POINTS.filter((d) => d.path !== "/").flatMap((d) => [d.path, `${d.path}/x`, `${d.path}/x/y`]),
+            "/data",
+            "/srv/app",
+            "/var/www",
+            "/var/lib/postgresql",
+            "/opt/app/data",
+            "/home/alice/data",
+            "/mnt/data",
+            "/etcetera",
+            "/usr2",
+        ];
+        const disagreements: string[] = [];
+        for (let i = 0; i < paths.length; i += 8) {
+            await Promise.all(
+                paths.slice(i, i + 8).map(async (p) => {
+                    const expected = !checkMountPoint(p).ok;
+                    if ((await refuses(p)) !== expected) disagreements.push(`${p}: config ${expected ? "refuses" : "accepts"}, the script does not`);
+                }),
+            );
+        }
+        expect(disagreements).toEqual([]);
+        expect(paths.filter((p) => !checkMountPoint(p).ok).length).toBeGreaterThan(90);
+    }, 120_000);
 });
 
 function whichOrThrow(command: string): string {
