@@ -19,10 +19,13 @@ import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { BootData, renderUserData } from "../cloud-init/render";
+import { INSTANCE_ARN_TAG, keyObjectKey } from "../policies/keyNaming";
+import { CapturedRequest, CapturingProxy, s3ObjectOf, startCapturingProxy } from "./support/capturingProxy";
 import { FakeImds, startFakeImds } from "./support/fakeImds";
 import { Moto, SeededInstance, awsCliPath, awsClientConfig, clientEnv, seedAirlockInstance, startMoto } from "./support/moto";
+import { checkS3Signature } from "./support/sigv4Check";
 import { Vm, VmImage, bootProblems, bootVm, ensureVmImage, tailLines } from "./support/vm";
 
 const run = promisify(execFile);
@@ -32,6 +35,49 @@ const VOLUME_ID = "vol-0123456789abcdef0";
 const SERIAL = VOLUME_ID.replace("-", ""); // what Nitro reports as the NVMe serial
 const REGION = "eu-west-1";
 const CLOUD_INIT_FINISHED = /Cloud-init v\. \S+ finished at/;
+const KMS_KEY_ARN = `arn:aws:kms:${REGION}:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b`;
+/** The request the after-unlock checks send first, so that the proxy's log tells the unlock's requests from theirs. */
+const AFTER_UNLOCK_MARKER = "/airlock-vm-test-marker/after-unlock";
+
+/**
+ * The rendered user data plus a test-only unit, enabled at the first boot, that runs at the next boot
+ * after airlock-unlock.service: the first boot again (it must reopen the volume with the stored key,
+ * never re-key it), then the first boot with mount points the script must refuse (/proc/x, /etc),
+ * each result on the console. The guest has no shell for the test to use; this is how it acts in it.
+ */
+function withChecksAfterUnlock(userData: string, markerUrl: string): string {
+    const document = parse(userData) as { write_files: object[]; runcmd: unknown[] };
+    const script = [
+        "#!/bin/bash",
+        "say() { printf 'airlock-vm-test: %s\\n' \"$*\" >/dev/console; }",
+        `curl -s -o /dev/null --max-time 30 '${markerUrl}' || say "marker not sent"`,
+        "bash /usr/local/sbin/airlock-boot first-boot; say \"rerun exit=$?\"",
+        "for mp in /proc/x /etc; do",
+        "    sed \"s|^AIRLOCK_MOUNT_POINT=.*|AIRLOCK_MOUNT_POINT='$mp'|\" /etc/airlock/airlock.env >/etc/airlock/vm-test.env",
+        "    AIRLOCK_ENV_FILE=/etc/airlock/vm-test.env bash /usr/local/sbin/airlock-boot first-boot; say \"mount point $mp exit=$?\"",
+        "done",
+        "rm -f /etc/airlock/vm-test.env",
+        "say 'after-unlock checks done'",
+        "",
+    ].join("\n");
+    const unit = [
+        "[Unit]",
+        "Description=Airlock VM test: after the unlock, the first boot again and with forbidden mount points",
+        "After=airlock-unlock.service",
+        "[Service]",
+        "Type=oneshot",
+        "ExecStart=/bin/bash /usr/local/sbin/airlock-vm-test",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ].join("\n");
+    document.write_files.push(
+        { path: "/usr/local/sbin/airlock-vm-test", owner: "root:root", permissions: "0700", content: script },
+        { path: "/etc/systemd/system/airlock-vm-test.service", owner: "root:root", permissions: "0644", content: unit },
+    );
+    document.runcmd.push(["systemctl", "enable", "airlock-vm-test.service"]);
+    return `#cloud-config\n${stringify(document)}`;
+}
 
 /** Elapsed-time notes, printed at the end of each test. */
 function stopwatch(): { lap(what: string): void; report(title: string): void } {
@@ -74,6 +120,17 @@ async function hostAws(moto: Moto, args: string[]): Promise<string> {
     return stdout;
 }
 
+/** An object's bytes, read on the host (as a deployer would). */
+async function hostReadObject(moto: Moto, bucket: string, key: string, dir: string): Promise<Buffer> {
+    const file = path.join(dir, `object-${crypto.randomUUID()}.bin`);
+    try {
+        await hostAws(moto, ["s3api", "get-object", "--bucket", bucket, "--key", key, file]);
+        return fs.readFileSync(file);
+    } finally {
+        fs.rmSync(file, { force: true });
+    }
+}
+
 /** Exit status of `cryptsetup open --test-passphrase` with the given key material, on the host. */
 function testPassphrase(dir: string, disk: string, material: Buffer): number | null {
     const keyFile = path.join(dir, `try-${crypto.randomUUID()}.bin`);
@@ -91,6 +148,7 @@ describe("first boot in a Debian 12 VM under QEMU", () => {
     let work: string;
     const vms: Vm[] = [];
     const imdsServers: FakeImds[] = [];
+    const proxies: CapturingProxy[] = [];
 
     beforeAll(async () => {
         const started = Date.now();
@@ -106,6 +164,7 @@ describe("first boot in a Debian 12 VM under QEMU", () => {
     afterEach(async () => {
         for (const vm of vms.splice(0)) await vm.dispose();
         for (const imds of imdsServers.splice(0)) await imds.stop();
+        for (const proxy of proxies.splice(0)) await proxy.stop();
         if (work) fs.rmSync(work, { recursive: true, force: true });
     }, 2 * MINUTE);
 
@@ -197,34 +256,42 @@ describe("first boot in a Debian 12 VM under QEMU", () => {
         clock.report("VM harness timings");
     }, 30 * MINUTE);
 
-    it("boots the rendered Airlock user data: key from S3 via IMDSv2 credentials, LUKS2 on the NVMe data volume, bootstrap tag, unlock after a reboot", async () => {
+    it("boots the rendered Airlock user data: the key generated on the instance and stored once (signed as S3 checks it), LUKS2 on the NVMe data volume, bootstrap tag; after a reboot the unlock only reads, a rerun of the first boot reopens, forbidden mount points stop it", async () => {
         const clock = stopwatch();
         const seeded = await seedAirlockInstance(moto, { name: "vmtest-boot" });
         const bucketName = "airlock-keys-vmtest";
-        const instanceName = "vmtest-1";
-        const keyObjectKey = `keys/${instanceName}.key`;
-        const key = crypto.randomBytes(64);
-        const keyFile = path.join(work, "key.bin");
-        fs.writeFileSync(keyFile, key, { mode: 0o600 });
+        const keyObject = keyObjectKey(seeded.instanceArn);
         await hostAws(moto, ["s3api", "create-bucket", "--bucket", bucketName, "--create-bucket-configuration", `LocationConstraint=${REGION}`]);
-        await hostAws(moto, ["s3api", "put-object", "--bucket", bucketName, "--key", keyObjectKey, "--body", keyFile]);
         const imds = await startFakeImds({ instanceId: seeded.instanceId, region: REGION, roleName: seeded.roleName, privateIp: seeded.privateIp });
         imdsServers.push(imds);
+        // The guest's AWS calls go through a recording proxy: what the instance sends, as sent.
+        const proxy = await startCapturingProxy(moto.endpoint);
+        proxies.push(proxy);
 
         // imdsEndpoint and awsEndpoint are BootData's test hooks (real instances use the defaults).
-        const bootData: BootData & { imdsEndpoint?: string; awsEndpoint?: string } = {
-            instanceName,
+        const bootData: BootData = {
+            instanceName: "vmtest-1",
             os: "debian12",
             region: REGION,
             bucketName,
-            keyObjectKey,
+            kmsKeyArn: KMS_KEY_ARN,
             volumeId: VOLUME_ID,
             mountPoint: "/data",
             imdsEndpoint: imds.guestEndpoint,
-            awsEndpoint: `http://10.0.2.2:${moto.port}`,
+            awsEndpoint: proxy.guestEndpoint,
         };
-        const userData = renderUserData(bootData);
+        const userData = withChecksAfterUnlock(renderUserData(bootData), `${proxy.guestEndpoint}${AFTER_UNLOCK_MARKER}`);
         const dataDisk = blankDisk(work, 1024);
+        const signature = {
+            accessKeyId: imds.credentials.accessKeyId,
+            secretAccessKey: imds.credentials.secretAccessKey,
+            region: REGION,
+            bucket: bucketName,
+            key: keyObject,
+            endpoint: proxy.guestEndpoint,
+        };
+        const keyRequests = (method: string, requests: readonly CapturedRequest[] = proxy.requests) =>
+            requests.filter((r) => r.method === method && s3ObjectOf(r.target)?.bucket === bucketName && s3ObjectOf(r.target)?.key === keyObject);
 
         const vm = await bootVm({ image, userData, metaData: { instanceId: seeded.instanceId }, dataDisk, dataDiskSerial: SERIAL, timeoutMs: 40 * MINUTE });
         vms.push(vm);
@@ -245,34 +312,120 @@ describe("first boot in a Debian 12 VM under QEMU", () => {
         const firstConsole = vm.console();
         expect(firstConsole).toMatch(verified);
         expect(firstConsole.search(verified)).toBeLessThan(firstConsole.indexOf("airlock-boot: mounted /data"));
+        // The key was made on the instance and stored before anything was formatted.
+        expect(firstConsole).toContain(`airlock-boot: key generated on this instance and stored once as s3://${bucketName}/${keyObject}`);
+        expect(firstConsole.indexOf("key generated on this instance")).toBeLessThan(firstConsole.indexOf("blank device: creating a LUKS2 header"));
 
         expect(await instanceTags(moto, seeded.instanceId)).toEqual(expect.objectContaining({ "airlock:bootstrap": "success" }));
         const requests = imds.requests;
         expect(requests).toContainEqual(expect.objectContaining({ method: "PUT", path: "/latest/api/token", status: 200 }));
-        expect(requests).toContainEqual(expect.objectContaining({ method: "GET", path: "/latest/meta-data/instance-id", tokenValid: true, status: 200 }));
-        expect(requests).toContainEqual(expect.objectContaining({ method: "GET", path: `/latest/meta-data/iam/security-credentials/${seeded.roleName}`, tokenValid: true, status: 200 }));
+        for (const p of ["meta-data/instance-id", "meta-data/services/partition", "meta-data/services/domain", "dynamic/instance-identity/document", `meta-data/iam/security-credentials/${seeded.roleName}`]) {
+            expect(requests).toContainEqual(expect.objectContaining({ method: "GET", path: `/latest/${p}`, tokenValid: true, status: 200 }));
+        }
         expect(requests.filter((r) => r.method === "GET" && r.status === 200).every((r) => r.tokenValid)).toBe(true);
         expect(requests.some((r) => r.status === 401)).toBe(false);
 
+        // Stored once: one write-once PUT from the guest's curl (Debian 12: curl 7.88, python3 3.11),
+        // SSE-KMS under the vault key, tagged with the instance's ARN, signed as S3 checks it.
+        const [put, ...morePuts] = keyRequests("PUT");
+        expect(morePuts).toEqual([]);
+        expect(put).toEqual(
+            expect.objectContaining({
+                status: 200,
+                headers: expect.objectContaining({
+                    "if-none-match": "*",
+                    "x-amz-server-side-encryption": "aws:kms",
+                    "x-amz-server-side-encryption-aws-kms-key-id": KMS_KEY_ARN,
+                    "x-amz-tagging": `${encodeURIComponent(INSTANCE_ARN_TAG)}=${encodeURIComponent(seeded.instanceArn)}`,
+                    "user-agent": expect.stringMatching(/^curl\//),
+                }),
+            }),
+        );
+        expect(checkS3Signature(put!, signature).problems).toEqual([]);
+        const key = await hostReadObject(moto, bucketName, keyObject, work);
+        expect(key).toHaveLength(64);
+        expect(key.equals(put!.body)).toBe(true);
+        expect(JSON.parse(await hostAws(moto, ["s3api", "head-object", "--bucket", bucketName, "--key", keyObject]))).toEqual(
+            expect.objectContaining({ ServerSideEncryption: "aws:kms", SSEKMSKeyId: KMS_KEY_ARN }),
+        );
+        expect(JSON.parse(await hostAws(moto, ["s3api", "get-object-tagging", "--bucket", bucketName, "--key", keyObject])).TagSet).toEqual([
+            { Key: INSTANCE_ARN_TAG, Value: seeded.instanceArn },
+        ]);
+        // Write-once holds from anywhere: a second PUT with If-None-Match (from the host) is refused with 412.
+        const other = path.join(work, "other.bin");
+        fs.writeFileSync(other, crypto.randomBytes(64), { mode: 0o600 });
+        const second = await hostAws(moto, ["s3api", "put-object", "--bucket", bucketName, "--key", keyObject, "--body", other, "--if-none-match", "*"]).then(
+            () => "stored",
+            (error: Error) => error.message,
+        );
+        expect(second).toMatch(/\(PreconditionFailed\)|\(412\)/);
+        expect((await hostReadObject(moto, bucketName, keyObject, work)).equals(key)).toBe(true);
+
         await vm.shutdown();
         clock.lap("shutdown");
-        // On the host: a LUKS2 header that opens with exactly the key from S3.
+        // On the host: a LUKS2 header that opens with exactly the key the instance stored.
         const dump = await run("cryptsetup", ["luksDump", dataDisk]);
         expect(dump.stdout).toMatch(/^Version:\s*2$/m);
         expect(testPassphrase(work, dataDisk, key)).toBe(0);
         expect(testPassphrase(work, dataDisk, crypto.randomBytes(64))).not.toBe(0);
+        const uuid = (await run("cryptsetup", ["luksUUID", dataDisk])).stdout.trim();
 
+        proxy.clear();
         const again = await vm.reboot();
         vms.push(again);
         await again.waitFor(/airlock-unlock: mounted \/data/, 20 * MINUTE);
         clock.lap("reboot to `airlock-unlock: mounted /data`");
         // The unlock unit verifies the mount at every boot too.
         expect(again.console()).toMatch(new RegExp(`airlock-unlock: verified: /data is /dev/mapper/airlock-data \\(\\d+:\\d+, ext4\\), LUKS2 on the data volume ${VOLUME_ID}`));
+        await again.waitFor(/airlock-vm-test: after-unlock checks done/, 15 * MINUTE);
+        clock.lap("rerun of the first boot and forbidden mount points");
         await again.waitFor(CLOUD_INIT_FINISHED, 10 * MINUTE);
-        expect(again.console()).not.toMatch(/airlock-boot: done/); // no second per-instance run
-        expect(bootProblems(again.console())).toEqual([]);
+        const secondConsole = again.console();
+        // No second per-instance run: the hardening (runcmd) ran at the first boot only.
+        expect(firstConsole).toContain("airlock-harden:");
+        expect(secondConsole).not.toContain("airlock-harden:");
+        expect(bootProblems(secondConsole)).toEqual([]);
+
+        // The unlock only read the key: until the checks' marker, a GET and no write at all.
+        const marker = proxy.requests.findIndex((r) => r.target === AFTER_UNLOCK_MARKER);
+        expect(marker).toBeGreaterThan(0);
+        const byUnlock = proxy.requests.slice(0, marker);
+        expect(keyRequests("GET", byUnlock).map((r) => r.status)).toEqual([200]);
+        expect(byUnlock.filter((r) => r.method !== "GET")).toEqual([]);
+        expect(secondConsole).toContain("airlock-unlock: key fetched (64 bytes");
+
+        // A rerun of the first boot: its write-once PUT gets 412, it reads the stored key and opens the volume, never re-keys.
+        const byRerun = proxy.requests.slice(marker + 1);
+        const rerunPuts = keyRequests("PUT", byRerun);
+        expect(rerunPuts.map((r) => [r.status, r.headers["if-none-match"]])).toEqual([[412, "*"]]);
+        expect(checkS3Signature(rerunPuts[0]!, signature).problems).toEqual([]);
+        expect(secondConsole).toContain("airlock-boot: key object already stored by an earlier first boot: discarding the generated key and reading the stored one");
+        expect(secondConsole).toContain("airlock-boot: LUKS header present: opening, never reformatting");
+        expect(secondConsole).toContain("airlock-vm-test: rerun exit=0");
+
+        // Forbidden mount points stop the bootstrap with a reason, before a key is made (no more PUTs).
+        for (const [mountPoint, problem] of [
+            ["/proc/x", "is on a pseudo-filesystem: not the encrypted volume"],
+            ["/etc", "is a system or scratch or home directory: the volume would hide or lose what is there"],
+        ] as const) {
+            expect(secondConsole).toContain(`airlock-boot: done status=failure reason=mount: ${mountPoint} ${problem}`);
+            expect(secondConsole).toContain(`airlock-vm-test: mount point ${mountPoint} exit=1`);
+        }
+        expect(await instanceTags(moto, seeded.instanceId)).toEqual(
+            expect.objectContaining({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": "mount: /etc is a system or scratch or home directory: the volume would hide or lose what is there" }),
+        );
+        expect((await hostReadObject(moto, bucketName, keyObject, work)).equals(key)).toBe(true);
+
         await again.shutdown();
         clock.lap("second shutdown");
+        // Same header (not reformatted, not re-keyed), still opened by the stored key; the key never on a console.
+        expect((await run("cryptsetup", ["luksUUID", dataDisk])).stdout.trim()).toBe(uuid);
+        expect(testPassphrase(work, dataDisk, key)).toBe(0);
+        for (const text of [firstConsole, secondConsole]) {
+            for (const encoded of [key.toString("base64"), key.toString("hex")]) expect(text).not.toContain(encoded);
+            expect(text).not.toContain(imds.credentials.secretAccessKey);
+            expect(text).not.toContain(imds.credentials.token);
+        }
         clock.report("Airlock first-boot timings");
     }, 60 * MINUTE);
 });
