@@ -147,6 +147,11 @@ describe("the boot script, run for real", () => {
     let instance: SeededInstance;
     let work: string;
     let keyDir: string;
+    /**
+     * The data's mount point: not below /tmp, which the script refuses (config/mountPoint.ts's
+     * deny-list). The script creates it only when it gets to mounting (with device-mapper, as root).
+     */
+    let mountPoint: string;
     /** What the instance must name its key object after: arn:aws:ec2:eu-west-1:<account>:instance/<id>. */
     let instanceArn: string;
     let keyObject: string;
@@ -169,6 +174,7 @@ describe("the boot script, run for real", () => {
         awsCli("s3api", "create-bucket", "--bucket", base.bucketName, "--create-bucket-configuration", "LocationConstraint=eu-west-1");
         work = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-boot-"));
         keyDir = fs.mkdtempSync("/dev/shm/airlock-key-");
+        mountPoint = path.join("/srv", path.basename(work), "mnt");
         instanceArn = `arn:aws:ec2:eu-west-1:${instance.accountId}:instance/${instance.instanceId}`;
         keyObject = keyObjectKey(instanceArn);
         installArgvRecorders();
@@ -177,6 +183,8 @@ describe("the boot script, run for real", () => {
     afterEach(async () => {
         await imds?.stop();
         await proxy?.stop();
+        if (spawnSync("findmnt", ["--mountpoint", mountPoint]).status === 0) spawnSync("umount", [mountPoint]);
+        fs.rmSync(path.dirname(mountPoint), { recursive: true, force: true });
         fs.rmSync(work, { recursive: true, force: true });
         fs.rmSync(keyDir, { recursive: true, force: true });
     });
@@ -222,7 +230,7 @@ describe("the boot script, run for real", () => {
             envFile,
             renderedEnv({ ...base, imdsEndpoint: imds.endpoint, awsEndpoint: proxy.endpoint }) +
                 `AIRLOCK_DATA_DEVICE='${device}'\nAIRLOCK_KEY_DIR='${keyDir}'\nAIRLOCK_LOG_FILE='${path.join(work, "boot.log")}'\n` +
-                `AIRLOCK_NO_CONSOLE=1\nAIRLOCK_NO_SYSTEMD=1\nAIRLOCK_MOUNT_POINT='${options.mountPoint ?? path.join(work, "mnt")}'\nAIRLOCK_KEY_ATTEMPTS=2\n` +
+                `AIRLOCK_NO_CONSOLE=1\nAIRLOCK_NO_SYSTEMD=1\nAIRLOCK_MOUNT_POINT='${options.mountPoint ?? mountPoint}'\nAIRLOCK_KEY_ATTEMPTS=2\n` +
                 (options.extraEnv ?? ""),
         );
         // No AWS credentials in the environment: the script must get the role's from the metadata service.
@@ -522,8 +530,7 @@ describe("the boot script, run for real", () => {
     const asRoot = process.getuid?.() === 0 ? it : it.skip;
     asRoot("a mount point that is already a mount point of something else (a tmpfs) is refused, never reported mounted", async () => {
         const device = blankImage();
-        const mountPoint = path.join(work, "mnt");
-        fs.mkdirSync(mountPoint);
+        fs.mkdirSync(mountPoint, { recursive: true });
         execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "airlock-test-tmpfs", mountPoint]);
         try {
             const result = await boot(device, { mountPoint });
