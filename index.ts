@@ -1,3 +1,4 @@
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { KeyVault } from "./components/keyVault";
 import { Lookups } from "./components/lookups";
@@ -27,6 +28,18 @@ export = async () => {
         pulumi.log.warn("airlock:scannerKind is none: instances are promoted to production WITHOUT a vulnerability scan.");
     }
 
+    // Who runs this, first: the vault's policy names the deployers, and a `pulumi up` by someone it
+    // would lock out is refused before anything is declared.
+    const { arn: callerArn } = await aws.getCallerIdentity();
+    const vault = new KeyVault("airlock", {
+        region: config.region,
+        callerArn,
+        deployers: config.deployers,
+        promotionRoleArn: config.scanner.promotionRoleArn,
+        breakGlassRoleArn: config.breakGlassRoleArn,
+        keyDeletionWindowDays: config.keyDeletionWindowDays,
+        tags: config.tags,
+    });
     const zones = new SecurityZones("airlock", {
         vpcId: config.vpcId,
         scannerSourceCidrs: config.scanner.sourceCidrs,
@@ -34,14 +47,6 @@ export = async () => {
         remediationEgress: config.remediationEgress,
         productionIngress: config.productionIngress,
         productionEgress: config.productionEgress,
-        tags: config.tags,
-    });
-    const vault = new KeyVault("airlock", {
-        region: config.region,
-        deployers: config.deployers,
-        promotionRoleArn: config.scanner.promotionRoleArn,
-        breakGlassRoleArn: config.breakGlassRoleArn,
-        keyDeletionWindowDays: config.keyDeletionWindowDays,
         tags: config.tags,
     });
 

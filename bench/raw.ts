@@ -59,7 +59,7 @@ export function declareRaw(rawConfig: Record<string, string>): void {
         enableKeyRotation: true,
         policy: pulumi
             .all([partition.partition, partition.dnsSuffix, caller.accountId, bucket.bucket])
-            .apply(([p, d, a, b]) => toJson(vaultKeyPolicy({ partition: p, dnsSuffix: d, accountId: a, region: config.region, bucketName: b }))),
+            .apply(([p, d, a, b]) => toJson(vaultKeyPolicy({ partition: p, dnsSuffix: d, accountId: a, region: config.region, bucketName: b, deployers: [] }))),
     });
     new aws.kms.Alias("key-alias", { namePrefix: "alias/airlock-", targetKeyId: key.keyId });
     new aws.s3.BucketOwnershipControls("ownership", { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } });

@@ -4,7 +4,7 @@ import { Partition, toJson } from "../policies/document";
 import { keyBucketPolicy } from "../policies/keyBucket";
 import { MANAGED_TAG } from "../policies/keyNaming";
 import { vaultKeyPolicy } from "../policies/kmsKey";
-import { VaultPrincipals, patternsOf, vaultPrincipals } from "../policies/principals";
+import { VaultPrincipals, patternsOf, resolvePrincipal, vaultPrincipals } from "../policies/principals";
 
 export interface KeyVaultArgs {
     /** The vault's region (the KMS key lets S3 in this region decrypt key objects). */
@@ -19,6 +19,12 @@ export interface KeyVaultArgs {
     readonly promotionRoleArn?: string;
     /** The one role besides an instance that may read keys (forensics). @default none */
     readonly breakGlassRoleArn?: string;
+    /**
+     * The identity `pulumi` runs as, when the program already looked it up: the vault's principals
+     * are then checked before anything is declared (a refusal changes nothing).
+     * @default looked up with aws.getCallerIdentity
+     */
+    readonly callerArn?: string;
     /**
      * Days AWS waits before deleting the KMS key once it is scheduled for deletion (7-30). Until
      * then the key can be recovered; afterwards every volume and object under it is unreadable.
@@ -51,6 +57,8 @@ export class KeyVault extends pulumi.ComponentResource {
     declare public readonly bucketPolicyJson: pulumi.Output<string>;
 
     constructor(name: string, args: KeyVaultArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        // With the caller known, a refusal comes before anything is registered.
+        const known = args.callerArn === undefined ? undefined : checkedPrincipals(name, args.callerArn, args, pulumi.runtime.isDryRun());
         super("airlock:storage:KeyVault", name, {}, opts);
 
         const keyDeletionWindowDays = args.keyDeletionWindowDays ?? 30;
@@ -63,9 +71,11 @@ export class KeyVault extends pulumi.ComponentResource {
         const tags = { ...args.tags, [MANAGED_TAG]: "true" };
         const child = { parent: this };
         const partition = aws.getPartitionOutput({}, child);
-        const caller = aws.getCallerIdentityOutput({}, child);
+        // The account, from the caller the program already knows, or looked up.
+        const caller = known === undefined ? aws.getCallerIdentityOutput({}, child) : undefined;
+        const accountId = known === undefined ? caller!.accountId : pulumi.output(resolvePrincipal(args.callerArn!)!.accountId);
 
-        const principals = caller.arn.apply((callerArn) => checkedPrincipals(name, callerArn, args, pulumi.runtime.isDryRun()));
+        const principals = caller === undefined ? pulumi.output(known!) : caller.arn.apply((callerArn) => checkedPrincipals(name, callerArn, args, pulumi.runtime.isDryRun()));
 
         // The bucket first: the key policy names it.
         const bucket = new aws.s3.Bucket(`${name}-keys`, { forceDestroy: false, tags }, child);
@@ -76,9 +86,11 @@ export class KeyVault extends pulumi.ComponentResource {
                 enableKeyRotation: true,
                 deletionWindowInDays: keyDeletionWindowDays,
                 policy: pulumi
-                    .all([partition.partition, partition.dnsSuffix, caller.accountId, bucket.bucket, principals])
+                    .all([partition.partition, partition.dnsSuffix, accountId, bucket.bucket, principals])
                     .apply(([p, dnsSuffix, accountId, bucketName, who]) =>
-                        toJson(vaultKeyPolicy({ partition: p, dnsSuffix, accountId, region: args.region, bucketName, breakGlass: patternsOf(who.breakGlass) })),
+                        toJson(
+                            vaultKeyPolicy({ partition: p, dnsSuffix, accountId, region: args.region, bucketName, deployers: patternsOf(who.deployers), breakGlass: patternsOf(who.breakGlass) }),
+                        ),
                     ),
                 tags,
             },

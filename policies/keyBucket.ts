@@ -6,16 +6,22 @@ const SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id";
 /** IAM policy variable (a plain string, not a template literal): the calling instance's ARN. */
 const SOURCE_INSTANCE = "${ec2:SourceInstanceARN}";
 
-/** Reading an object's content (S3 Select and torrents are authorised as s3:GetObject too). */
-export const KEY_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"] as const;
+/**
+ * Reading an object's content or anything derived from it (S3 Select, HeadObject and CopyObject's
+ * source are authorised as s3:GetObject; attributes carry checksums; torrents are their own action).
+ */
+export const KEY_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes", "s3:GetObjectTorrent"] as const;
 
 /**
- * Every S3 action that changes the bucket or its objects: writing, tagging, deleting, ACLs,
- * retention, restores, replication, and every bucket setting (policy, encryption, ownership,
- * lifecycle, replication, notifications, ...). Prefix wildcards, so new actions of these kinds are
- * covered without a change here.
+ * What anyone but a deployer (or an instance, bound separately) may still do: read-only calls. Every
+ * other S3 action — writing, tagging, deleting, ACLs, retention, restores, replication, encryption
+ * changes, every bucket setting, and actions AWS adds later — is a change, denied by `NotAction`, so
+ * the list fails closed.
  */
-export const CHANGE_ACTIONS = ["s3:Put*", "s3:Delete*", "s3:Replicate*", "s3:Restore*", "s3:Bypass*"] as const;
+export const READ_ONLY_ACTIONS = ["s3:Get*", "s3:List*"] as const;
+
+/** What binds a key to an instance: writing and (re-)tagging an object under keys/. */
+const KEY_BINDING_ACTIONS = ["s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging"] as const;
 
 export interface KeyBucketPolicyArgs extends Partition {
     readonly bucketName: string;
@@ -42,9 +48,12 @@ export interface KeyBucketPolicyArgs extends Partition {
  *  - an instance (instance-profile credentials) touches nothing but `keys/<its own ARN>`, and
  *    that only to read it (when tagged with its ARN) and to write it once (If-None-Match: *,
  *    tagged with its ARN): no overwrite, no delete, no re-tag to another instance, no list;
- *  - every change (write, tag, delete, bucket settings and policy) by anyone else: deployers only.
- *    A deployer that runs on an EC2 instance profile is a deployer, not an instance, for changes,
- *    and like any instance it reads no key but its own (none);
+ *  - nobody but the instance itself writes or tags an object under keys/: not even a deployer can
+ *    plant a key before an instance's first boot, or re-bind one;
+ *  - every other change (delete, bucket settings and policy, ...) by anyone else: deployers only.
+ *    A deployer that runs on an EC2 instance profile is a deployer, not an instance, for those
+ *    changes, and like any instance it reads and writes no key but its own (none);
+ *  - no SSE-C uploads (a key the vault's KMS key does not protect);
  *  - nobody turns on versioning: deleting a key object must destroy it (crypto-shredding), and
  *    without versioning there is no replication or object lock to keep copies either.
  * The account root is not exempt; its recovery path is S3's own rule that the bucket owner's root
@@ -57,6 +66,7 @@ export function keyBucketPolicy(a: KeyBucketPolicyArgs): ResourcePolicyDocument 
     const bucket = bucketArn(a.partition, a.bucketName);
     const objects = `${bucket}/*`;
     const ownKey = `${bucket}/${KEY_PREFIX}${SOURCE_INSTANCE}`;
+    const keyObjects = `${bucket}/${KEY_PREFIX}*`;
     const breakGlass = a.breakGlass ?? [];
     const fromAnInstance = { "ec2:SourceInstanceARN": "false" };
     const notFromAnInstance = { "ec2:SourceInstanceARN": "true" };
@@ -100,6 +110,15 @@ export function keyBucketPolicy(a: KeyBucketPolicyArgs): ResourcePolicyDocument 
                 Condition: { StringEquals: { [SSE]: "aws:kms" }, Null: { [SSE_KEY]: "true" } },
             },
             {
+                // SSE-C: the uploader's own key, which the vault's KMS key neither protects nor shreds.
+                Sid: "DenyCustomerKeyUploads",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:PutObject",
+                Resource: objects,
+                Condition: { Null: { "s3:x-amz-server-side-encryption-customer-algorithm": "false" } },
+            },
+            {
                 // Deployers, administrators, the root user, other services' roles: nobody reads a key
                 // but an instance (bound below) and the break-glass role.
                 Sid: "DenyReadingToAllButInstancesAndBreakGlass",
@@ -116,6 +135,24 @@ export function keyBucketPolicy(a: KeyBucketPolicyArgs): ResourcePolicyDocument 
                 Action: "s3:*",
                 NotResource: ownKey,
                 Condition: instanceNotDeployer,
+            },
+            {
+                // No deployer exemption: a deployer on an instance profile reads and binds no key.
+                Sid: "DenyInstancesKeysButTheirOwn",
+                Effect: "Deny",
+                Principal: "*",
+                Action: [...KEY_READ_ACTIONS, ...KEY_BINDING_ACTIONS],
+                NotResource: ownKey,
+                Condition: { Null: fromAnInstance },
+            },
+            {
+                // Deployers included: a key is generated and bound by its instance, never planted.
+                Sid: "DenyKeyWritesButByTheirInstance",
+                Effect: "Deny",
+                Principal: "*",
+                Action: [...KEY_BINDING_ACTIONS],
+                Resource: keyObjects,
+                Condition: { Null: notFromAnInstance },
             },
             {
                 Sid: "DenyInstancesAnythingButReadingAndWritingOnce",
@@ -160,7 +197,7 @@ export function keyBucketPolicy(a: KeyBucketPolicyArgs): ResourcePolicyDocument 
                 Sid: "DenyChangesToAllButDeployers",
                 Effect: "Deny",
                 Principal: "*",
-                Action: [...CHANGE_ACTIONS],
+                NotAction: [...READ_ONLY_ACTIONS],
                 Resource: [bucket, objects],
                 Condition: { Null: notFromAnInstance, ...notA(a.deployers) },
             },

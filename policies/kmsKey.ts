@@ -5,6 +5,8 @@ export interface VaultKeyPolicyArgs extends Partition {
     readonly accountId: string;
     readonly region: string;
     readonly bucketName: string;
+    /** `aws:PrincipalArn` patterns of the deploying principals: the only ones (with root) that administer the key. */
+    readonly deployers: readonly string[];
     /** `aws:PrincipalArn` patterns of the break-glass role (policies/principals.ts). @default [] */
     readonly breakGlass?: readonly string[];
 }
@@ -13,9 +15,18 @@ export interface VaultKeyPolicyArgs extends Partition {
 const DECRYPTING = ["kms:Decrypt", "kms:ReEncryptFrom"] as const;
 
 /**
+ * What changes who may use the key or ends it: replacing the policy (and with it these denies),
+ * disabling or scheduling deletion (which would shred every key object and brick every volume),
+ * importing or deleting key material, replicating it elsewhere.
+ */
+export const KEY_ADMIN_ACTIONS = ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:Disable*", "kms:Delete*", "kms:ImportKeyMaterial", "kms:ReplicateKey", "kms:UpdatePrimaryRegion"] as const;
+
+/**
  * The vault's KMS key policy.
- *  - The account administers the key through IAM (the AWS default): EBS volumes, grants and key
- *    administration keep working, and the account root keeps its recovery path.
+ *  - The account administers the key through IAM (the AWS default), except that changing its policy,
+ *    disabling or deleting it, and creating grants other than those AWS services create for their
+ *    resources (EBS) are denied to everyone but the deployers and the account root (which keeps
+ *    its recovery path, and satisfies KMS's lockout check).
  *  - The data keys of this bucket's objects (encryption context `aws:s3:arn` = the bucket or one of
  *    its objects) are decrypted only through S3 in the vault's region, and only for Airlock's
  *    instance roles (path /airlock/) and the break-glass role: exactly the principals the bucket
@@ -27,6 +38,7 @@ export function vaultKeyPolicy(a: VaultKeyPolicyArgs): ResourcePolicyDocument {
     const bucket = bucketArn(a.partition, a.bucketName);
     const vaultObjects = { "kms:EncryptionContext:aws:s3:arn": [bucket, `${bucket}/*`] };
     const readers = [`arn:${a.partition}:iam::${a.accountId}:role${ROLE_PATH}*`, ...(a.breakGlass ?? [])];
+    const administrators = [...a.deployers, `arn:${a.partition}:iam::${a.accountId}:root`];
     return {
         Version: "2012-10-17",
         Statement: [
@@ -36,6 +48,23 @@ export function vaultKeyPolicy(a: VaultKeyPolicyArgs): ResourcePolicyDocument {
                 Principal: { AWS: `arn:${a.partition}:iam::${a.accountId}:root` },
                 Action: "kms:*",
                 Resource: "*",
+            },
+            {
+                Sid: "DenyKeyAdministrationToAllButDeployers",
+                Effect: "Deny",
+                Principal: "*",
+                Action: [...KEY_ADMIN_ACTIONS],
+                Resource: "*",
+                Condition: { ArnNotLike: { "aws:PrincipalArn": administrators } },
+            },
+            {
+                // EC2 creates grants for EBS on the caller's behalf (kms:GrantIsForAWSResource true).
+                Sid: "DenyOwnGrantsToAllButDeployers",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "kms:CreateGrant",
+                Resource: "*",
+                Condition: { ArnNotLike: { "aws:PrincipalArn": administrators }, BoolIfExists: { "kms:GrantIsForAWSResource": "false" } },
             },
             {
                 Sid: "DenyVaultObjectKeysOutsideS3",

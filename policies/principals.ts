@@ -1,3 +1,5 @@
+import { ROLE_PATH } from "./keyNaming";
+
 /**
  * Who a vault policy names, as `aws:PrincipalArn` patterns (ArnLike). For a role, AWS puts the
  * role's ARN in `aws:PrincipalArn` (with its path), never the session's; for a user, the user's ARN.
@@ -63,6 +65,14 @@ export function isAmong(arn: string, principals: readonly ResolvedPrincipal[]): 
     return resolved.patterns.every((p) => wanted.has(p));
 }
 
+/** Airlock's instance roles live here; no deployer or break-glass role may. */
+const INSTANCE_ROLE_PATH = ROLE_PATH;
+
+/** Root and federated-user sessions are not named in vault policies: the first is not a deployer, the second is named by whoever mints it. */
+function isNameable(arn: string): boolean {
+    return !/:root$/.test(arn) && !/:federated-user\//.test(arn);
+}
+
 export interface VaultPrincipalsInput {
     /** The identity `pulumi` runs as (`sts get-caller-identity`). */
     readonly callerArn: string;
@@ -86,14 +96,27 @@ export interface VaultPrincipals {
 export function vaultPrincipals(input: VaultPrincipalsInput): VaultPrincipals {
     const problems: string[] = [];
     const caller = resolvePrincipal(input.callerArn);
-    if (caller === undefined) {
-        return { deployers: [], breakGlass: [], callerIsDeployer: false, problems: [`pulumi runs as ${input.callerArn}, which is not an IAM user or role session the key vault can name; run it as an IAM role (or set airlock:deployers).`] };
+    if (caller === undefined || !isNameable(input.callerArn)) {
+        return {
+            deployers: [],
+            breakGlass: [],
+            callerIsDeployer: false,
+            problems: [
+                `pulumi runs as ${input.callerArn}, which the key vault cannot name safely: run it as an IAM role session (SSO, an assumed role, an instance profile) or an IAM user, not as the root user or a federated-user session (whose name anyone with sts:GetFederationToken chooses).`,
+            ],
+        };
     }
-    const resolve = (key: string, arn: string): ResolvedPrincipal | undefined => {
+    const resolve = (key: string, arn: string, rolesOnly = false): ResolvedPrincipal | undefined => {
         const p = resolvePrincipal(arn);
-        if (p === undefined) {
-            problems.push(`\`airlock:${key}\` names ${arn}, which is not an IAM role or user ARN.`);
-        } else if (p.accountId !== caller.accountId || p.partition !== caller.partition) {
+        if (p === undefined || !isNameable(arn) || (rolesOnly && !/:role\/|:assumed-role\//.test(arn))) {
+            problems.push(`\`airlock:${key}\` names ${arn}, which is not an IAM ${rolesOnly ? "role" : "role or user"} ARN.`);
+            return undefined;
+        }
+        if (arn.includes(`:role${INSTANCE_ROLE_PATH}`)) {
+            problems.push(`\`airlock:${key}\` names ${arn}, a role under ${INSTANCE_ROLE_PATH}, the path of Airlock's instance roles (which the vault's KMS key lets decrypt keys). Use a role outside ${INSTANCE_ROLE_PATH}.`);
+            return undefined;
+        }
+        if (p.accountId !== caller.accountId || p.partition !== caller.partition) {
             problems.push(`\`airlock:${key}\` names ${arn}, of account ${p.accountId}; the key vault is in account ${caller.accountId}, and only its own principals can deploy or read it. Use a role of account ${caller.accountId}.`);
             return undefined;
         }
@@ -102,7 +125,7 @@ export function vaultPrincipals(input: VaultPrincipalsInput): VaultPrincipals {
     const configured = input.deployers === undefined ? [caller] : input.deployers.map((arn) => resolve("deployers", arn));
     const promotion = input.promotionRoleArn === undefined ? [] : [resolve("promotionRoleArn", input.promotionRoleArn)];
     const deployers = [...configured, ...promotion].filter((p): p is ResolvedPrincipal => p !== undefined);
-    const breakGlass = input.breakGlassRoleArn === undefined ? [] : [resolve("breakGlassRoleArn", input.breakGlassRoleArn)].filter((p): p is ResolvedPrincipal => p !== undefined);
+    const breakGlass = input.breakGlassRoleArn === undefined ? [] : [resolve("breakGlassRoleArn", input.breakGlassRoleArn, true)].filter((p): p is ResolvedPrincipal => p !== undefined);
     const deployerPatterns = new Set(patternsOf(deployers));
     if (breakGlass.some((b) => b.patterns.some((p) => deployerPatterns.has(p)))) {
         problems.push("`airlock:breakGlassRoleArn` is also a deployer: a role that can both read every key and change the vault's policy undoes the separation. Use a role kept for forensics only.");

@@ -149,10 +149,18 @@ describe("KeyVault", () => {
         expect(key?.inputs).toEqual(expect.objectContaining({ enableKeyRotation: true, deletionWindowInDays: 14 }));
         const policy = JSON.parse(key?.inputs.policy);
         const bucketName = engine.ofType("aws:s3/bucket:Bucket")[0]?.state.bucket;
-        expect(policy.Statement.map((s: { Sid: string }) => s.Sid)).toEqual(["AccountAdministersKeyThroughIam", "DenyVaultObjectKeysOutsideS3", "DenyVaultObjectKeysToAllButInstancesAndBreakGlass"]);
+        expect(policy.Statement.map((s: { Sid: string }) => s.Sid)).toEqual([
+            "AccountAdministersKeyThroughIam",
+            "DenyKeyAdministrationToAllButDeployers",
+            "DenyOwnGrantsToAllButDeployers",
+            "DenyVaultObjectKeysOutsideS3",
+            "DenyVaultObjectKeysToAllButInstancesAndBreakGlass",
+        ]);
         expect(policy.Statement[0]).toEqual(expect.objectContaining({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT_ID}:root` }, Action: "kms:*" }));
+        // Administered by the deployer (the identity pulumi runs as) and the account root only.
+        expect(policy.Statement[1].Condition).toEqual({ ArnNotLike: { "aws:PrincipalArn": [`arn:aws:iam::${ACCOUNT_ID}:user/deployer`, `arn:aws:iam::${ACCOUNT_ID}:root`] } });
         // This vault's bucket, through S3 in this region only.
-        expect(policy.Statement[1].Condition).toEqual({
+        expect(policy.Statement[3].Condition).toEqual({
             StringLike: { "kms:EncryptionContext:aws:s3:arn": [`arn:aws:s3:::${bucketName}`, `arn:aws:s3:::${bucketName}/*`] },
             StringNotEquals: { "kms:ViaService": "s3.eu-west-1.amazonaws.com" },
         });
@@ -166,7 +174,7 @@ describe("KeyVault", () => {
         const reads = bucketPolicy.Statement.find((s: { Sid: string }) => s.Sid === "DenyReadingToAllButInstancesAndBreakGlass");
         expect(reads.Condition.ArnNotLike).toEqual({ "aws:PrincipalArn": [`arn:aws:iam::${ACCOUNT_ID}:role/forensics`, `arn:aws:iam::${ACCOUNT_ID}:role/*/forensics`] });
         const keyPolicy = JSON.parse(engine.ofType("aws:kms/key:Key")[0]?.inputs.policy);
-        expect(keyPolicy.Statement[2].Condition.ArnNotLike).toEqual({
+        expect(keyPolicy.Statement[4].Condition.ArnNotLike).toEqual({
             "aws:PrincipalArn": [`arn:aws:iam::${ACCOUNT_ID}:role/airlock/*`, `arn:aws:iam::${ACCOUNT_ID}:role/forensics`, `arn:aws:iam::${ACCOUNT_ID}:role/*/forensics`],
         });
     });

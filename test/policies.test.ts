@@ -72,7 +72,7 @@ const B = testInstance("api-1", "i-0bbbbbbbbbbbbbbbb", "api-1-role-7654321");
 // The real builders' output.
 const DEPLOYER_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/deployer`;
 const BUCKET_POLICY = keyBucketPolicy({ partition: PARTITION, dnsSuffix: DNS_SUFFIX, bucketName: BUCKET, kmsKeyArn: KMS_KEY_ARN, deployers: [DEPLOYER_ROLE_ARN] });
-const KEY_POLICY = vaultKeyPolicy({ partition: PARTITION, dnsSuffix: DNS_SUFFIX, accountId: ACCOUNT, region: REGION, bucketName: BUCKET });
+const KEY_POLICY = vaultKeyPolicy({ partition: PARTITION, dnsSuffix: DNS_SUFFIX, accountId: ACCOUNT, region: REGION, bucketName: BUCKET, deployers: [DEPLOYER_ROLE_ARN] });
 
 type Phase = "production" | "launch";
 const PHASES: Phase[] = ["production", "launch"];
@@ -482,7 +482,8 @@ describe("a deployer (not an instance credential)", () => {
             resourcePolicy: BUCKET_POLICY,
             principal: DEPLOYER_SESSION_ARN,
             action: "s3:PutObject",
-            resource: A.keyObjectArn,
+            // Not under keys/: only an instance writes a key (test/vaultMatrix.test.ts).
+            resource: objectArn(PARTITION, BUCKET, "deploy/notes.txt"),
             resourceAccount: ACCOUNT,
             context: { ...deployerContext, ...headers },
         });
@@ -506,12 +507,12 @@ describe("a deployer (not an instance credential)", () => {
             "Allowed",
             { "s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": KMS_KEY_ARN },
         ],
-    ])("s3:PutObject of a key with %s -> %s", async (_name, expected, headers) => {
+    ])("s3:PutObject of an object with %s -> %s", async (_name, expected, headers) => {
         await expect(put(headers)).resolves.toBe(expected);
     });
 
     // Headerless uploads get the bucket default (SSE-KMS under the vault key), so they are allowed.
-    it("s3:PutObject of a key with no encryption headers at all (the bucket default applies) -> Allowed", async () => {
+    it("s3:PutObject of an object with no encryption headers at all (the bucket default applies) -> Allowed", async () => {
         await expect(put({})).resolves.toBe("Allowed");
     });
 
@@ -616,7 +617,7 @@ describe("the policy documents are partition-aware (aws-cn)", () => {
         ["productionPolicy", productionPolicy(grant)],
         ["launchPolicy", launchPolicy(grant)],
         ["keyBucketPolicy", keyBucketPolicy({ ...CN, bucketName: BUCKET, kmsKeyArn: CN_KMS_KEY_ARN, deployers: [`arn:aws-cn:iam::${ACCOUNT}:role/deployer`] })],
-        ["vaultKeyPolicy", vaultKeyPolicy({ ...CN, accountId: ACCOUNT, region: CN_REGION, bucketName: BUCKET })],
+        ["vaultKeyPolicy", vaultKeyPolicy({ ...CN, accountId: ACCOUNT, region: CN_REGION, bucketName: BUCKET, deployers: [`arn:aws-cn:iam::${ACCOUNT}:role/deployer`] })],
         ["instanceTrustPolicy", instanceTrustPolicy(CN)],
     ];
 

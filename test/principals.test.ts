@@ -71,8 +71,22 @@ describe("vaultPrincipals", () => {
         expect(who.problems).toEqual([expect.stringContaining("`airlock:breakGlassRoleArn` is also a deployer")]);
     });
 
-    it("a caller that is not an IAM identity the policy can name is refused", () => {
-        expect(vaultPrincipals({ callerArn: "arn:aws:sts::111122223333:assumed-role/x" }).problems).toEqual([expect.stringContaining("is not an IAM user or role session")]);
+    it.each([
+        ["a malformed session", "arn:aws:sts::111122223333:assumed-role/x"],
+        ["the root user", "arn:aws:iam::111122223333:root"],
+        // Its name is chosen by whoever calls sts:GetFederationToken: anyone could mint "alice".
+        ["a federated-user session", "arn:aws:sts::111122223333:federated-user/alice"],
+    ])("a caller the policy cannot name safely is refused: %s", (_what, callerArn) => {
+        expect(vaultPrincipals({ callerArn }).problems).toEqual([expect.stringContaining("which the key vault cannot name safely")]);
+    });
+
+    it.each<[string, Parameters<typeof vaultPrincipals>[0], string]>([
+        ["a deployer under /airlock/ (the instance roles' path)", { callerArn: caller, deployers: [caller, `arn:aws:iam::${ACCOUNT}:role/airlock/ci`] }, "a role under /airlock/, the path of Airlock's instance roles"],
+        ["a user as break-glass", { callerArn: caller, breakGlassRoleArn: `arn:aws:iam::${ACCOUNT}:user/carol` }, "`airlock:breakGlassRoleArn` names arn:aws:iam::111122223333:user/carol, which is not an IAM role ARN."],
+        ["a federated user as break-glass", { callerArn: caller, breakGlassRoleArn: `arn:aws:sts::${ACCOUNT}:federated-user/carol` }, "which is not an IAM role ARN"],
+        ["a federated user as deployer", { callerArn: caller, deployers: [`arn:aws:sts::${ACCOUNT}:federated-user/alice`] }, "which is not an IAM role or user ARN"],
+    ])("refuses %s", (_what, input, message) => {
+        expect(vaultPrincipals(input).problems.join("\n")).toContain(message);
     });
 });
 

@@ -72,7 +72,15 @@ const BUCKET_POLICY = keyBucketPolicy({
     deployers: patternsOf(WHO.deployers),
     breakGlass: patternsOf(WHO.breakGlass),
 });
-const KEY_POLICY = vaultKeyPolicy({ partition: "aws", dnsSuffix: "amazonaws.com", accountId: ACCOUNT, region: REGION, bucketName: BUCKET, breakGlass: patternsOf(WHO.breakGlass) });
+const KEY_POLICY = vaultKeyPolicy({
+    partition: "aws",
+    dnsSuffix: "amazonaws.com",
+    accountId: ACCOUNT,
+    region: REGION,
+    bucketName: BUCKET,
+    deployers: patternsOf(WHO.deployers),
+    breakGlass: patternsOf(WHO.breakGlass),
+});
 
 type Phase = "launch" | "production";
 const PHASES: readonly Phase[] = ["launch", "production"];
@@ -147,6 +155,19 @@ const ACTIONS: readonly ActionCase[] = [
         label: "overwrite A's key (no If-None-Match, same tag)",
         request: (p) => ({ action: "s3:PutObject", resource: KEY_A, context: { ...sse, [`s3:RequestObjectTag/${TAG}`]: bindsTo(p), "s3:RequestObjectTagKeys": [TAG] } }),
     },
+    {
+        // A deployer planting a key it knows before A's first boot, which A would then adopt.
+        label: "plant a key for A (PutObject tagged for A, If-None-Match)",
+        request: () => ({ action: "s3:PutObject", resource: KEY_A, context: { ...sse, "s3:if-none-match": "*", [`s3:RequestObjectTag/${TAG}`]: A_ARN, "s3:RequestObjectTagKeys": [TAG] } }),
+    },
+    {
+        label: "upload A's key with a customer-provided key (SSE-C)",
+        request: () => ({
+            action: "s3:PutObject",
+            resource: KEY_A,
+            context: { "s3:x-amz-server-side-encryption-customer-algorithm": "AES256", "s3:if-none-match": "*", [`s3:RequestObjectTag/${TAG}`]: A_ARN, "s3:RequestObjectTagKeys": [TAG] },
+        }),
+    },
     { label: "delete A's key", request: () => ({ action: "s3:DeleteObject", resource: KEY_A, context: {} }) },
     {
         label: "re-tag A's key to bind it to the caller (or B)",
@@ -164,12 +185,22 @@ const ACTIONS: readonly ActionCase[] = [
     { label: "kms:Decrypt directly with A's key context", request: () => ({ action: "kms:Decrypt", resource: KMS_KEY_ARN, context: { "kms:EncryptionContext:aws:s3:arn": KEY_A } }) },
     { label: "kms:Decrypt through S3 with A's key context", request: () => ({ action: "kms:Decrypt", resource: KMS_KEY_ARN, context: { "kms:EncryptionContext:aws:s3:arn": KEY_A, "kms:ViaService": VIA_S3 } }) },
     { label: "kms:Decrypt through S3 with B's key context", request: () => ({ action: "kms:Decrypt", resource: KMS_KEY_ARN, context: { "kms:EncryptionContext:aws:s3:arn": KEY_B, "kms:ViaService": VIA_S3 } }) },
+    { label: "replace the vault key's policy", request: () => ({ action: "kms:PutKeyPolicy", resource: KMS_KEY_ARN, context: {} }) },
+    { label: "schedule the vault key's deletion", request: () => ({ action: "kms:ScheduleKeyDeletion", resource: KMS_KEY_ARN, context: {} }) },
+    { label: "grant itself use of the vault key (kms:CreateGrant)", request: () => ({ action: "kms:CreateGrant", resource: KMS_KEY_ARN, context: {} }) },
+    {
+        // What EC2 does for the caller when it attaches or starts an encrypted volume: EBS use is unchanged.
+        label: "kms:CreateGrant for an EBS volume (an AWS service on the caller's behalf)",
+        request: () => ({ action: "kms:CreateGrant", resource: KMS_KEY_ARN, context: { "kms:GrantIsForAWSResource": "true", "kms:ViaService": `ec2.${REGION}.amazonaws.com` } }),
+    },
     {
         label: "tag instance A with the bootstrap tags",
         request: () => ({ action: "ec2:CreateTags", resource: A_ARN, context: { "ec2:InstanceID": "i-0aaaaaaaaaaaaaaaa", "aws:TagKeys": [BOOTSTRAP_STATUS_TAG, BOOTSTRAP_REASON_TAG] } }),
     },
     { label: "tag instance A with other tags (airlock:phase)", request: () => ({ action: "ec2:CreateTags", resource: A_ARN, context: { "ec2:InstanceID": "i-0aaaaaaaaaaaaaaaa", "aws:TagKeys": ["airlock:phase"] } }) },
-    { label: "change instance A's security groups", request: () => ({ action: "ec2:ModifyInstanceAttribute", resource: A_ARN, context: {} }) },
+    // Also how A's user data would be replaced (code run as A at its next boot): one IAM action.
+    { label: "change instance A's attributes (security groups, user data)", request: () => ({ action: "ec2:ModifyInstanceAttribute", resource: A_ARN, context: {} }) },
+    { label: "run a command on instance A (ssm:SendCommand)", request: () => ({ action: "ssm:SendCommand", resource: A_ARN, context: {} }) },
     {
         label: "attach a policy to A's role",
         request: () => ({ action: "iam:AttachRolePolicy", resource: ROLE_A, context: { "iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess" } }),
@@ -190,16 +221,21 @@ const L_ONLY = { launch: A, production: I } as const;
 const EXPECTED: Readonly<Record<string, Row>> = {
     "read A's key": /*                                   */ [A, X, X, X, X, X, A, X, X],
     "read B's key": /*                                   */ [X, A, X, X, X, X, A, X, X],
-    "first write of A's key (If-None-Match, tagged for the writer): PutObject": [L_ONLY, X, X, X, A, A, X, X, X],
-    "first write of A's key: its tags (PutObjectTagging)": [L_ONLY, X, X, X, A, A, X, X, X],
-    "overwrite A's key (no If-None-Match, same tag)": /* */ [X, X, X, X, A, A, X, X, X],
+    // Only an instance writes or binds a key, and only its own: deployers included.
+    "first write of A's key (If-None-Match, tagged for the writer): PutObject": [L_ONLY, X, X, X, X, X, X, X, X],
+    "first write of A's key: its tags (PutObjectTagging)": [L_ONLY, X, X, X, X, X, X, X, X],
+    "overwrite A's key (no If-None-Match, same tag)": /* */ [X, X, X, X, X, X, X, X, X],
+    "plant a key for A (PutObject tagged for A, If-None-Match)": [L_ONLY, X, X, X, X, X, X, X, X],
+    "upload A's key with a customer-provided key (SSE-C)": [X, X, X, X, X, X, X, X, X],
+    // Deleting is how destroy shreds a key: deployers only.
     "delete A's key": /*                                 */ [X, X, X, X, A, A, X, X, X],
     // For A itself this re-tags its own key to itself: a no-op its launch policy allows.
-    "re-tag A's key to bind it to the caller (or B)": /* */ [L_ONLY, X, X, X, A, A, X, X, X],
+    "re-tag A's key to bind it to the caller (or B)": /* */ [L_ONLY, X, X, X, X, X, X, X, X],
     // For B likewise (its own key, to itself), allowed by its s3:*.
-    "re-tag B's key to bind it to the caller (or A)": /* */ [X, A, X, X, A, A, X, X, X],
+    "re-tag B's key to bind it to the caller (or A)": /* */ [X, A, X, X, X, X, X, X, X],
     "read an object outside keys/": /*                   */ [X, X, X, X, X, X, A, X, X],
-    "write an object outside keys/": /*                  */ [X, X, X, X, A, A, X, X, X],
+    // A deployer on an instance profile is bound like an instance: nothing but its own (absent) key.
+    "write an object outside keys/": /*                  */ [X, X, X, X, A, X, X, X, X],
     "list the bucket": /*                                */ [X, X, I, A, A, A, I, I, I],
     "change the bucket policy": /*                       */ [X, X, X, X, A, A, X, X, X],
     "turn on versioning": /*                             */ [X, X, X, X, X, X, X, X, X],
@@ -208,9 +244,15 @@ const EXPECTED: Readonly<Record<string, Row>> = {
     // bucket policy's binding (B and A's stolen role are refused the object itself, above).
     "kms:Decrypt through S3 with A's key context": /*    */ [A, A, A, X, X, X, A, X, X],
     "kms:Decrypt through S3 with B's key context": /*    */ [I, A, I, X, X, X, A, X, X],
+    "replace the vault key's policy": /*                 */ [X, X, X, X, A, A, X, X, X],
+    "schedule the vault key's deletion": /*              */ [X, X, X, X, A, A, X, X, X],
+    "grant itself use of the vault key (kms:CreateGrant)": [X, X, X, X, A, A, X, X, X],
+    "kms:CreateGrant for an EBS volume (an AWS service on the caller's behalf)": [I, A, I, A, A, A, I, I, I],
     "tag instance A with the bootstrap tags": /*         */ [L_ONLY, I, I, A, A, A, I, I, I],
     "tag instance A with other tags (airlock:phase)": /* */ [I, I, I, A, A, A, I, I, I],
-    "change instance A's security groups": /*            */ [I, I, I, A, A, A, I, I, I],
+    // Not the vault's to stop: EC2 and SSM rights on an instance are rights over its key (README).
+    "change instance A's attributes (security groups, user data)": [I, I, I, A, A, A, I, I, I],
+    "run a command on instance A (ssm:SendCommand)": /*  */ [I, I, I, A, A, A, I, I, I],
     "attach a policy to A's role": /*                    */ [I, I, I, I, A, A, I, I, I],
 };
 
@@ -265,13 +307,13 @@ describe("the least-privilege matrix: principals × actions × phase", () => {
         await expect(evaluate(cell)).resolves.toBe(expected);
     });
 
-    it("covers 9 principals × 20 actions × 2 phases: 360 cells, 88 allowed, 272 denied (208 explicitly)", () => {
+    it("covers 9 principals × 27 actions × 2 phases: 486 cells, 93 allowed, 393 denied (306 explicitly)", () => {
         expect(PRINCIPALS).toHaveLength(9);
-        expect(ACTIONS).toHaveLength(20);
-        expect(CELLS).toHaveLength(360);
+        expect(ACTIONS).toHaveLength(27);
+        expect(CELLS).toHaveLength(486);
         const count = (d: Decision): number => CELLS.filter((c) => c.expected === d).length;
         // The figures quoted in the closing note.
-        expect({ cells: CELLS.length, allowed: count(A), denied: count(X) + count(I), explicitly: count(X) }).toEqual({ cells: 360, allowed: 88, denied: 272, explicitly: 208 });
+        expect({ cells: CELLS.length, allowed: count(A), denied: count(X) + count(I), explicitly: count(X) }).toEqual({ cells: 486, allowed: 93, denied: 393, explicitly: 306 });
     });
 });
 
@@ -289,8 +331,15 @@ describe("the matrix's invariants, stated once more in words", () => {
         expect(readers).toEqual(["own instance (A)", "break-glass role"]);
     });
 
-    it("changing the vault (delete, overwrite, re-tag, bucket policy): only the deployers", () => {
-        for (const what of ["delete A's key", "overwrite A's key (no If-None-Match, same tag)", "write an object outside keys/", "change the bucket policy"]) {
+    it("writing, planting or re-binding A's key: only A itself, and only in the launch phase", () => {
+        for (const what of ["first write of A's key (If-None-Match, tagged for the writer): PutObject", "plant a key for A (PutObject tagged for A, If-None-Match)", "re-tag A's key to bind it to the caller (or B)"]) {
+            const who = CELLS.filter((c) => c.action.label === what && c.expected === A).map((c) => `${c.phase} ${c.principal.label}`);
+            expect(who).toEqual(["launch own instance (A)"]);
+        }
+    });
+
+    it("deleting keys, changing the bucket policy or administering the KMS key: only the deployers", () => {
+        for (const what of ["delete A's key", "change the bucket policy", "replace the vault key's policy", "schedule the vault key's deletion", "grant itself use of the vault key (kms:CreateGrant)"]) {
             const who = PRINCIPALS.filter((_p, i) => PHASES.some((phase) => cell(i, what, phase) === A)).map((p) => p.label);
             expect(who).toEqual(["deployer as an SSO session (AdministratorAccess)", "deployer on an EC2 instance profile (CI runner, AdministratorAccess)"]);
         }
