@@ -13,7 +13,7 @@ import { NetworkRule, parseAirlockConfig } from "../config/schema";
 import { toJson } from "../policies/document";
 import { instanceTrustPolicy, launchPolicy, productionPolicy } from "../policies/instance";
 import { keyBucketPolicy } from "../policies/keyBucket";
-import { keyObjectKey } from "../policies/keyNaming";
+import { DATA_VOLUME_TAG, keyObjectKey } from "../policies/keyNaming";
 import { vaultKeyPolicy } from "../policies/kmsKey";
 import { resolvePrincipal } from "../policies/principals";
 import { InstanceKey } from "../providers/instanceKey";
@@ -81,7 +81,6 @@ export function declareRaw(rawConfig: Record<string, string>): void {
         spec.managedPolicyArns.forEach((policyArn, i) => new aws.iam.RolePolicyAttachment(`${name}-managed-${i}`, { role: role.name, policyArn }));
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name });
         const subnet = once(subnets, spec.subnetId, () => aws.ec2.getSubnetOutput({ id: spec.subnetId }));
-        const volume = new aws.ebs.Volume(`${name}-data`, { availabilityZone: subnet.availabilityZone, size: spec.dataVolumeGiB, type: "gp3", encrypted: true, kmsKeyId: key.arn });
         const parameter = amiParameterName(spec.os, architectureOf(spec.instanceType));
         const ami = spec.ami ?? once(amis, parameter, () => aws.ssm.getParameterOutput({ name: parameter }).apply((p) => p.value));
         const instance = new aws.ec2.Instance(name, {
@@ -91,12 +90,18 @@ export function declareRaw(rawConfig: Record<string, string>): void {
             vpcSecurityGroupIds: [remediation.id],
             iamInstanceProfile: profile.name,
             associatePublicIpAddress: false,
-            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "enabled" },
             rootBlockDevice: { encrypted: true, kmsKeyId: key.arn, volumeType: "gp3" },
             userData: pulumi
-                .all([bucket.bucket, key.arn, volume.id])
-                .apply(([b, k, v]) => renderUserData({ instanceName: name, os: spec.os, region: config.region, bucketName: b, kmsKeyArn: k, volumeId: v, mountPoint: spec.mountPoint })),
+                .all([bucket.bucket, key.arn])
+                .apply(([b, k]) => renderUserData({ instanceName: name, os: spec.os, region: config.region, bucketName: b, kmsKeyArn: k, mountPoint: spec.mountPoint })),
         });
+        const volume = new aws.ebs.Volume(
+            `${name}-data`,
+            { availabilityZone: subnet.availabilityZone, size: spec.dataVolumeGiB, type: "gp3", encrypted: true, kmsKeyId: key.arn },
+            { replaceWith: [instance] },
+        );
+        new aws.ec2.Tag(`${name}-data-volume-tag`, { resourceId: instance.id, key: DATA_VOLUME_TAG, value: volume.id });
         new aws.ec2.VolumeAttachment(`${name}-attachment`, { instanceId: instance.id, volumeId: volume.id, deviceName: "/dev/sdf" });
         new InstanceKey(`${name}-key`, {
             instanceName: name,

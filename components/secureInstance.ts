@@ -7,6 +7,7 @@ import { instanceTrustPolicy, launchPolicy, productionPolicy } from "../policies
 import {
     BOOTSTRAP_REASON_TAG,
     BOOTSTRAP_STATUS_TAG,
+    DATA_VOLUME_TAG,
     INSTANCE_NAME_TAG,
     MANAGED_TAG,
     ROLE_PATH,
@@ -189,28 +190,10 @@ export class SecureInstance extends pulumi.ComponentResource {
                 : [];
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, path: ROLE_PATH, tags }, child);
 
-        // Storage: the data volume lives in the subnet's zone and is encrypted with the vault key
-        // (LUKS on top, inside the guest, with the key object below).
-        const subnet = lookups.subnet(args.subnetId, child);
-        const dataVolume = new aws.ebs.Volume(
-            `${name}-data`,
-            {
-                availabilityZone: subnet.availabilityZone,
-                size: dataVolumeGiB,
-                type: "gp3",
-                encrypted: true,
-                kmsKeyId: args.vault.kmsKeyArn,
-                tags: { ...tags, Name: `${name}-data` },
-            },
-            child,
-        );
-
         const ami = args.ami ?? lookups.amiFromParameter(amiParameterName(os, architectureOf(args.instanceType)), child);
         const userData = pulumi
-            .all([args.vault.bucketName, args.vault.kmsKeyArn, dataVolume.id])
-            .apply(([bucketName, kmsKeyArn, volumeId]) =>
-                renderUserData({ instanceName: name, os, region: args.region, bucketName, kmsKeyArn, volumeId, mountPoint, ssh: args.ssh }),
-            );
+            .all([args.vault.bucketName, args.vault.kmsKeyArn])
+            .apply(([bucketName, kmsKeyArn]) => renderUserData({ instanceName: name, os, region: args.region, bucketName, kmsKeyArn, mountPoint, ssh: args.ssh }));
 
         const instance = new aws.ec2.Instance(
             name,
@@ -225,7 +208,8 @@ export class SecureInstance extends pulumi.ComponentResource {
                     httpEndpoint: "enabled",
                     httpTokens: "required",
                     httpPutResponseHopLimit: 1,
-                    instanceMetadataTags: "disabled",
+                    // The first boot reads its data volume's id from its tags (DATA_VOLUME_TAG).
+                    instanceMetadataTags: "enabled",
                 },
                 rootBlockDevice: {
                     encrypted: true,
@@ -249,6 +233,8 @@ export class SecureInstance extends pulumi.ComponentResource {
                     // Written by the instance itself as its readiness signal.
                     `tags["${BOOTSTRAP_STATUS_TAG}"]`,
                     `tags["${BOOTSTRAP_REASON_TAG}"]`,
+                    // Owned by the data volume's tag resource below.
+                    `tags["${DATA_VOLUME_TAG}"]`,
                     // Read at first boot only; changing it later would just stop and start the instance.
                     "userData",
                     // A looked-up AMI moves with every release; only a pinned AMI replaces the instance.
@@ -256,6 +242,26 @@ export class SecureInstance extends pulumi.ComponentResource {
                 ],
             },
         );
+
+        // Storage: the data volume lives in the subnet's zone and is encrypted with the vault key
+        // (LUKS on top, inside the guest, with the instance's own key). It is made after the
+        // instance and replaced with it: a replaced instance generates a new key (and the old key is
+        // shredded), so the old volume could never be opened again; the new instance gets a new,
+        // blank volume. The instance learns the volume's id from its DATA_VOLUME_TAG.
+        const subnet = lookups.subnet(args.subnetId, child);
+        const dataVolume = new aws.ebs.Volume(
+            `${name}-data`,
+            {
+                availabilityZone: subnet.availabilityZone,
+                size: dataVolumeGiB,
+                type: "gp3",
+                encrypted: true,
+                kmsKeyId: args.vault.kmsKeyArn,
+                tags: { ...tags, Name: `${name}-data` },
+            },
+            { parent: this, replaceWith: [instance] },
+        );
+        const dataVolumeTag = new aws.ec2.Tag(`${name}-data-volume-tag`, { resourceId: instance.id, key: DATA_VOLUME_TAG, value: dataVolume.id }, child);
 
         const attachment = new aws.ec2.VolumeAttachment(
             `${name}-data-attachment`,
@@ -312,7 +318,7 @@ export class SecureInstance extends pulumi.ComponentResource {
             },
             // Promotion starts once everything the first boot needs exists; on delete it goes first,
             // taking the write right with it, before the key object is shredded.
-            { parent: this, dependsOn: [instance, attachment, key] },
+            { parent: this, dependsOn: [instance, attachment, dataVolumeTag, key] },
         );
 
         this.instanceId = instance.id;

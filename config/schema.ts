@@ -893,6 +893,9 @@ function ordinal(n: number): string {
     return `${n}${suffix}`;
 }
 
+/** Tag names AWS allows on an instance whose tags are in its metadata (no spaces, no "/", not "." or ".."). */
+const INSTANCE_METADATA_TAG_NAME = /^(?!\.{1,2}$)[^\s/]+$/;
+
 /**
  * The tags of one map (`airlock:tags`, or `aws:defaultTags.tags`): each name and value checked against
  * what EC2, IAM and S3 all accept. `key` is the config key (which decides secrecy), `path` the map's
@@ -925,6 +928,11 @@ function parseTagMap(r: Reader, key: string, path: string, value: Json | undefin
                 secret
                     ? `The name of ${tag} is ${nameLength} characters long ${hidden}; AWS allows ${TAG_KEY_MAX_LENGTH}.`
                     : `Tag name ${JSON.stringify(name)} in \`${path}\` is ${nameLength} characters long; AWS allows ${TAG_KEY_MAX_LENGTH}.`,
+            );
+        } else if (!INSTANCE_METADATA_TAG_NAME.test(name)) {
+            r.fail(
+                (secret ? `The name of ${tag} is not allowed ${hidden}` : `Tag name ${JSON.stringify(name)} in \`${path}\` is not allowed`) +
+                    `: Airlock's instances expose their tags to their metadata service (the first boot reads its data volume's id there), and AWS then allows no spaces or "/" in tag names${secret || !/[\s/]/.test(name) ? "" : `. Use "-" or "." instead (${JSON.stringify(name.replace(/[\s/]+/g, "-"))})`}.`,
             );
         } else if (tagValue === null) {
             r.fail(

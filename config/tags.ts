@@ -1,4 +1,4 @@
-import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG, INSTANCE_ARN_TAG, INSTANCE_NAME_TAG, MANAGED_TAG } from "../policies/keyNaming";
+import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG, DATA_VOLUME_TAG, INSTANCE_NAME_TAG, MANAGED_TAG } from "../policies/keyNaming";
 
 /** AWS limits on one tag (EC2, IAM, S3, KMS agree on these). */
 export const TAG_KEY_MAX_LENGTH = 128;
@@ -28,8 +28,9 @@ export const TAGGED_RESOURCES: readonly TaggedResourceKind[] = [
         service: "EC2",
         resourceTypes: ["aws:ec2/instance:Instance"],
         limit: 50,
-        // The last two are written by the instance itself as its bootstrap signal.
-        airlockTags: [MANAGED_TAG, INSTANCE_NAME_TAG, "Name", BOOTSTRAP_STATUS_TAG, BOOTSTRAP_REASON_TAG],
+        // The data volume's id (a tag resource of its own); the last two are written by the instance
+        // itself as its bootstrap signal.
+        airlockTags: [MANAGED_TAG, INSTANCE_NAME_TAG, "Name", DATA_VOLUME_TAG, BOOTSTRAP_STATUS_TAG, BOOTSTRAP_REASON_TAG],
         carriesStackTags: true,
     },
     { what: "volume", label: "volumes", service: "EC2", resourceTypes: ["aws:ebs/volume:Volume"], limit: 50, airlockTags: [MANAGED_TAG, INSTANCE_NAME_TAG, "Name"], carriesStackTags: true },
@@ -64,12 +65,12 @@ export const TAGGED_RESOURCES: readonly TaggedResourceKind[] = [
     { what: "bucket", label: "buckets", service: "S3", resourceTypes: ["aws:s3/bucket:Bucket"], limit: 50, airlockTags: [MANAGED_TAG], carriesStackTags: true },
 ];
 
-/** How many stack tags fit on every resource that carries them (45: an instance's 50 less Airlock's 5). */
+/** How many stack tags fit on every resource that carries them (44: an instance's 50 less Airlock's 6). */
 export const MAX_STACK_TAGS = Math.min(...TAGGED_RESOURCES.filter((k) => k.carriesStackTags).map((k) => k.limit - k.airlockTags.length));
 
 /**
- * How many default tags of the aws provider fit on every resource it manages (45: an instance's 50
- * less Airlock's 5). Key objects are not among them: the instance writes its own, with one tag.
+ * How many default tags of the aws provider fit on every resource it manages (44: an instance's 50
+ * less Airlock's 6). Key objects are not among them: the instance writes its own, with one tag.
  */
 export const MAX_DEFAULT_TAGS = Math.min(...TAGGED_RESOURCES.map((k) => k.limit - k.airlockTags.length));
 

@@ -12,6 +12,13 @@ export const INSTANCE_ARN_TAG = "airlock:instance-arn";
 export const BOOTSTRAP_STATUS_TAG = "airlock:bootstrap";
 export const BOOTSTRAP_REASON_TAG = "airlock:bootstrap-reason";
 
+/**
+ * Instance tag naming the instance's data volume. The first boot reads it from the instance's
+ * metadata (instance tags in IMDS): the volume is made after the instance, and with it, so that a
+ * replaced instance gets a new volume as it gets a new key.
+ */
+export const DATA_VOLUME_TAG = "airlock:data-volume";
+
 /** Tag put on everything Airlock manages; the audit uses it to find unmanaged instances. */
 export const MANAGED_TAG = "airlock:managed";
 export const INSTANCE_NAME_TAG = "airlock:instance";

@@ -280,7 +280,8 @@ describe("SecureInstance", () => {
 
     it("instance requires IMDSv2 with a hop limit of 1", async () => {
         await build();
-        expect(ec2().inputs.metadataOptions).toEqual(expect.objectContaining({ httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 }));
+        // Instance tags in IMDS: the first boot reads its data volume's id there.
+        expect(ec2().inputs.metadataOptions).toEqual({ httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "enabled" });
     });
 
     it("gets no public IP by default", async () => {
@@ -299,7 +300,7 @@ describe("SecureInstance", () => {
     it("leaves the security groups and bootstrap tags to their owners (promotion, bootstrap)", async () => {
         const { optsOf } = await build();
         expect(optsOf("aws:ec2/instance:Instance")?.ignoreChanges).toEqual(
-            expect.arrayContaining(["vpcSecurityGroupIds", "securityGroups", 'tags["airlock:bootstrap"]', 'tags["airlock:bootstrap-reason"]']),
+            expect.arrayContaining(["vpcSecurityGroupIds", "securityGroups", 'tags["airlock:bootstrap"]', 'tags["airlock:bootstrap-reason"]', 'tags["airlock:data-volume"]']),
         );
     });
 
@@ -315,6 +316,18 @@ describe("SecureInstance", () => {
         const [attachment] = engine.ofType("aws:ec2/volumeAttachment:VolumeAttachment");
         expect(attachment?.inputs).toEqual(expect.objectContaining({ volumeId: volume?.id, instanceId: await valueOf(instance.instanceId), stopInstanceBeforeDetaching: true }));
         expect(await valueOf(instance.dataVolumeId)).toBe(volume?.id);
+    });
+
+    it("the data volume is made after the instance and replaced with it; the instance learns its id from its airlock:data-volume tag", async () => {
+        const { optsOf } = await build();
+        const [volume] = engine.ofType("aws:ebs/volume:Volume");
+        // A replaced instance generates a new key: its old volume could never be opened again.
+        const replaceWith = optsOf("aws:ebs/volume:Volume")?.replaceWith as pulumi.Resource[];
+        expect(await Promise.all(replaceWith.map((r) => valueOf((r as unknown as { urn: pulumi.Output<string> }).urn)))).toEqual([expect.stringMatching(/aws:ec2\/instance:Instance::web-1$/)]);
+        const [tag] = engine.ofType("aws:ec2/tag:Tag");
+        expect(tag?.inputs).toEqual({ resourceId: ec2().id, key: "airlock:data-volume", value: volume?.id });
+        // Not in the user data: the volume does not exist when the instance is launched.
+        expect(ec2().inputs.userData).not.toContain(String(volume?.id));
     });
 
     it("holds no key material: the instance writes its own key; an InstanceKey resource owns keys/<instance ARN> by name", async () => {
@@ -383,11 +396,12 @@ describe("SecureInstance", () => {
             "EncryptOwnKeyThroughS3",
             "SignalBootstrapOnOwnInstance",
         ]);
-        // It waits for the instance, its data volume attachment and its key object.
+        // It waits for the instance, its data volume (attached, and named in the instance's tag) and its key custody.
         const dependsOn = optsOf("pulumi-nodejs:dynamic/airlock:ScanAndPromote")?.dependsOn as pulumi.Resource[];
         const dependencyTypes = await Promise.all(dependsOn.map((r) => valueOf((r as unknown as { urn: pulumi.Output<string> }).urn)));
         expect(dependencyTypes.map((urn) => urn.split("::")[2]).sort()).toEqual([
             "airlock:compute:SecureInstance$aws:ec2/instance:Instance",
+            "airlock:compute:SecureInstance$aws:ec2/tag:Tag",
             "airlock:compute:SecureInstance$aws:ec2/volumeAttachment:VolumeAttachment",
             "airlock:compute:SecureInstance$pulumi-nodejs:dynamic/airlock:InstanceKey",
         ]);
@@ -402,16 +416,15 @@ describe("SecureInstance", () => {
         expect(promotion.inputs.scanner.value).toEqual(expect.objectContaining({ kind: "tenable", accessKey: "ak", secretKey: "sk" }));
     });
 
-    it("renders first-boot user data with the vault, key object, volume and mount point", async () => {
+    it("renders first-boot user data with the vault, its KMS key, the data volume's tag and the mount point", async () => {
         await build({ mountPoint: "/srv/data" });
         const userData = ec2().inputs.userData as string;
-        const volumeId = engine.ofType("aws:ebs/volume:Volume")[0]?.id;
         expect(userData.startsWith("#cloud-config\n")).toBe(true);
         expect(userData).toContain(`AIRLOCK_KEY_BUCKET='${VAULT.bucketName}'`);
         expect(userData).toContain(`AIRLOCK_KMS_KEY_ARN='${VAULT.kmsKeyArn}'`);
         // The key object is named by the instance from its own metadata, never by Pulumi.
         expect(userData).not.toContain("AIRLOCK_KEY_OBJECT");
-        expect(userData).toContain(`AIRLOCK_DATA_VOLUME_ID='${volumeId}'`);
+        expect(userData).toContain("AIRLOCK_DATA_VOLUME_TAG='airlock:data-volume'");
         expect(userData).toContain("AIRLOCK_MOUNT_POINT='/srv/data'");
     });
 

@@ -76,6 +76,8 @@ describe("the program with the dev environment", () => {
             "aws:ebs/volume:Volume": 3,
             "aws:ec2/instance:Instance": 3,
             "aws:ec2/volumeAttachment:VolumeAttachment": 3,
+            // Each instance's data volume id, on the instance, for its first boot.
+            "aws:ec2/tag:Tag": 3,
             // Key custody: the instance writes its key; this owns keys/<instance ARN> by name.
             "pulumi-nodejs:dynamic/airlock:InstanceKey": 3,
             "pulumi-nodejs:dynamic/airlock:ScanAndPromote": 3,
@@ -230,12 +232,12 @@ describe("invalid configuration", () => {
         [
             "more stack tags than an instance can carry",
             { "airlock:tags": Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`tag-${i}`, "x"])) },
-            "`airlock:tags` has 46 tags, 1 too many: EC2 allows 50 tags per instance",
+            "`airlock:tags` has 46 tags, 2 too many: EC2 allows 50 tags per instance",
         ],
         [
             "more default tags than an instance can carry (the aws provider tags it too)",
             { "aws:defaultTags": { tags: Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`default-${i}`, "x"])) } },
-            "`aws:defaultTags` has 46 tags and `airlock:tags` 2, 3 too many together: EC2 allows 50 tags per instance",
+            "`aws:defaultTags` has 46 tags and `airlock:tags` 2, 4 too many together: EC2 allows 50 tags per instance",
         ],
         [
             "an aws provider profile the promotion provider would not use",
@@ -362,20 +364,25 @@ describe("duplicate rules", () => {
 });
 
 describe("tags", () => {
-    /** Eight stack tags: with Airlock's three, more than S3 allows on one object (10). */
+    /** Eight stack tags. */
     const manyTags = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`tag-${i}`, `value-${i}`]));
 
     it("config/tags.ts counts every tag Airlock puts on each kind of resource", async () => {
         // The limits checked at preview are only right if this table matches what the components
-        // declare (plus the two bootstrap tags each instance writes on itself at first boot).
+        // declare, plus the tags set on each instance by others: the two bootstrap tags it writes on
+        // itself at first boot, and its data volume's id (an aws:ec2/tag:Tag resource).
         const { engine } = await runProgram(devConfigWith({ "airlock:tags": manyTags }));
         const tagged = engine.resources.filter((r) => r.inputs.tags !== undefined);
+        const instanceTagResources = engine.ofType("aws:ec2/tag:Tag");
         for (const resource of tagged) {
             const kind = TAGGED_RESOURCES.find((k) => k.resourceTypes.includes(resource.type));
             expect({ type: resource.type, counted: kind !== undefined }).toEqual({ type: resource.type, counted: true });
             const own = Object.keys(resource.inputs.tags).filter((tag) => !(tag in manyTags));
-            const writtenAtBoot = resource.type === "aws:ec2/instance:Instance" ? ["airlock:bootstrap", "airlock:bootstrap-reason"] : [];
-            expect({ type: resource.type, tags: [...own, ...writtenAtBoot].sort() }).toEqual({ type: resource.type, tags: [...(kind?.airlockTags ?? [])].sort() });
+            const setByOthers =
+                resource.type === "aws:ec2/instance:Instance"
+                    ? ["airlock:bootstrap", "airlock:bootstrap-reason", ...instanceTagResources.filter((t) => t.inputs.resourceId === resource.id).map((t) => t.inputs.key as string)]
+                    : [];
+            expect({ type: resource.type, tags: [...own, ...setByOthers].sort() }).toEqual({ type: resource.type, tags: [...(kind?.airlockTags ?? [])].sort() });
         }
         const typesSeen = new Set(tagged.map((r) => r.type));
         for (const kind of TAGGED_RESOURCES) {
@@ -388,7 +395,8 @@ describe("tags", () => {
         const { engine } = await runProgram(devConfigWith({ "airlock:tags": most }));
         for (const resource of engine.resources.filter((r) => r.inputs.tags !== undefined)) {
             const kind = TAGGED_RESOURCES.find((k) => k.resourceTypes.includes(resource.type));
-            const atRuntime = resource.type === "aws:ec2/instance:Instance" ? 2 : 0;
+            // The bootstrap tags and the data volume's tag.
+            const atRuntime = resource.type === "aws:ec2/instance:Instance" ? 3 : 0;
             expect(Object.keys(resource.inputs.tags).length + atRuntime).toBeLessThanOrEqual(kind?.limit ?? 0);
         }
     });

@@ -103,6 +103,8 @@ function stateFor(type: string, name: string, inputs: Record<string, any>): { id
                 },
             };
         }
+        case "aws:ec2/tag:Tag":
+            return { id: `${inputs.resourceId},${inputs.key}`, state: {} };
         case "aws:ec2/volumeAttachment:VolumeAttachment":
             return { id: `vai-${hex(10)}`, state: {} };
         case "pulumi-nodejs:dynamic/airlock:InstanceKey":
