@@ -2,19 +2,27 @@
  * Airlock run the way its users run it: the real Pulumi CLI (built from Pulumi's Go modules at the
  * lockfile's version) drives the program with a file backend, the passphrase secrets provider and
  * a throwaway stack; AWS is moto, behind the test provider plugin the CLI loads as
- * pulumi-resource-aws / -random (test/engine/fakeProvider.ts); the scan-and-promote provider runs
- * in Pulumi's own dynamic-provider host against moto and the scripted Tenable (behind HTTPS, as
- * Airlock requires). Instances "boot" by tagging themselves, as cloud-init does.
+ * pulumi-resource-aws (test/engine/fakeProvider.ts); the scan-and-promote and InstanceKey
+ * providers run in Pulumi's own dynamic-provider host against moto and the scripted Tenable
+ * (behind HTTPS, as Airlock requires). S3 goes through test/support/s3PolicyFront.ts, which judges
+ * object requests under the vault's bucket policy as S3 would (moto ignores its conditions).
+ * Instances "boot" as cloud-init does: each generates its LUKS key, stores it once as
+ * `keys/<its ARN>` with its role's launch rights (judged by the real phase and bucket policies),
+ * then tags itself.
  *
  * The scenario is one stack's life, step by step (each test builds on the previous one):
- * preview → up (clean) → a second instance with findings (up fails, quarantined) → refresh →
- * fixed → up promotes it → outputs read by a second program through StackReference → an instance
- * with an application managed policy (none while quarantined, attached after the clean scan, gone
- * again on demotion) → a third instance with findings → destroy of everything, quarantined instance
- * included.
+ * preview → up (clean; the state holds no key) → a second instance with findings (up fails,
+ * quarantined) → refresh → fixed → up promotes it → outputs read by a second program through
+ * StackReference → an instance with an application managed policy (none while quarantined,
+ * attached after the clean scan, gone again on demotion; removed, its key object with it) → an
+ * instance replaced (new key object, new data volume, the old key object deleted) → a third
+ * instance with findings → destroy of everything, quarantined instance included. Throughout, the key material exists only on the "instances" (this file): never in
+ * the state or in anything the CLI prints, and every key object goes with its instance.
  */
-import { CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DescribeInstancesCommand, EC2Client, Instance } from "@aws-sdk/client-ec2";
-import { CreatePolicyCommand, GetRolePolicyCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolesCommand } from "@aws-sdk/client-iam";
+import { CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DescribeInstanceAttributeCommand, DescribeInstancesCommand, EC2Client, Instance } from "@aws-sdk/client-ec2";
+import { CreatePolicyCommand, GetInstanceProfileCommand, GetRolePolicyCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolesCommand } from "@aws-sdk/client-iam";
+import { GetObjectCommand, GetObjectTaggingCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { EngineWorkspace, PROJECT_ROOT, RunResult, StateResource, createWorkspace, exportedResources, setStructuredConfig, stackOutputs } from "./engine/engine";
@@ -22,26 +30,55 @@ import { TlsFront, startTlsFront } from "./engine/tlsFront";
 import { Moto, MotoRequest, awsClientConfig, startMoto } from "./support/moto";
 import { FAKE_KEYS, TenableFake, startTenableFake } from "./support/tenableFake";
 import { PROMOTION_TYPE, TEMPLATE_UUID } from "./support/promotionWorld";
+import { S3PolicyFront, frontOptionsFor, s3ClientFor, startS3PolicyFront } from "./support/s3PolicyFront";
+import { INSTANCE_ARN_TAG, keyObjectKey } from "../policies/keyNaming";
 
 const STACK = "e2e";
 const CRITICAL = { plugin_id: 201194, plugin_name: "OpenSSH < 9.8p1 Remote Code Execution (regreSSHion)", severity: 4, cve: ["CVE-2024-6387"] };
 const STEP_TIMEOUT = 8 * 60_000;
+const INSTANCE_KEY_TYPE = "pulumi-nodejs:dynamic/airlock:InstanceKey";
 
 jest.setTimeout(STEP_TIMEOUT);
 
 let moto: Moto;
 let tenable: TenableFake;
 let front: TlsFront;
+let s3front: S3PolicyFront;
 let ws: EngineWorkspace;
 let ec2: EC2Client;
 let iam: IAMClient;
 let vpcId: string;
 let subnetId: string;
 let booting: NodeJS.Timeout | undefined;
+/** Set by afterAll: a boot round still running then schedules no next one. */
+let bootingStopped = false;
 /** README's `up` line with its placeholders filled in. */
 let deployUp = "";
 /** Everything the CLI printed in this file, to search for secrets at the end. */
 const transcript: string[] = [];
+
+/** A key an "instance" generated and stored at first boot, and what became of its later writes. */
+interface InstanceKeyMaterial {
+    readonly name: string;
+    readonly instanceArn: string;
+    readonly roleName: string;
+    readonly bucket: string;
+    readonly kmsKeyArn: string;
+    readonly raw: Buffer;
+    readonly base64: string;
+    readonly hex: string;
+    /** The same write again (If-None-Match: *): S3 refuses it, 412. */
+    readonly secondWrite: string;
+    /** An overwrite without If-None-Match: the bucket policy refuses it, 403. */
+    readonly overwrite: string;
+}
+
+/** Every key the instances generated, by instance ARN (kept only here, as on the instances). */
+const instanceKeys = new Map<string, InstanceKeyMaterial>();
+/** First writes that did not succeed (each a failed boot). */
+const bootProblems: string[] = [];
+/** The last errors of the boot loop (for messages only). */
+const tickErrors: string[] = [];
 
 async function pulumi(args: readonly string[], opts: { allowFailure?: boolean } = {}): Promise<RunResult> {
     const r = await ws.pulumi(args, { allowFailure: opts.allowFailure });
@@ -61,22 +98,138 @@ async function instancesNamed(): Promise<Map<string, Instance>> {
     return byName;
 }
 
-/** Plays cloud-init: every running instance without a bootstrap signal tags itself `success`. */
+/** The shell-quoted values of the boot script's environment file, as the instance's user data carries them. */
+function bootEnvironment(userData: string): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const m of userData.matchAll(/^\s*(AIRLOCK_[A-Z_]+)=('(?:[^']|'\\'')*')\s*$/gm)) {
+        env[m[1] ?? ""] = (m[2] ?? "").slice(1, -1).replace(/'\\''/g, "'");
+    }
+    return env;
+}
+
+async function s3Status(p: Promise<unknown>): Promise<string> {
+    try {
+        await p;
+        return "200";
+    } catch (err) {
+        const e = err as { $metadata?: { httpStatusCode?: number }; name?: string };
+        return `${e.$metadata?.httpStatusCode ?? "?"} ${e.name ?? ""}`.trim();
+    }
+}
+
+/** An S3 client of the test, through the policy front: the deployer's, or an instance's (its role session). */
+function s3As(instance?: { arn: string; roleName: string }): S3Client {
+    return s3ClientFor(s3front, { ...awsClientConfig(moto), ...(instance === undefined ? {} : { instance }) });
+}
+
+/** The write-once PUT of airlock-boot.sh: If-None-Match, SSE-KMS under the vault key, tagged with the instance's ARN. */
+function putKeyOnce(client: S3Client, bucket: string, kmsKeyArn: string, instanceArn: string, body: Buffer, ifNoneMatch = true): Promise<unknown> {
+    return client.send(
+        new PutObjectCommand({
+            Bucket: bucket,
+            Key: keyObjectKey(instanceArn),
+            Body: body,
+            ...(ifNoneMatch ? { IfNoneMatch: "*" } : {}),
+            ServerSideEncryption: "aws:kms",
+            SSEKMSKeyId: kmsKeyArn,
+            Tagging: `${encodeURIComponent(INSTANCE_ARN_TAG)}=${encodeURIComponent(instanceArn)}`,
+        }),
+    );
+}
+
+/**
+ * What the first boot does for one instance, once its role holds the launch phase policy for it:
+ * generate 64 random bytes, store them once as `keys/<its ARN>` (as the instance, judged by its
+ * real phase policy and the real bucket policy), try writing again (If-None-Match) and
+ * overwriting, to record that both are refused. Returns false when the instance is not ready or
+ * the write failed.
+ *
+ * "For it": a replacement instance shares its predecessor's role, which holds the predecessor's
+ * policy until the new promotion grants launch rights; the boot script retries its write (with
+ * backoff) through that window, this loop waits it out instead, so that a failed write here is a
+ * real failure.
+ */
+async function firstBoot(i: Instance): Promise<boolean> {
+    const instanceId = i.InstanceId ?? "";
+    const profileName = i.IamInstanceProfile?.Arn?.split("/").pop();
+    if (profileName === undefined) return false;
+    const roleName = (await iam.send(new GetInstanceProfileCommand({ InstanceProfileName: profileName }))).InstanceProfile?.Roles?.[0]?.RoleName;
+    if (roleName === undefined) return false;
+    const account = i.IamInstanceProfile?.Arn?.split(":")[4] ?? "";
+    const instanceArn = `arn:aws:ec2:eu-west-1:${account}:instance/${instanceId}`;
+    if (instanceKeys.has(instanceArn)) return true;
+    const policy = await phasePolicy(roleName);
+    if (policy === undefined || !policy.includes(`/${keyObjectKey(instanceArn)}"`) || !policy.includes('"s3:PutObject"')) return false;
+    const userData = (await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: "userData" }))).UserData?.Value ?? "";
+    const env = bootEnvironment(Buffer.from(userData, "base64").toString("utf8"));
+    const bucket = env.AIRLOCK_KEY_BUCKET ?? "";
+    const kmsKeyArn = env.AIRLOCK_KMS_KEY_ARN ?? "";
+    const name = i.Tags?.find((t) => t.Key === "Name")?.Value ?? instanceId;
+    const raw = crypto.randomBytes(64);
+    const client = s3As({ arn: instanceArn, roleName });
+    try {
+        const first = await s3Status(putKeyOnce(client, bucket, kmsKeyArn, instanceArn, raw));
+        if (first !== "200") {
+            bootProblems.push(`${name} (${instanceArn}): first write of its key answered ${first}`);
+            return false;
+        }
+        const secondWrite = await s3Status(putKeyOnce(client, bucket, kmsKeyArn, instanceArn, crypto.randomBytes(64)));
+        const overwrite = await s3Status(putKeyOnce(client, bucket, kmsKeyArn, instanceArn, crypto.randomBytes(64), false));
+        instanceKeys.set(instanceArn, { name, instanceArn, roleName, bucket, kmsKeyArn, raw, base64: raw.toString("base64"), hex: raw.toString("hex"), secondWrite, overwrite });
+        return true;
+    } finally {
+        client.destroy();
+    }
+}
+
+/**
+ * Plays cloud-init: every running instance without a bootstrap signal stores its key (once its
+ * launch rights are there, see firstBoot) and then tags itself `success`.
+ */
 function startBooting(): void {
     const tick = async (): Promise<void> => {
         const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: "instance-state-name", Values: ["running"] }] }));
         for (const r of out.Reservations ?? []) {
             for (const i of r.Instances ?? []) {
-                if (i.InstanceId !== undefined && !(i.Tags ?? []).some((t) => t.Key === "airlock:bootstrap")) {
+                if (i.InstanceId !== undefined && !(i.Tags ?? []).some((t) => t.Key === "airlock:bootstrap") && (await firstBoot(i))) {
                     await ec2.send(new CreateTagsCommand({ Resources: [i.InstanceId], Tags: [{ Key: "airlock:bootstrap", Value: "success" }] }));
                 }
             }
         }
     };
     const loop = (): void => {
-        booting = setTimeout(() => void tick().catch(() => undefined).finally(loop), 200);
+        if (bootingStopped) return;
+        booting = setTimeout(
+            () =>
+                void tick()
+                    .catch((err: unknown) => void tickErrors.splice(0, Math.max(0, tickErrors.length - 9), String(err)))
+                    .finally(loop),
+            200,
+        );
     };
     loop();
+}
+
+/** The stored key of an instance (by name, the current one), as the test's "instance" generated it. */
+function keyOf(name: string): InstanceKeyMaterial {
+    const found = [...instanceKeys.values()].filter((k) => k.name === name).at(-1);
+    if (found === undefined) throw new Error(`instance ${name} stored no key (boot problems: ${bootProblems.join("; ") || "none"}; last boot loop errors: ${tickErrors.join("; ") || "none"})`);
+    return found;
+}
+
+/** The keys in the vault bucket (ListObjectsV2: a bucket request, which moto does not judge). */
+async function vaultKeys(bucket: string): Promise<string[]> {
+    const s3 = new S3Client({ ...awsClientConfig(moto), forcePathStyle: true });
+    try {
+        return ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key ?? "").sort();
+    } finally {
+        s3.destroy();
+    }
+}
+
+async function bodyOf(client: S3Client, bucket: string, key: string): Promise<Buffer> {
+    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
 }
 
 function promotionOf(resources: readonly StateResource[], instance: string): StateResource {
@@ -111,13 +264,17 @@ beforeAll(async () => {
     subnetId = subnet.Subnet?.SubnetId ?? "";
     tenable = await startTenableFake({ kind: "clean" });
     front = await startTlsFront(tenable.url);
-    ws = await createWorkspace({ env: { ...moto.env, AIRLOCK_POLL_INITIAL_MS: "100", NODE_EXTRA_CA_CERTS: front.caFile } });
+    s3front = await startS3PolicyFront(frontOptionsFor(moto));
+    // S3 through the policy front: for the test plugin and for the dynamic providers' SDK clients alike.
+    ws = await createWorkspace({ env: { ...moto.env, AWS_ENDPOINT_URL_S3: s3front.endpoint, AIRLOCK_POLL_INITIAL_MS: "100", NODE_EXTRA_CA_CERTS: front.caFile } });
     startBooting();
 }, STEP_TIMEOUT);
 
 afterAll(async () => {
+    bootingStopped = true;
     if (booting !== undefined) clearTimeout(booting);
     await ws?.cleanup();
+    await s3front?.stop();
     await front?.stop();
     await tenable?.stop();
     await moto?.stop();
@@ -184,6 +341,47 @@ describe("a stack's life through the Pulumi CLI", () => {
         expect((instance?.SecurityGroups ?? []).map((g) => g.GroupId)).toEqual([outputs.productionSecurityGroupId]);
         const roleName = String(promotion.inputs?.roleName);
         expect(await phasePolicy(roleName)).toBe(promotion.inputs?.productionPolicy);
+
+        // The instance stored its own key at first boot, in the vault the outputs name, under `keys/<its ARN>`.
+        const key = keyOf("web-1");
+        expect(key.instanceArn).toBe(instanceArnOf(web1?.instanceId, web1?.roleArn));
+        expect({ bucket: key.bucket, kmsKeyArn: key.kmsKeyArn }).toEqual({ bucket: outputs.keyBucketName, kmsKeyArn: outputs.kmsKeyArn });
+        expect(web1?.keyObjectKey).toBe(keyObjectKey(key.instanceArn));
+        expect(await vaultKeys(key.bucket)).toEqual([keyObjectKey(key.instanceArn)]);
+        // Write-once: the same write again is refused by S3 (If-None-Match), an overwrite by the bucket policy.
+        expect(key.secondWrite).toMatch(/^412\b/);
+        expect(key.overwrite).toMatch(/^403 AccessDenied/);
+        // In production it still reads its key, unchanged; the deployer reads no key.
+        const asWeb1 = s3As({ arn: key.instanceArn, roleName: key.roleName });
+        const asDeployer = s3As();
+        try {
+            expect((await bodyOf(asWeb1, key.bucket, keyObjectKey(key.instanceArn))).equals(key.raw)).toBe(true);
+            expect(await s3Status(bodyOf(asDeployer, key.bucket, keyObjectKey(key.instanceArn)))).toMatch(/^403 AccessDenied/);
+        } finally {
+            asWeb1.destroy();
+            asDeployer.destroy();
+        }
+    });
+
+    test("the key never reaches Pulumi: the state holds the key object by name only, and no key material", async () => {
+        const key = keyOf("web-1");
+        const resources = await exportedResources(ws, STACK);
+        const custody = resources.find((r) => r.type === INSTANCE_KEY_TYPE && r.urn.endsWith("::web-1-key"));
+        expect(custody?.id).toBe(keyObjectKey(key.instanceArn));
+        // Names only (and the dynamic provider's serialized code, which every dynamic resource carries).
+        const { __provider: provider, ...names } = custody?.outputs ?? {};
+        expect(typeof provider).toBe("string");
+        expect(names).toEqual({ instanceName: "web-1", region: "eu-west-1", bucketName: key.bucket, instanceArn: key.instanceArn, keyObjectKey: keyObjectKey(key.instanceArn) });
+        expect(custody?.inputs).toEqual(custody?.outputs);
+        // No resource that could hold content: no object, no random bytes.
+        expect(resources.map((r) => r.type).filter((t) => /bucketObject|^random:/.test(t))).toEqual([]);
+        // Neither the decrypted state nor anything stored holds the key (base64 or hex).
+        const decrypted = (await ws.pulumi(["stack", "export", "--show-secrets", "--stack", STACK])).stdout;
+        const stored = ws.stateFiles();
+        for (const secret of [key.base64, key.hex]) {
+            expect(decrypted.includes(secret)).toBe(false);
+            expect(stored.includes(secret)).toBe(false);
+        }
     });
 
     test("findings fail the up with the findings, and the instance is recorded in remediation", async () => {
@@ -246,7 +444,21 @@ describe("a stack's life through the Pulumi CLI", () => {
             expect(instance.dataVolumeId).toMatch(/^vol-/);
             expect(instance.privateIp).toMatch(/^10\.40\.1\.\d+$/);
             expect(instance.roleArn).toMatch(/^arn:aws:iam::\d{12}:role\/airlock\//);
-            expect(instance.keyObjectKey).toBe(`keys/${name}.key`);
+            const arn = instanceArnOf(instance.instanceId, instance.roleArn);
+            expect(instance.keyObjectKey).toBe(`keys/${arn}`);
+            expect(keyOf(name).instanceArn).toBe(arn);
+        }
+        // Each key object in the vault, tagged with its instance's ARN (the deployer may read tags, not keys).
+        const bucket = String(outputs.keyBucketName);
+        expect(await vaultKeys(bucket)).toEqual(Object.values(instances).map((i) => String(i.keyObjectKey)).sort());
+        const asDeployer = s3As();
+        try {
+            for (const instance of Object.values(instances)) {
+                const tags = (await asDeployer.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: String(instance.keyObjectKey) }))).TagSet ?? [];
+                expect(tags.map((t) => [t.Key, t.Value])).toEqual([[INSTANCE_ARN_TAG, instanceArnOf(instance.instanceId, instance.roleArn)]]);
+            }
+        } finally {
+            asDeployer.destroy();
         }
     });
 
@@ -351,9 +563,35 @@ describe("a stack's life through the Pulumi CLI", () => {
         expect((await pulumi(["up", "--yes", "--stack", STACK])).code).toBe(0);
         const roles = await iam.send(new ListRolesCommand({ PathPrefix: "/airlock/" }));
         expect((roles.Roles ?? []).map((r) => r.RoleName)).not.toContain(roleName);
+        // …and its key object went with it, deleted by its InstanceKey as the deployer.
+        const web4Key = keyObjectKey(keyOf("web-4").instanceArn);
+        expect(await vaultKeys(keyOf("web-4").bucket)).not.toContain(web4Key);
+        expect(s3front.decisions.filter((d) => d.key === web4Key && d.method === "DELETE").map((d) => [d.principalArn, d.decision])).toEqual([[expect.stringMatching(/:user\/moto$/), "Allowed"]]);
     });
 
-    test("destroy removes everything, a quarantined instance included: no phase policy, no key object, no role", async () => {
+    test("replacing an instance: the new one stores a new key under its new ARN, and the old key object is deleted", async () => {
+        tenable.setScript({ kind: "clean" });
+        const old = keyOf("web-2");
+        const oldVolume = (((await stackOutputs(ws, STACK)).instances as Record<string, Record<string, unknown>>)["web-2"])?.dataVolumeId;
+        const urn = (await exportedResources(ws, STACK)).find((r) => r.type === "aws:ec2/instance:Instance" && r.urn.endsWith("::web-2"))?.urn;
+        expect(urn).toBeDefined();
+        await pulumi(["up", "--yes", "--stack", STACK, "--replace", String(urn)]);
+        const replaced = keyOf("web-2");
+        expect(replaced.instanceArn).not.toBe(old.instanceArn);
+        const outputs = await stackOutputs(ws, STACK);
+        const web2 = (outputs.instances as Record<string, Record<string, unknown>>)["web-2"];
+        expect(web2?.phase).toBe("production");
+        expect(web2?.keyObjectKey).toBe(keyObjectKey(replaced.instanceArn));
+        // With a new key comes a new, blank data volume (the old one could never be opened again),
+        // named to the new instance by its tag.
+        expect(web2?.dataVolumeId).toMatch(/^vol-/);
+        expect(web2?.dataVolumeId).not.toBe(oldVolume);
+        expect((await instancesNamed()).get("web-2")?.Tags?.find((t) => t.Key === "airlock:data-volume")?.Value).toBe(web2?.dataVolumeId);
+        expect(await vaultKeys(old.bucket)).toEqual([keyObjectKey(keyOf("web-1").instanceArn), keyObjectKey(replaced.instanceArn)].sort());
+        expect(s3front.decisions.filter((d) => d.key === keyObjectKey(old.instanceArn) && d.method === "DELETE").map((d) => d.decision)).toEqual(["Allowed"]);
+    });
+
+    test("destroy removes everything, a quarantined instance included: no phase policy, no key object (each deleted by its InstanceKey), no role, no bucket; no key material anywhere", async () => {
         tenable.setScript({ kind: "findings", vulnerabilities: [CRITICAL] });
         await setInstances(["web-1", "web-2", "web-3"]);
         const failed = await pulumi(["up", "--yes", "--stack", STACK], { allowFailure: true });
@@ -363,22 +601,30 @@ describe("a stack's life through the Pulumi CLI", () => {
         const bucket = String((await stackOutputs(ws, STACK)).keyBucketName ?? resources.find((r) => r.type === "aws:s3/bucket:Bucket")?.id);
         const roleNames = resources.filter((r) => r.type === "aws:iam/role:Role").map((r) => String(r.id));
         expect(roleNames).toHaveLength(3);
-        // The key material, decrypted by the CLI (the state holds it encrypted, as a secret).
-        const keyMaterial = await luksKeyOf("web-3");
-        expect(keyMaterial.length).toBeGreaterThan(20);
+        // Three key objects, one per instance, each stored by its instance (the quarantined one's too).
+        const keys = ["web-1", "web-2", "web-3"].map((name) => keyObjectKey(keyOf(name).instanceArn)).sort();
+        expect(await vaultKeys(bucket)).toEqual(keys);
+        expect(bootProblems).toEqual([]);
 
         await pulumi(["destroy", "--yes", "--stack", STACK]);
         expect(await exportedResources(ws, STACK)).toEqual([]);
         expect((await instancesNamed()).size).toBe(0);
         const roles = await iam.send(new ListRolesCommand({ PathPrefix: "/airlock/" }));
         expect(roles.Roles ?? []).toEqual([]);
-        // The vault bucket is gone, which S3 (and moto) allow only once every key object is deleted.
+        // The vault bucket is gone, which S3 (and moto) allow only once every key object is deleted:
+        // each by its InstanceKey, as the deployer, through the policy front.
         expect((await fetch(`${moto.endpoint}/${bucket}`, { method: "HEAD" })).status).toBe(404);
+        for (const key of keys) {
+            expect(s3front.decisions.filter((d) => d.key === key && d.method === "DELETE" && d.decision === "Allowed").length).toBeGreaterThanOrEqual(1);
+        }
+        expect(s3front.problems).toEqual([]);
 
-        // No secret in plaintext in the state (history and backups included) or in anything the CLI printed.
+        // No secret in plaintext in the state (history and backups included) or in anything the CLI
+        // printed: the scanner's keys, and every key an instance generated (base64 and hex).
         const state = ws.stateFiles();
         const printed = transcript.join("\n");
-        for (const secret of [FAKE_KEYS.accessKey, FAKE_KEYS.secretKey, keyMaterial]) {
+        expect(instanceKeys.size).toBeGreaterThanOrEqual(4);
+        for (const secret of [FAKE_KEYS.accessKey, FAKE_KEYS.secretKey, ...[...instanceKeys.values()].flatMap((k) => [k.base64, k.hex])]) {
             expect(state.includes(secret)).toBe(false);
             expect(printed.includes(secret)).toBe(false);
         }
@@ -411,14 +657,7 @@ function isReadOnly(q: MotoRequest): boolean {
     return action !== undefined ? /^(Describe|Get|List)/.test(action) : q.method === "GET" || q.method === "HEAD";
 }
 
-/** The base64 LUKS key of an instance, from `pulumi stack export --show-secrets`. */
-async function luksKeyOf(instance: string): Promise<string> {
-    const r = await ws.pulumi(["stack", "export", "--show-secrets", "--stack", STACK]);
-    const doc = JSON.parse(r.stdout) as { deployment: { resources: StateResource[] } };
-    const key = doc.deployment.resources.find((x) => x.urn.endsWith(`::${instance}-luks-key`) && x.type === "random:index/randomBytes:RandomBytes");
-    // A secret in an export is {"4dabf…": "1b47…", plaintext: "<the value as JSON>"} (ciphertext without --show-secrets).
-    const secret = key?.outputs?.base64 as { plaintext?: string } | undefined;
-    const value = typeof secret?.plaintext === "string" ? (JSON.parse(secret.plaintext) as unknown) : undefined;
-    if (typeof value !== "string") throw new Error(`no key material for ${instance} in the decrypted state`);
-    return value;
+/** An instance's ARN from its id and its role's ARN (same account). */
+function instanceArnOf(instanceId: unknown, roleArn: unknown): string {
+    return `arn:aws:ec2:eu-west-1:${String(roleArn).split(":")[4]}:instance/${String(instanceId)}`;
 }

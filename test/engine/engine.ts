@@ -7,7 +7,7 @@
  *   <tmp>/project   a copy of the program (Pulumi.yaml, index.ts, components/, …; node_modules is
  *                   a link to the repository's), so stack files never land in the checkout
  *   <tmp>/home      PULUMI_HOME: the plugin cache holds the test provider plugins
- *                   (pulumi-resource-aws / -random at the lockfile's versions, see plugins.ts)
+ *                   (pulumi-resource-aws, and -random while installed, at the lockfile's versions; plugins.ts)
  *   <tmp>/state     the file backend (`pulumi login file://<tmp>/state`)
  *   <tmp>/bin       first on PATH: `pulumi`, the Node language host (languageHost.ts) and
  *                   `pulumi-resource-pulumi-nodejs` (the dynamic-provider host, the same one-line

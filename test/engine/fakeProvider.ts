@@ -1,6 +1,8 @@
 /**
- * A TEST-ONLY Pulumi resource provider plugin that stands in for `pulumi-resource-aws` and
- * `pulumi-resource-random` (whose binaries cannot be had here), backed by the moto AWS emulator.
+ * A TEST-ONLY Pulumi resource provider plugin that stands in for `pulumi-resource-aws` (whose
+ * binary cannot be had here), backed by the moto AWS emulator. As `random` it serves no resource
+ * at all: the program no longer uses @pulumi/random, but while the package is installed the
+ * language host reports it as a required plugin, so one answers at its version.
  *
  *   node -r ts-node/register/transpile-only test/engine/fakeProvider.ts <aws|random> [engine address]
  *
@@ -16,9 +18,8 @@
  *  - Configure answers `acceptSecrets: false, supportsPreview: false, acceptResources: false`:
  *      * secrets: the engine unwraps every secret before Check/Diff/Create/Read/Update/Delete/Invoke
  *        (this plugin sees plain values) and re-marks outputs whose same-named input held a secret
- *        (annotateSecrets). Computed secrets rely on the SDK's additionalSecretOutputs (RandomBytes
- *        sets base64/hex itself; SecureInstance sets contentBase64), so state stays encrypted. The
- *        plugin never logs or echoes property values in errors (a key object's content included).
+ *        (annotateSecrets). Computed secrets would rely on the SDK's additionalSecretOutputs. The
+ *        plugin never logs or echoes property values in errors.
  *      * preview: the engine never calls Create/Update with `preview: true`; it returns the inputs
  *        as the state, so computed outputs (ids, ARNs) are unknown in preview, as with the real
  *        provider, and a preview makes no AWS change. Check, Diff and Invoke DO run at preview
@@ -37,25 +38,26 @@
  *    ErrorResourceInitFailed (partial state), like the bridged provider.
  *  - Unknown resource types and invoke tokens fail loudly, naming the token.
  *
- * AWS: EC2, IAM and STS go through the AWS SDK v3 clients in the project's dependencies. S3, KMS
- * and SSM have no SDK client in package.json, so they are spoken directly (SigV4-signed HTTP,
- * REST-XML for S3, JSON 1.1 for KMS/SSM) with the small client below. Every endpoint comes from
+ * AWS: EC2, IAM and STS go through the AWS SDK v3 clients in the project's dependencies. KMS and
+ * SSM have no SDK client in package.json (and this plugin's S3 client predates @aws-sdk/client-s3
+ * there), so they are spoken directly (SigV4-signed HTTP, REST-XML for S3, JSON 1.1 for KMS/SSM)
+ * with the small client below. Every endpoint comes from
  * AWS_ENDPOINT_URL[_<SERVICE>]; Configure refuses to run unless it is a loopback address, so this
  * plugin can never touch real AWS. Region: provider config `region`, else AWS_REGION /
  * AWS_DEFAULT_REGION.
  *
- * moto evaluates bucket policies on object requests, but no condition keys: any `Principal: "*"`
- * statement with a condition denies (Allow or Deny alike), so the key bucket's TLS-only statement
- * alone would block every upload. The plugin evaluates the bucket policy itself, as S3 would for
- * the deployer (an account administrator) over HTTPS, with @cloud-copilot/iam-simulate
- * (test/support/iamSimulator.ts), refuses what it explicitly denies (AccessDenied) and sends the rest
- * with the policy lifted for the request (object requests to one bucket are serialized).
+ * moto enforces bucket policies on object requests without evaluating conditions: every Deny
+ * statement whose action and resource match denies, so under the key vault's policy every object
+ * request would be refused. Object requests (the bucket's emptying with forceDestroy) therefore go
+ * through test/support/s3PolicyFront.ts (AWS_ENDPOINT_URL_S3), which judges them as S3 would, for
+ * the deployer, and the plugin refuses an object answer that did not come through a front.
+ * getCallerIdentity answers a user as STS does, `arn:aws:iam::<account>:user/<name>` (moto says
+ * `arn:aws:sts::…`), so the program can name the deployer in the vault's policy.
  *
  * Where moto is laxer than AWS, the plugin enforces AWS's behaviour itself (each message says so):
  * deleting a security group still used by a network interface or referenced by another group's
  * rule (DependencyViolation), attaching a volume that is already attached (VolumeInUse), an AMI
- * whose architecture does not match the instance type, bucket policies over 20 KB, and an object
- * with more than 10 tags (moto refuses it but keeps the object; S3 stores nothing). moto itself
+ * whose architecture does not match the instance type and bucket policies over 20 KB. moto itself
  * enforces DeleteConflict on DeleteRole (inline policies, attached policies, instance profiles),
  * BucketNotEmpty and 50 tags per EC2 resource.
  *
@@ -85,6 +87,7 @@ import * as statusproto from "@pulumi/pulumi/proto/status_pb";
 import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import * as emptyproto from "google-protobuf/google/protobuf/empty_pb";
 import * as anyproto from "google-protobuf/google/protobuf/any_pb";
+import { FRONT_MARKER_HEADER, callerIamArn } from "../support/s3PolicyFront";
 import { SECRET_SIG, SIG_KEY, UNKNOWN_SENTINELS } from "../support/wire";
 
 type Grpc = typeof import("@grpc/grpc-js");
@@ -95,10 +98,23 @@ const grpc: Grpc = require(require.resolve("@grpc/grpc-js", { paths: [pulumiDir]
 export type Props = Record<string, unknown>;
 export type PluginKind = "aws" | "random";
 
-/** The version of the real provider this plugin impersonates: the SDK package's version in node_modules. */
-export function pluginVersion(kind: PluginKind): string {
-    const pkg = kind === "aws" ? "@pulumi/aws/package.json" : "@pulumi/random/package.json";
-    const info = JSON.parse(fs.readFileSync(require.resolve(pkg), "utf8")) as { version?: string; pulumi?: { version?: string } };
+/** Every kind of plugin this file can stand in for. */
+export const PLUGIN_KINDS: readonly PluginKind[] = ["aws", "random"];
+
+/**
+ * The version of the real provider this plugin impersonates: the SDK package's version in
+ * node_modules; undefined when the package is not installed (the program does not use it, so the
+ * CLI never asks for that plugin).
+ */
+export function pluginVersion(kind: PluginKind): string | undefined {
+    const pkg = `@pulumi/${kind}/package.json`;
+    let file: string;
+    try {
+        file = require.resolve(pkg);
+    } catch {
+        return undefined;
+    }
+    const info = JSON.parse(fs.readFileSync(file, "utf8")) as { version?: string; pulumi?: { version?: string } };
     const version = info.pulumi?.version ?? info.version;
     if (!version) throw new Error(`fakeProvider: no version in ${pkg}`);
     return version.replace(/^v/, "");
@@ -703,30 +719,16 @@ export interface S3Request {
     readonly body?: Uint8Array | string;
 }
 
-/** The IAM action S3 authorizes for an object request. */
-export function s3ObjectAction(method: string, query: Record<string, string> = {}): string {
-    if ("tagging" in query) return method === "GET" ? "s3:GetObjectTagging" : method === "PUT" ? "s3:PutObjectTagging" : "s3:DeleteObjectTagging";
-    if (method === "PUT") return "s3:PutObject";
-    if (method === "DELETE") return "versionId" in query ? "s3:DeleteObjectVersion" : "s3:DeleteObject";
-    return "versionId" in query ? "s3:GetObjectVersion" : "s3:GetObject";
-}
-
-/** The S3 condition keys a PutObject request carries (its SSE headers). */
-export function s3RequestContext(req: S3Request): Record<string, string> {
-    const context: Record<string, string> = {};
-    if (req.method !== "PUT" || (req.query && "tagging" in req.query)) return context;
-    const headers = Object.fromEntries(Object.entries(req.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-    for (const key of ["x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id"]) {
-        const v = headers[key];
-        if (v !== undefined) context[`s3:${key}`] = v;
-    }
-    return context;
-}
-
 /** S3: REST-XML, path-style addressing (moto serves path-style on an IP endpoint). */
 async function s3Call(region: string, req: S3Request): Promise<HttpAnswer> {
     const keyPath = req.key === undefined ? "" : `/${req.key.split("/").map(encodeRfc3986).join("/")}`;
     const answer = await signedFetch("s3", region, { method: req.method, path: `/${encodeRfc3986(req.bucket)}${keyPath}`, query: req.query, headers: req.headers, body: req.body });
+    if (req.key !== undefined && answer.headers.get(FRONT_MARKER_HEADER) === null) {
+        // moto alone would judge it under the bucket policy without conditions (see the header).
+        throw new Error(
+            `fakeProvider: the object request ${req.method} s3://${req.bucket}/${req.key} did not go through the S3 policy front; point AWS_ENDPOINT_URL_S3 at test/support/s3PolicyFront.ts`,
+        );
+    }
     if (answer.status >= 300) {
         const code = xmlText(answer.body, "Code") ?? (answer.status === 404 ? "NotFound" : answer.status === 403 ? "Forbidden" : `HTTP${answer.status}`);
         const message = xmlText(answer.body, "Message") ?? (answer.body.slice(0, 300) || `HTTP ${answer.status}`);
@@ -763,7 +765,6 @@ class Aws {
     readonly sts: stssdk.STSClient;
     private account?: Promise<string>;
     private readonly standInImages = new Map<Architecture, Promise<ec2sdk.Image>>();
-    private readonly bucketQueues = new Map<string, Promise<unknown>>();
 
     constructor(
         readonly region: string,
@@ -796,74 +797,9 @@ class Aws {
         return jsonCall("ssm", this.region, action, input);
     }
 
-    /**
-     * An S3 request. Object requests step around moto's bucket-policy evaluation, which denies every
-     * object request under a `Principal: "*"` statement with a condition, Allow or Deny alike (moto
-     * evaluates no condition keys; the key bucket's TLS-only statement alone would deny the deployer's
-     * uploads, which S3 allows over HTTPS). Instead the policy is evaluated here, as S3 would for the
-     * deployer over TLS (simulateObjectRequest), and the request is sent with the policy lifted for
-     * its duration. Requests to one bucket are serialized so that nothing else sees the gap.
-     */
+    /** An S3 request (object requests go through the S3 policy front, which judges them as S3 would). */
     s3(req: S3Request): Promise<HttpAnswer> {
-        if (req.key !== undefined) return this.serialized(req.bucket, () => this.objectRequest(req));
-        if (req.query && "policy" in req.query && req.method !== "GET") return this.serialized(req.bucket, () => s3Call(this.region, req));
         return s3Call(this.region, req);
-    }
-
-    private serialized<T>(bucket: string, run: () => Promise<T>): Promise<T> {
-        const previous = this.bucketQueues.get(bucket) ?? Promise.resolve();
-        const next = previous.then(run, run);
-        const settled = next.then(
-            () => undefined,
-            () => undefined,
-        );
-        this.bucketQueues.set(bucket, settled);
-        void settled.then(() => {
-            if (this.bucketQueues.get(bucket) === settled) this.bucketQueues.delete(bucket);
-        });
-        return next;
-    }
-
-    private async objectRequest(req: S3Request): Promise<HttpAnswer> {
-        let policy: string | undefined;
-        try {
-            policy = (await s3Call(this.region, { method: "GET", bucket: req.bucket, query: { policy: "" } })).body;
-        } catch (err) {
-            if (!isNotFound(err, "NoSuchBucketPolicy", "NoSuchBucket")) throw err;
-        }
-        if (policy === undefined || policy.trim() === "") return s3Call(this.region, req);
-        const action = s3ObjectAction(req.method, req.query);
-        const decision = await this.simulateObjectRequest(policy, action, `arn:${this.partition.partition}:s3:::${req.bucket}/${req.key}`, s3RequestContext(req));
-        if (decision === "ExplicitlyDenied") {
-            throw new AwsError("AccessDenied", `Access Denied: the bucket policy of ${req.bucket} denies ${action} on ${req.key} to the deployer (evaluated by the test plugin)`, 403);
-        }
-        await s3Call(this.region, { method: "DELETE", bucket: req.bucket, query: { policy: "" } });
-        try {
-            return await s3Call(this.region, req);
-        } finally {
-            await s3Call(this.region, { method: "PUT", bucket: req.bucket, query: { policy: "" }, headers: { "content-type": "application/json" }, body: policy });
-        }
-    }
-
-    /**
-     * How S3 decides a request of the deployer (an administrator of the account, over HTTPS) under a
-     * bucket policy: @cloud-copilot/iam-simulate through test/support/iamSimulator.ts.
-     */
-    private async simulateObjectRequest(policy: string, action: string, resource: string, context: Record<string, string>): Promise<string> {
-        const { simulate } = require("../support/iamSimulator") as typeof import("../support/iamSimulator");
-        const me = await this.sts.send(new stssdk.GetCallerIdentityCommand({}));
-        const account = me.Account ?? (await this.accountId());
-        // moto answers "arn:aws:sts::<account>:user/moto" for an IAM user; IAM spells a user "arn:aws:iam::<account>:user/...".
-        const principal = (me.Arn ?? `arn:${this.partition.partition}:iam::${account}:user/deployer`).replace(/^arn:([^:]+):sts::(\d{12}):user\//, "arn:$1:iam::$2:user/");
-        return simulate({
-            identityPolicies: [{ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }],
-            resourcePolicy: JSON.parse(policy) as object,
-            principal,
-            action,
-            resource,
-            resourceAccount: account,
-            context: { "aws:SecureTransport": "true", ...context },
-        });
     }
 
     /** tagsAll: the provider's default tags under the resource's own. */
@@ -1021,19 +957,6 @@ export const RESOURCE_SPECS: Readonly<Record<string, ResourceSpec>> = {
         replaceOnChange: ["bucket", "region"],
         required: ["bucket", "policy"],
     },
-    "aws:s3/bucketObjectv2:BucketObjectv2": {
-        replaceOnChange: ["bucket", "key", "region"],
-        required: ["bucket", "key"],
-        exactMaps: ["tags", "metadata"],
-        stateOnly: ["forceDestroy"],
-        validate: (news) => {
-            const given = ["content", "contentBase64", "source"].filter((k) => news[k] !== undefined);
-            const failures: CheckFailure[] = [];
-            if (given.length > 1) failures.push({ property: given[1] as string, reason: `"${given.join('" and "')}" conflict: set only one of content, contentBase64 and source.` });
-            if (news["source"] !== undefined) failures.push({ property: "source", reason: "fakeProvider: asset `source` is not supported by the test plugin; use content or contentBase64." });
-            return failures;
-        },
-    },
     "aws:iam/role:Role": {
         replaceOnChange: ["name", "namePrefix", "path"],
         required: ["assumeRolePolicy"],
@@ -1089,6 +1012,11 @@ export const RESOURCE_SPECS: Readonly<Record<string, ResourceSpec>> = {
         required: ["deviceName", "instanceId", "volumeId"],
         stateOnly: ["forceDetach", "skipDestroy", "stopInstanceBeforeDetaching"],
     },
+    "aws:ec2/tag:Tag": {
+        // terraform-provider-aws aws_ec2_tag: resource_id and key force a new tag; value changes in place.
+        replaceOnChange: ["resourceId", "key", "region"],
+        required: ["resourceId", "key", "value"],
+    },
     "aws:ec2/securityGroup:SecurityGroup": {
         replaceOnChange: ["name", "namePrefix", "description", "vpcId", "region"],
         exactMaps: ["tags"],
@@ -1106,16 +1034,6 @@ export const RESOURCE_SPECS: Readonly<Record<string, ResourceSpec>> = {
         required: ["securityGroupId", "ipProtocol"],
         exactlyOneOf: [["cidrIpv4", "cidrIpv6", "prefixListId", "referencedSecurityGroupId"]],
         exactMaps: ["tags"],
-    },
-    "random:index/randomBytes:RandomBytes": {
-        replaceOnChange: ["length", "keepers"],
-        required: ["length"],
-        validate: (news) => {
-            const length = news["length"];
-            return typeof length === "number" && (!Number.isInteger(length) || length < 1)
-                ? [{ property: "length", reason: `Attribute length value must be at least 1, got: ${length}` }]
-                : [];
-        },
     },
 };
 
@@ -1522,162 +1440,6 @@ const bucketPolicy = bucketSubresource({
     },
     outputs: (doc, inputs) => ({ policy: keepEquivalentPolicy(inputs["policy"], doc) }),
 });
-
-/** Headers of a PutObject from BucketObjectv2 inputs (the body separately). */
-export function objectPutHeaders(inputs: Props, tags: Tags): Record<string, string> {
-    const headers: Record<string, string> = {};
-    const set = (name: string, key: string): void => {
-        const v = str(inputs, key);
-        if (v !== undefined) headers[name] = v;
-    };
-    set("content-type", "contentType");
-    set("cache-control", "cacheControl");
-    set("content-disposition", "contentDisposition");
-    set("content-encoding", "contentEncoding");
-    set("content-language", "contentLanguage");
-    set("x-amz-storage-class", "storageClass");
-    set("x-amz-server-side-encryption", "serverSideEncryption");
-    set("x-amz-server-side-encryption-aws-kms-key-id", "kmsKeyId");
-    set("x-amz-website-redirect-location", "websiteRedirect");
-    const bucketKey = bool(inputs, "bucketKeyEnabled");
-    if (bucketKey !== undefined) headers["x-amz-server-side-encryption-bucket-key-enabled"] = String(bucketKey);
-    for (const [k, v] of Object.entries(tagsOf(inputs["metadata"]))) headers[`x-amz-meta-${k.toLowerCase()}`] = v;
-    if (Object.keys(tags).length > 0) {
-        headers["x-amz-tagging"] = Object.entries(tags)
-            .map(([k, v]) => `${encodeRfc3986(k)}=${encodeRfc3986(v)}`)
-            .join("&");
-    }
-    return headers;
-}
-
-function objectBody(inputs: Props): Uint8Array {
-    const base64 = inputs["contentBase64"];
-    if (typeof base64 === "string") return new Uint8Array(Buffer.from(base64, "base64"));
-    const content = inputs["content"];
-    return new Uint8Array(Buffer.from(typeof content === "string" ? content : "", "utf8"));
-}
-
-async function objectTags(aws: Aws, bucket: string, key: string): Promise<Tags> {
-    return parseTagSet((await aws.s3({ method: "GET", bucket, key, query: { tagging: "" } })).body);
-}
-
-async function objectOutputs(aws: Aws, bucket: string, key: string, inputs: Props): Promise<Props | undefined> {
-    let head: HttpAnswer;
-    try {
-        head = await aws.s3({ method: "HEAD", bucket, key });
-    } catch (err) {
-        if (isNotFound(err, "NoSuchKey", "NoSuchBucket", "NotFound")) return undefined;
-        throw err;
-    }
-    const all = await objectTags(aws, bucket, key);
-    const own = tagsOf(inputs["tags"]);
-    const h = (name: string): string | undefined => head.headers.get(name) ?? undefined;
-    return {
-        ...inputs,
-        bucket,
-        key,
-        arn: `arn:${aws.partition.partition}:s3:::${bucket}/${key}`,
-        etag: (h("etag") ?? "").replace(/"/g, ""),
-        versionId: h("x-amz-version-id") ?? "",
-        contentType: h("content-type") ?? str(inputs, "contentType") ?? "binary/octet-stream",
-        serverSideEncryption: h("x-amz-server-side-encryption") ?? "",
-        kmsKeyId: h("x-amz-server-side-encryption-aws-kms-key-id") ?? str(inputs, "kmsKeyId") ?? "",
-        bucketKeyEnabled: h("x-amz-server-side-encryption-bucket-key-enabled") === "true",
-        storageClass: h("x-amz-storage-class") ?? "STANDARD",
-        forceDestroy: bool(inputs, "forceDestroy") ?? false,
-        tags: Object.fromEntries(Object.entries(all).filter(([k]) => k in own || !(k in aws.defaultTags))),
-        tagsAll: all,
-        region: aws.region,
-    };
-}
-
-function objectId(id: string, state: Props): { bucket: string; key: string } {
-    const bucket = str(state, "bucket");
-    const key = str(state, "key");
-    if (bucket && key) return { bucket, key };
-    const slash = id.indexOf("/");
-    if (slash < 0) throw new Error(`fakeProvider: cannot tell the bucket of object ${id}`);
-    return { bucket: id.slice(0, slash), key: id.slice(slash + 1) };
-}
-
-/** S3's limit of tags per object. */
-export const S3_OBJECT_TAG_LIMIT = 10;
-
-/**
- * S3 refuses a PutObject with more than 10 tags and stores nothing; moto refuses it too but keeps the
- * object. Checked here first, with S3's error, so that a failed create leaves nothing behind.
- */
-function checkObjectTags(tags: Tags): void {
-    const count = Object.keys(tags).length;
-    if (count > S3_OBJECT_TAG_LIMIT) {
-        throw new AwsError("BadRequest", `Object tags cannot be greater than ${S3_OBJECT_TAG_LIMIT} (${count} given; checked by the test plugin before moto, which would keep the object)`, 400);
-    }
-}
-
-const OBJECT_CONTENT_KEYS = [
-    "content",
-    "contentBase64",
-    "contentType",
-    "cacheControl",
-    "contentDisposition",
-    "contentEncoding",
-    "contentLanguage",
-    "storageClass",
-    "serverSideEncryption",
-    "kmsKeyId",
-    "bucketKeyEnabled",
-    "metadata",
-    "websiteRedirect",
-    "etag",
-    "sourceHash",
-];
-
-const s3Object: Handler = {
-    async create(aws, { inputs }) {
-        const bucket = str(inputs, "bucket") as string;
-        const key = str(inputs, "key") as string;
-        const tags = aws.tagsAll(tagsOf(inputs["tags"]));
-        checkObjectTags(tags);
-        await aws.s3({ method: "PUT", bucket, key, headers: objectPutHeaders(inputs, tags), body: objectBody(inputs) });
-        const outputs = await objectOutputs(aws, bucket, key, inputs);
-        if (!outputs) throw new Error(`fakeProvider: object ${key} in ${bucket} vanished right after creation`);
-        // The bridged provider's id of an aws_s3_object is its key.
-        return { id: key, outputs };
-    },
-    read(aws, id, state, inputs) {
-        const { bucket, key } = objectId(id, state);
-        return objectOutputs(aws, bucket, key, inputs);
-    },
-    async update(aws, id, { olds, news, changed }) {
-        const { bucket, key } = objectId(id, olds);
-        const rest = new Set(changed);
-        const tags = aws.tagsAll(tagsOf(news["tags"]));
-        checkObjectTags(tags);
-        const contentChanged = OBJECT_CONTENT_KEYS.some((k) => rest.has(k));
-        if (contentChanged) {
-            await aws.s3({ method: "PUT", bucket, key, headers: objectPutHeaders(news, tags), body: objectBody(news) });
-        } else if (rest.has("tags")) {
-            if (Object.keys(tags).length === 0) await aws.s3({ method: "DELETE", bucket, key, query: { tagging: "" } });
-            else {
-                const body = tagSetXml(tags);
-                await aws.s3({ method: "PUT", bucket, key, query: { tagging: "" }, headers: { "content-type": "application/xml", "content-md5": md5Base64(body) }, body });
-            }
-        }
-        for (const k of [...OBJECT_CONTENT_KEYS, "tags", ...(RESOURCE_SPECS["aws:s3/bucketObjectv2:BucketObjectv2"]?.stateOnly ?? [])]) rest.delete(k);
-        if (rest.size > 0) unsupportedUpdate("aws:s3/bucketObjectv2:BucketObjectv2", [...rest]);
-        const outputs = await objectOutputs(aws, bucket, key, news);
-        if (!outputs) throw new Error(`fakeProvider: object ${key} in ${bucket} is gone`);
-        return outputs;
-    },
-    async delete(aws, id, state) {
-        const { bucket, key } = objectId(id, state);
-        try {
-            await aws.s3({ method: "DELETE", bucket, key });
-        } catch (err) {
-            if (!isNotFound(err, "NoSuchKey", "NoSuchBucket")) throw err;
-        }
-    },
-};
 
 // --- IAM -------------------------------------------------------------------------------------
 
@@ -2349,6 +2111,57 @@ const volumeAttachment: Handler = {
     },
 };
 
+/** An aws_ec2_tag's id, `<resource id>,<key>` (tftags.SetResourceID), back into its parts. */
+export function ec2TagIdParts(id: string): { resourceId: string; key: string } {
+    const comma = id.indexOf(",");
+    if (comma <= 0) throw new Error(`fakeProvider: ${JSON.stringify(id)} is not an EC2 tag id (<resource id>,<key>)`);
+    return { resourceId: id.slice(0, comma), key: id.slice(comma + 1) };
+}
+
+async function ec2TagValue(aws: Aws, resourceId: string, key: string): Promise<string | undefined> {
+    const out = await aws.ec2.send(new ec2sdk.DescribeTagsCommand({ Filters: [{ Name: "resource-id", Values: [resourceId] }, { Name: "key", Values: [key] }] }));
+    return out.Tags?.find((t) => t.ResourceId === resourceId && t.Key === key)?.Value;
+}
+
+/** One tag on an EC2 resource owned by its own resource (aws.ec2.Tag), beside the resource's own tags. */
+const ec2Tag: Handler = {
+    async create(aws, { inputs }) {
+        const resourceId = str(inputs, "resourceId") as string;
+        const key = str(inputs, "key") as string;
+        const value = typeof inputs["value"] === "string" ? inputs["value"] : "";
+        await aws.ec2.send(new ec2sdk.CreateTagsCommand({ Resources: [resourceId], Tags: [{ Key: key, Value: value }] }));
+        return { id: `${resourceId},${key}`, outputs: { ...inputs, resourceId, key, value, region: aws.region } };
+    },
+    async read(aws, id, state, inputs) {
+        const { resourceId, key } = ec2TagIdParts(id);
+        let value: string | undefined;
+        try {
+            value = await ec2TagValue(aws, resourceId, key);
+        } catch (err) {
+            if (isNotFound(err, "InvalidInstanceID.NotFound", "InvalidID")) return undefined;
+            throw err;
+        }
+        return value === undefined ? undefined : { ...inputs, ...state, resourceId, key, value, region: aws.region };
+    },
+    async update(aws, id, { news, changed }) {
+        const { resourceId, key } = ec2TagIdParts(id);
+        const rest = new Set(changed);
+        if (rest.delete("value")) {
+            await aws.ec2.send(new ec2sdk.CreateTagsCommand({ Resources: [resourceId], Tags: [{ Key: key, Value: String(news["value"] ?? "") }] }));
+        }
+        if (rest.size > 0) unsupportedUpdate("aws:ec2/tag:Tag", [...rest]);
+        return { ...news, resourceId, key, region: aws.region };
+    },
+    async delete(aws, id) {
+        const { resourceId, key } = ec2TagIdParts(id);
+        try {
+            await aws.ec2.send(new ec2sdk.DeleteTagsCommand({ Resources: [resourceId], Tags: [{ Key: key }] }));
+        } catch (err) {
+            if (!isNotFound(err, "InvalidInstanceID.NotFound", "InvalidID")) throw err;
+        }
+    },
+};
+
 async function describeGroup(aws: Aws, groupId: string): Promise<ec2sdk.SecurityGroup | undefined> {
     try {
         return (await aws.ec2.send(new ec2sdk.DescribeSecurityGroupsCommand({ GroupIds: [groupId] }))).SecurityGroups?.[0];
@@ -2601,26 +2414,6 @@ function securityGroupRule(direction: "ingress" | "egress"): Handler {
     };
 }
 
-// --- random ----------------------------------------------------------------------------------
-
-const randomBytes: Handler = {
-    async create(_aws, { inputs }) {
-        const length = num(inputs, "length") as number;
-        const bytes = crypto.randomBytes(length);
-        // terraform-provider-random's id of random_bytes is the constant "none".
-        return { id: "none", outputs: { ...inputs, length, base64: bytes.toString("base64"), hex: bytes.toString("hex") } };
-    },
-    async read(_aws, _id, state) {
-        return state;
-    },
-    async update(_aws, _id, { olds, news }) {
-        return { ...news, base64: olds["base64"], hex: olds["hex"] };
-    },
-    async delete() {
-        // Nothing to delete.
-    },
-};
-
 export const HANDLERS: Readonly<Record<string, Handler>> = {
     "aws:kms/key:Key": kmsKey,
     "aws:kms/alias:Alias": kmsAlias,
@@ -2629,17 +2422,16 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": publicAccessBlock,
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": encryptionConfiguration,
     "aws:s3/bucketPolicy:BucketPolicy": bucketPolicy,
-    "aws:s3/bucketObjectv2:BucketObjectv2": s3Object,
     "aws:iam/role:Role": iamRole,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": rolePolicyAttachment,
     "aws:iam/instanceProfile:InstanceProfile": instanceProfile,
     "aws:ebs/volume:Volume": ebsVolume,
     "aws:ec2/instance:Instance": ec2Instance,
     "aws:ec2/volumeAttachment:VolumeAttachment": volumeAttachment,
+    "aws:ec2/tag:Tag": ec2Tag,
     "aws:ec2/securityGroup:SecurityGroup": securityGroup,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": securityGroupRule("ingress"),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": securityGroupRule("egress"),
-    "random:index/randomBytes:RandomBytes": randomBytes,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -2655,7 +2447,8 @@ export const INVOKES: Readonly<Record<string, Invoke>> = {
     },
     "aws:index/getCallerIdentity:getCallerIdentity": async (aws) => {
         const me = await aws.sts.send(new stssdk.GetCallerIdentityCommand({}));
-        return { id: me.Account ?? "", accountId: me.Account ?? "", arn: me.Arn ?? "", userId: me.UserId ?? "" };
+        // moto answers arn:aws:sts::<account>:user/<name> for a user; STS answers the IAM ARN.
+        return { id: me.Account ?? "", accountId: me.Account ?? "", arn: callerIamArn(me.Arn ?? ""), userId: me.UserId ?? "" };
     },
     "aws:index/getRegion:getRegion": async (aws, args) => {
         const name = str(args, "name") ?? str(args, "region") ?? aws.region;
@@ -2863,6 +2656,7 @@ function logLine(line: string): void {
 /** Builds the ResourceProvider service implementation of one plugin process. */
 export function createService(kind: PluginKind): Record<string, (call: UnaryCall<never>, callback: Callback<unknown>) => void> {
     const version = pluginVersion(kind);
+    if (version === undefined) throw new Error(`fakeProvider: @pulumi/${kind} is not installed; there is no ${kind} provider to stand in for`);
     let aws: Aws | undefined;
     let configureError: string | undefined;
 

@@ -72,10 +72,13 @@ describe("requiredPlugins", () => {
         ]);
     });
 
-    it("finds this project's aws and random providers at the lockfile's versions", () => {
+    it("finds this project's aws provider (and random, while installed) at the lockfile's versions", () => {
         const root = path.resolve(__dirname, "..", "..");
         const names = requiredPlugins(root).map((p) => `${p.name}@${p.version}`);
         const version = (name: string): string => (JSON.parse(fs.readFileSync(path.join(root, "node_modules", "@pulumi", name, "package.json"), "utf8")) as { version: string }).version;
-        expect(names).toEqual(expect.arrayContaining([`aws@v${version("aws")}`, `random@v${version("random")}`]));
+        expect(names).toContain(`aws@v${version("aws")}`);
+        const random = fs.existsSync(path.join(root, "node_modules", "@pulumi", "random", "package.json"));
+        expect(names.some((n) => n.startsWith("random@"))).toBe(random);
+        if (random) expect(names).toContain(`random@v${version("random")}`);
     });
 });

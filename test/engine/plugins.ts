@@ -1,6 +1,7 @@
 /**
  * Installs the test provider plugins (fakeProvider.ts) into a PULUMI_HOME's plugin cache, where the
- * Pulumi CLI looks for `pulumi-resource-aws` and `pulumi-resource-random`.
+ * Pulumi CLI looks for `pulumi-resource-aws` (and `pulumi-resource-random`, while its SDK package is
+ * installed).
  *
  * The cache layout, as the CLI reads it (github.com/pulumi/pulumi/sdk/v3@v3.276.0,
  * go/common/workspace/plugins.go):
@@ -27,7 +28,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { pluginVersion, PluginKind } from "./fakeProvider";
+import { PLUGIN_KINDS, pluginVersion, PluginKind } from "./fakeProvider";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 const FAKE_PROVIDER = path.join(__dirname, "fakeProvider.ts");
@@ -66,16 +67,18 @@ export function wrapperScript(kind: PluginKind, node: string): string {
 }
 
 /**
- * Writes `<pulumiHome>/plugins/resource-aws-v<@pulumi/aws version>/pulumi-resource-aws` and
- * `.../resource-random-v<@pulumi/random version>/pulumi-resource-random` (executable wrappers that run
- * fakeProvider.ts with `node`), removing any `.partial` marker that would hide them.
+ * Writes `<pulumiHome>/plugins/resource-aws-v<@pulumi/aws version>/pulumi-resource-aws` and, while
+ * @pulumi/random is installed, `.../resource-random-v<its version>/pulumi-resource-random`
+ * (executable wrappers that run fakeProvider.ts with `node`), removing any `.partial` marker that
+ * would hide them. A kind whose SDK package is not installed is skipped: nothing asks for it.
  */
 export function installTestPlugins(pulumiHome: string, opts: { node: string }): InstalledPlugin[] {
     if (!path.isAbsolute(opts.node)) throw new Error(`installTestPlugins: node must be an absolute path, not ${JSON.stringify(opts.node)}`);
     if (!fs.existsSync(opts.node)) throw new Error(`installTestPlugins: no node at ${opts.node}`);
     const installed: InstalledPlugin[] = [];
-    for (const kind of ["aws", "random"] as const) {
+    for (const kind of PLUGIN_KINDS) {
         const version = pluginVersion(kind);
+        if (version === undefined) continue;
         const { dir, executable } = pluginLocation(pulumiHome, kind, version);
         fs.mkdirSync(dir, { recursive: true });
         fs.rmSync(`${dir}.partial`, { force: true });
