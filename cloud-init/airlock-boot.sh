@@ -1,7 +1,8 @@
 #!/bin/bash
 # Airlock first boot and unlock. Installed as /usr/local/sbin/airlock-boot by cloud-init.
 #
-#   airlock-boot first-boot   generate the instance's LUKS key and store it once in its key object
+#   airlock-boot first-boot   read the data volume's id from the instance's tag (IMDS), then
+#                             generate the instance's LUKS key and store it once in its key object
 #                             (keys/<instance ARN>: SSE-KMS under the vault key, tagged with the
 #                             instance's ARN), or read the stored one when an earlier run of the
 #                             first boot stored it; then LUKS2-format the data volume if (and only
@@ -21,7 +22,7 @@ ENV_FILE="${AIRLOCK_ENV_FILE:-/etc/airlock/airlock.env}"
 . "$ENV_FILE"
 
 : "${AIRLOCK_INSTANCE_NAME:?}" "${AIRLOCK_REGION:?}" "${AIRLOCK_KEY_BUCKET:?}" "${AIRLOCK_KEY_PREFIX:?}" "${AIRLOCK_KMS_KEY_ARN:?}"
-: "${AIRLOCK_DATA_VOLUME_ID:?}" "${AIRLOCK_MOUNT_POINT:?}"
+: "${AIRLOCK_DATA_VOLUME_TAG:?}" "${AIRLOCK_MOUNT_POINT:?}"
 IMDS="${AIRLOCK_IMDS_ENDPOINT:-http://169.254.169.254}"
 AWS_ENDPOINT="${AIRLOCK_AWS_ENDPOINT:-}"
 KEY_DIR="${AIRLOCK_KEY_DIR:-/run/airlock}"
@@ -29,6 +30,7 @@ LOG_FILE="${AIRLOCK_LOG_FILE:-/var/log/airlock-boot.log}"
 MAPPER_NAME="airlock-data"
 KEY_ATTEMPTS="${AIRLOCK_KEY_ATTEMPTS:-12}"
 DEVICE_ATTEMPTS="${AIRLOCK_DEVICE_ATTEMPTS:-60}"
+TAG_ATTEMPTS="${AIRLOCK_TAG_ATTEMPTS:-16}"
 MODE="${1:-first-boot}"
 # The object tag that binds a key object to its instance (policies/keyNaming.ts INSTANCE_ARN_TAG).
 INSTANCE_ARN_TAG="airlock:instance-arn"
@@ -67,6 +69,15 @@ imds_get() {
     curl -sS -f --max-time 5 -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/$1"
 }
 
+# A GET that sets IMDS_STATUS (000: no answer) and IMDS_BODY (as sent).
+imds_fetch() {
+    local out
+    out="$(curl -sS --max-time 5 -w '\n%{http_code}' -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/$1" 2>/dev/null)" || true
+    IMDS_STATUS="${out##*$'\n'}"
+    IMDS_BODY="${out%$'\n'*}"
+    [[ "$IMDS_STATUS" =~ ^[0-9]{3}$ ]] || IMDS_STATUS=000
+}
+
 INSTANCE_ID=""
 SIGNALLED=""
 
@@ -81,7 +92,7 @@ signal() {
         return 0
     fi
     # Tag values: at most 256 characters; keep them plain.
-    reason="$(printf '%s' "$reason" | tr -c 'A-Za-z0-9 _.:/=+@-' ' ' | cut -c1-250)"
+    reason="$(printf '%s' "$reason" | tr -c 'A-Za-z0-9 _.:/=+@-' ' ' | cut -c1-250 | sed 's/ *$//')"
     if ! aws_cli ec2 create-tags --resources "$INSTANCE_ID" \
         --tags "Key=airlock:bootstrap,Value=$status" "Key=airlock:bootstrap-reason,Value=$reason" >/dev/null; then
         log "could not signal $status to Airlock (ec2:CreateTags failed)"
@@ -162,7 +173,40 @@ if [ -n "$existing" ]; then
     fi
 fi
 
-# 2. Its ARN names its key object: partition and DNS suffix from the metadata service, region and
+# 2. The data volume's id, from the instance tag the env file names (policies/keyNaming.ts
+#    DATA_VOLUME_TAG; needs instanceMetadataTags): the volume is made after the instance, so its id
+#    is not in the user data. The tag is set just after the instance starts and IMDS can show it
+#    late: retried with backoff, before a key is made.
+[[ "$AIRLOCK_DATA_VOLUME_TAG" =~ ^[A-Za-z0-9+=.,_:@-]{1,128}$ ]] || fail "not a tag key the metadata service shows: $AIRLOCK_DATA_VOLUME_TAG"
+DATA_VOLUME_ID=""
+delay=2
+for attempt in $(seq 1 "$TAG_ATTEMPTS"); do
+    imds_fetch "meta-data/tags/instance/$AIRLOCK_DATA_VOLUME_TAG"
+    if [ "$IMDS_STATUS" = 200 ]; then
+        DATA_VOLUME_ID="$IMDS_BODY"
+        break
+    fi
+    problem="tag $AIRLOCK_DATA_VOLUME_TAG not readable from the metadata service: HTTP $IMDS_STATUS"
+    if [ "$IMDS_STATUS" = 404 ]; then
+        # Not set yet, or no instance tags in the metadata service at all: the key list tells.
+        imds_fetch meta-data/tags/instance
+        problem="tag $AIRLOCK_DATA_VOLUME_TAG not set yet"
+        [ "$IMDS_STATUS" != 404 ] || problem="instance tags are not in the metadata service: is instanceMetadataTags enabled?"
+    fi
+    log "data volume not known yet (attempt $attempt/$TAG_ATTEMPTS): $problem"
+    if [ "$attempt" -ge "$TAG_ATTEMPTS" ]; then
+        [[ "$problem" != tag* ]] || problem="$problem after $TAG_ATTEMPTS attempts"
+        fail "$problem"
+    fi
+    sleep "$delay"
+    delay=$((delay < 30 ? delay * 2 : 30))
+done
+# Strictly an EBS volume id (it names the device): anything else stops here.
+[[ "$DATA_VOLUME_ID" =~ ^vol-[0-9a-f]{8,17}$ ]] ||
+    fail "tag $AIRLOCK_DATA_VOLUME_TAG is not an EBS volume id: $(printf '%s' "$DATA_VOLUME_ID" | tr -c 'A-Za-z0-9._:/=+@-' '?' | cut -c1-64)"
+log "data volume $DATA_VOLUME_ID (instance tag $AIRLOCK_DATA_VOLUME_TAG)"
+
+# 3. Its ARN names its key object: partition and DNS suffix from the metadata service, region and
 #    account from the instance identity document (JSON: python3 is on every image, cloud-init is
 #    Python).
 PARTITION="$(imds_get meta-data/services/partition)" || fail "partition not readable from the metadata service"
@@ -177,7 +221,7 @@ INSTANCE_ARN="arn:$PARTITION:ec2:$INSTANCE_REGION:$ACCOUNT_ID:instance/$INSTANCE
 [[ "$DNS_SUFFIX" =~ ^[a-z0-9-]+(\.[a-z0-9-]+)+$ ]] || fail "metadata gave no valid DNS suffix: $DNS_SUFFIX"
 KEY_OBJECT="$AIRLOCK_KEY_PREFIX$INSTANCE_ARN"
 
-# 3. The key, into tmpfs only, never anywhere else.
+# 4. The key, into tmpfs only, never anywhere else.
 mkdir -p "$KEY_DIR"
 chmod 0700 "$KEY_DIR"
 case "$(stat -f -c %T "$KEY_DIR" 2>/dev/null || echo unknown)" in
@@ -311,10 +355,10 @@ else
     fetch_key
 fi
 
-# 4. The data volume, by its EBS volume id: on Nitro it is an NVMe device whose serial is the
+# 5. The data volume, by its EBS volume id: on Nitro it is an NVMe device whose serial is the
 #    volume id without the hyphen; never a guessed /dev/xvdf.
 find_device() {
-    local serial="${AIRLOCK_DATA_VOLUME_ID//-/}" link ctrl ns
+    local serial="${DATA_VOLUME_ID//-/}" link ctrl ns
     if [ -n "${AIRLOCK_DATA_DEVICE:-}" ]; then
         printf '%s\n' "$AIRLOCK_DATA_DEVICE"
         return 0
@@ -340,12 +384,12 @@ for attempt in $(seq 1 "$DEVICE_ATTEMPTS"); do
     if DEVICE="$(find_device)"; then
         break
     fi
-    [ "$attempt" -eq "$DEVICE_ATTEMPTS" ] && fail "data volume $AIRLOCK_DATA_VOLUME_ID is not attached"
+    [ "$attempt" -eq "$DEVICE_ATTEMPTS" ] && fail "data volume $DATA_VOLUME_ID is not attached"
     sleep 2
 done
-log "data volume $AIRLOCK_DATA_VOLUME_ID is $DEVICE"
+log "data volume $DATA_VOLUME_ID is $DEVICE"
 
-# 5. LUKS2, idempotently: format only a blank device; a LUKS header is only ever opened.
+# 6. LUKS2, idempotently: format only a blank device; a LUKS header is only ever opened.
 if cryptsetup isLuks "$DEVICE"; then
     log "LUKS header present: opening, never reformatting"
 elif [ "$MODE" = "unlock" ]; then
@@ -367,7 +411,7 @@ fi
 cleanup_key
 log "volume unlocked as /dev/mapper/$MAPPER_NAME; key removed"
 
-# 6. A filesystem only when the opened device has none; then mount.
+# 7. A filesystem only when the opened device has none; then mount.
 if [ -z "$(blkid -p -o value -s TYPE "/dev/mapper/$MAPPER_NAME" 2>/dev/null || true)" ]; then
     [ "$MODE" = "first-boot" ] || fail "no filesystem on the unlocked volume; the unlock unit never creates one"
     log "creating an ext4 filesystem"
@@ -395,7 +439,7 @@ verify_mount() {
     loop_file="$(awk '$1 == "loop:" { print $2 }' <<<"$status")"
     if [ -b "$DEVICE" ]; then
         if [ -z "$backing" ] || [ "$(dev_majmin "$backing")" != "$(dev_majmin "$DEVICE")" ]; then
-            fail "mount: $mapper is backed by ${backing:-nothing} and not the data volume $AIRLOCK_DATA_VOLUME_ID $DEVICE"
+            fail "mount: $mapper is backed by ${backing:-nothing} and not the data volume $DATA_VOLUME_ID $DEVICE"
         fi
     else
         # A file-backed image (tests): cryptsetup mapped it through a loop device.
@@ -403,12 +447,12 @@ verify_mount() {
             fail "mount: $mapper is backed by ${loop_file:-${backing:-nothing}} and not the data image $DEVICE"
         fi
     fi
-    log "verified: $MOUNT_POINT is $mapper ($mapper_majmin, $fstype), LUKS2 on the data volume $AIRLOCK_DATA_VOLUME_ID ($DEVICE)"
+    log "verified: $MOUNT_POINT is $mapper ($mapper_majmin, $fstype), LUKS2 on the data volume $DATA_VOLUME_ID ($DEVICE)"
 }
 verify_mount
 log "mounted $MOUNT_POINT"
 
-# 7. Unlock again at every boot (the key is read again; it is never stored on the host).
+# 8. Unlock again at every boot (the key is read again; it is never stored on the host).
 if [ "$MODE" = "first-boot" ] && command -v systemctl >/dev/null 2>&1 && [ -z "${AIRLOCK_NO_SYSTEMD:-}" ]; then
     systemctl daemon-reload
     systemctl enable airlock-unlock.service >/dev/null 2>&1 || fail "cannot enable airlock-unlock.service"

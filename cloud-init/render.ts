@@ -3,7 +3,7 @@ import Mustache from "mustache";
 import * as path from "path";
 import * as zlib from "zlib";
 import { OperatingSystem, SshAccess } from "../config/schema";
-import { KEY_PREFIX } from "../policies/keyNaming";
+import { DATA_VOLUME_TAG, KEY_PREFIX } from "../policies/keyNaming";
 import { REGION_PATTERN } from "../providers/promotionInputs";
 
 /** EC2 refuses user data above 16 KB (before base64). */
@@ -19,7 +19,8 @@ export interface BootData {
      * (SSE-KMS), in the object `keys/<instance ARN>` that the instance names from its metadata.
      */
     readonly kmsKeyArn: string;
-    readonly volumeId: string;
+    // No data volume id: the volume is made after the instance (and replaced with it), and the
+    // first boot reads its id from the instance's DATA_VOLUME_TAG in the metadata service.
     readonly mountPoint: string;
     /** sshd with keys only, or no sshd at all (SSM Session Manager only). @default "key-only" */
     readonly ssh?: SshAccess;
@@ -56,14 +57,21 @@ export function shellQuote(value: string): string {
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 /** A KMS key ARN (not an alias): key id a UUID, or a multi-Region key's mrk-…; group 1 is the region. */
 export const KMS_KEY_ARN_PATTERN = new RegExp(`^arn:aws(?:-cn|-us-gov)?:kms:(${REGION_PATTERN.source.slice(1, -1)}):\\d{12}:key/(?:${UUID}|mrk-[0-9a-f]{32})$`);
-const PATTERNS: Readonly<Record<"instanceName" | "region" | "bucketName" | "kmsKeyArn" | "volumeId" | "mountPoint", RegExp>> = {
+const PATTERNS: Readonly<Record<"instanceName" | "region" | "bucketName" | "kmsKeyArn" | "mountPoint", RegExp>> = {
     instanceName: /^[a-z][a-z0-9-]{0,31}$/,
     region: REGION_PATTERN,
     bucketName: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
     kmsKeyArn: KMS_KEY_ARN_PATTERN,
-    volumeId: /^vol-[0-9a-f]{8,17}$/,
     mountPoint: /^\/[A-Za-z0-9._\/-]{1,200}$/,
 };
+
+/**
+ * A tag key the instance metadata service shows under meta-data/tags/instance/<key> (EC2 refuses
+ * other keys on an instance whose metadata shows its tags): letters, digits and + - = . , _ : @,
+ * never only "." or ".." or "_index". The boot script puts DATA_VOLUME_TAG in a URL path as it is
+ * (test/cloudInit.test.ts checks it against this).
+ */
+export const IMDS_TAG_KEY_PATTERN = /^(?!\.{1,2}$|_index$)[A-Za-z0-9+=.,_:@-]{1,128}$/;
 
 const TEMPLATE_PATH = path.join(__dirname, "user-data.yaml.mustache");
 export const BOOT_SCRIPT_PATH = path.join(__dirname, "airlock-boot.sh");
@@ -131,7 +139,7 @@ export function renderUserData(data: BootData, template: string = fs.readFileSyn
         bucketQuoted: shellQuote(data.bucketName),
         kmsKeyArnQuoted: shellQuote(data.kmsKeyArn),
         keyPrefixQuoted: shellQuote(KEY_PREFIX),
-        volumeIdQuoted: shellQuote(data.volumeId),
+        dataVolumeTagQuoted: shellQuote(DATA_VOLUME_TAG),
         mountPointQuoted: shellQuote(data.mountPoint),
         osQuoted: shellQuote(data.os),
         sshQuoted: shellQuote(ssh),

@@ -3,7 +3,9 @@
  *  - every rendering (OS family × SSH mode × endpoints) is valid against cloud-init's own schema,
  *    and every script it carries passes shellcheck;
  *  - the real boot script runs against a fake IMDSv2, the moto S3/EC2 emulator through the real
- *    AWS CLI, and a file-backed disk image instead of the EBS device.
+ *    AWS CLI, and a file-backed disk image instead of the EBS device. The data volume's id comes
+ *    from the instance's tag in the fake IMDS (meta-data/tags/instance/airlock:data-volume), as on
+ *    EC2: the volume is made after the instance, so the user data cannot name it.
  * The instance's AWS endpoint is a capturing proxy in front of moto (test/support/capturingProxy.ts),
  * so the tests see what the script really sends: the write-once PUT of the key it generated, its
  * SigV4 signature (checked with botocore's S3 signer: moto checks none), that the unlock never writes.
@@ -26,10 +28,10 @@ import { parse } from "yaml";
 import { DENIED_MOUNT_POINTS, checkMountPoint } from "../config/mountPoint";
 import { OPERATING_SYSTEMS } from "../config/schema";
 import { BOOT_SCRIPT_PATH, BootData, HARDEN_SCRIPT_PATH, renderUserData } from "../cloud-init/render";
-import { INSTANCE_ARN_TAG, keyObjectKey } from "../policies/keyNaming";
+import { DATA_VOLUME_TAG, INSTANCE_ARN_TAG, MANAGED_TAG, keyObjectKey } from "../policies/keyNaming";
 import { CapturingProxy, s3ObjectOf, startCapturingProxy } from "./support/capturingProxy";
 import { cloudConfigErrors } from "./support/cloudInitSchema";
-import { FakeImds, startFakeImds } from "./support/fakeImds";
+import { FakeImds, FakeImdsOptions, startFakeImds } from "./support/fakeImds";
 import { Moto, PROVISION_HINT, SeededInstance, awsCliPath, awsClientConfig, pathWithVenv, seedAirlockInstance, startMoto } from "./support/moto";
 import { checkS3Signature } from "./support/sigv4Check";
 
@@ -54,9 +56,13 @@ const base: BootData = {
     region: "eu-west-1",
     bucketName: "airlock-keys-test",
     kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b",
-    volumeId: "vol-0123456789abcdef0",
     mountPoint: "/data",
 };
+/** The data volume's id, as Pulumi tags the instance with it (DATA_VOLUME_TAG). */
+const VOLUME_ID = "vol-0123456789abcdef0";
+/** The other tags an Airlock instance carries from its launch. */
+const LAUNCH_TAGS = { Name: "web-1", [MANAGED_TAG]: "true" };
+const TAG_PATH = `/latest/meta-data/tags/instance/${DATA_VOLUME_TAG}`;
 
 type WriteFile = { path: string; content: string; permissions: string; encoding?: string };
 const filesOf = (userData: string) => (parse(userData) as { write_files: WriteFile[] }).write_files;
@@ -169,7 +175,7 @@ describe("the boot script, run for real", () => {
     beforeEach(async () => {
         await moto.reset();
         instance = await seedAirlockInstance(moto);
-        imds = await startFakeImds({ instanceId: instance.instanceId, roleName: instance.roleName });
+        imds = await startFakeImds({ instanceId: instance.instanceId, roleName: instance.roleName, instanceTags: { ...LAUNCH_TAGS, [DATA_VOLUME_TAG]: VOLUME_ID } });
         proxy = await startCapturingProxy(moto.endpoint);
         awsCli("s3api", "create-bucket", "--bucket", base.bucketName, "--create-bucket-configuration", "LocationConstraint=eu-west-1");
         work = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-boot-"));
@@ -188,6 +194,14 @@ describe("the boot script, run for real", () => {
         fs.rmSync(work, { recursive: true, force: true });
         fs.rmSync(keyDir, { recursive: true, force: true });
     });
+
+    /** Replaces this test's metadata service (same instance and role) with one whose tags are as given. */
+    async function imdsWith(options: Pick<FakeImdsOptions, "instanceTags" | "instanceMetadataTags">): Promise<void> {
+        await imds.stop();
+        imds = await startFakeImds({ instanceId: instance.instanceId, roleName: instance.roleName, ...options });
+    }
+    /** The script's reads of the data volume tag, as the metadata service answered them. */
+    const tagReads = () => imds.requests.filter((r) => r.path === TAG_PATH).map((r) => [r.status, r.withToken]);
 
     /**
      * curl, python3 and aws as the script finds them on PATH: each records its command line (what
@@ -222,15 +236,16 @@ describe("the boot script, run for real", () => {
 
     /** Runs airlock-boot as cloud-init (first-boot) or the unlock unit would, with this test's endpoints, disk image and key directory. */
     async function boot(
-        device: string,
+        device: string | undefined,
         options: { mode?: "first-boot" | "unlock"; mountPoint?: string; extraEnv?: string } = {},
     ): Promise<{ code: number; output: string }> {
         const envFile = path.join(work, "airlock.env");
         fs.writeFileSync(
             envFile,
             renderedEnv({ ...base, imdsEndpoint: imds.endpoint, awsEndpoint: proxy.endpoint }) +
-                `AIRLOCK_DATA_DEVICE='${device}'\nAIRLOCK_KEY_DIR='${keyDir}'\nAIRLOCK_LOG_FILE='${path.join(work, "boot.log")}'\n` +
-                `AIRLOCK_NO_CONSOLE=1\nAIRLOCK_NO_SYSTEMD=1\nAIRLOCK_MOUNT_POINT='${options.mountPoint ?? mountPoint}'\nAIRLOCK_KEY_ATTEMPTS=2\n` +
+                (device === undefined ? "" : `AIRLOCK_DATA_DEVICE='${device}'\n`) +
+                `AIRLOCK_KEY_DIR='${keyDir}'\nAIRLOCK_LOG_FILE='${path.join(work, "boot.log")}'\n` +
+                `AIRLOCK_NO_CONSOLE=1\nAIRLOCK_NO_SYSTEMD=1\nAIRLOCK_MOUNT_POINT='${options.mountPoint ?? mountPoint}'\nAIRLOCK_KEY_ATTEMPTS=2\nAIRLOCK_TAG_ATTEMPTS=2\n` +
                 (options.extraEnv ?? ""),
         );
         // No AWS credentials in the environment: the script must get the role's from the metadata service.
@@ -289,6 +304,10 @@ describe("the boot script, run for real", () => {
         for (const p of ["meta-data/services/partition", "meta-data/services/domain", "dynamic/instance-identity/document", `meta-data/iam/security-credentials/${instance.roleName}`]) {
             expect(imds.requests).toContainEqual(expect.objectContaining({ method: "GET", path: `/latest/${p}`, status: 200 }));
         }
+        // The data volume from the instance's tag (colon and all in the path), once, before the key is made.
+        expect(tagReads()).toEqual([[200, true]]);
+        expect(result.output).toContain(`airlock-boot: data volume ${VOLUME_ID} (instance tag ${DATA_VOLUME_TAG})\n`);
+        expect(result.output.indexOf(`data volume ${VOLUME_ID}`)).toBeLessThan(result.output.indexOf("key generated on this instance"));
 
         // One PUT, write-once, with SSE-KMS under the vault key and the instance's ARN as its tag; the key in its URL encoded as SigV4 wants it.
         const puts = keyRequests("PUT");
@@ -398,6 +417,7 @@ describe("the boot script, run for real", () => {
         const unlock = await boot(device, { mode: "unlock" });
         expect(unlock.output).toContain("airlock-unlock: key fetched (64 bytes");
         expect(unlock.output).not.toContain("generated");
+        expect(unlock.output).toContain(`airlock-unlock: data volume ${VOLUME_ID} (instance tag ${DATA_VOLUME_TAG})`);
         expect(keyRequests("GET").map((r) => r.status)).toEqual([200]);
         expect(proxy.requests.filter((r) => r.method !== "GET")).toEqual([]);
         expect(readKeyObject().equals(stored)).toBe(true);
@@ -430,7 +450,7 @@ describe("the boot script, run for real", () => {
         const reason = `the key does not open ${device}: its LUKS header was made with another key - a wrong key object or the volume of another instance - never re-keyed`;
         expect(result.code).toBe(1);
         expect(result.output).toContain(`airlock-boot: done status=failure reason=${reason}`);
-        expect(await bootstrapTags()).toEqual({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": reason.slice(0, 250) });
+        expect(await bootstrapTags()).toEqual({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": reason.slice(0, 250).trimEnd() });
         expect(luksUuid(device)).toBe(uuid);
         expect(opensWith(device, foreignKey)).toBe(true);
         expect(opensWith(device, readKeyObject())).toBe(false);
@@ -488,6 +508,109 @@ describe("the boot script, run for real", () => {
         expect(lines).not.toContain(imds.credentials.token);
         expect(lines).not.toContain(imds.credentials.accessKeyId);
     }, 120_000);
+
+    it("a data volume tag set after the instance started (Pulumi tags it once the volume exists; IMDS shows tags late): the boot waits with backoff, then goes on", async () => {
+        await imdsWith({ instanceTags: { ...LAUNCH_TAGS, [DATA_VOLUME_TAG]: { value: VOLUME_ID, afterMs: 4_000, from: "first-read" } } });
+        const device = blankImage();
+        const started = Date.now();
+        const result = await boot(device, { extraEnv: "AIRLOCK_TAG_ATTEMPTS=5\n" });
+        // 404, 404 (after 2 s), then 200 (after 4 more): the key list answers meanwhile, so the reason is "not set yet".
+        expect(tagReads()).toEqual([
+            [404, true],
+            [404, true],
+            [200, true],
+        ]);
+        expect(imds.requests.filter((r) => r.path === "/latest/meta-data/tags/instance").map((r) => r.status)).toEqual([200, 200]);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(6_000);
+        expect(result.output).toContain(`airlock-boot: data volume not known yet (attempt 1/5): tag ${DATA_VOLUME_TAG} not set yet\n`);
+        expect(result.output).toContain(`airlock-boot: data volume not known yet (attempt 2/5): tag ${DATA_VOLUME_TAG} not set yet\n`);
+        expect(result.output).not.toContain("attempt 3/5");
+        expect(result.output).toContain(`airlock-boot: data volume ${VOLUME_ID} (instance tag ${DATA_VOLUME_TAG})`);
+        // Then the first boot as usual: the key stored once, the volume formatted with it.
+        expect(keyRequests("PUT").map((r) => r.status)).toEqual([200]);
+        expect(result.output.indexOf(`data volume ${VOLUME_ID}`)).toBeLessThan(result.output.indexOf("key generated on this instance"));
+        expect(isLuks(device)).toBe(true);
+        expect(opensWith(device, readKeyObject())).toBe(true);
+    }, 90_000);
+
+    it("a data volume tag that never appears: retried, then the failure signal with the reason, before a key is made or anything is formatted", async () => {
+        await imdsWith({ instanceTags: LAUNCH_TAGS });
+        const device = blankImage();
+        const result = await boot(device, { extraEnv: "AIRLOCK_TAG_ATTEMPTS=3\n" });
+        const reason = `tag ${DATA_VOLUME_TAG} not set yet after 3 attempts`;
+        expect(result.code).toBe(1);
+        expect(tagReads()).toEqual([
+            [404, true],
+            [404, true],
+            [404, true],
+        ]);
+        expect(result.output).toContain(`airlock-boot: data volume not known yet (attempt 3/3): tag ${DATA_VOLUME_TAG} not set yet\n`);
+        expect(result.output).toContain(`airlock-boot: done status=failure reason=${reason}\n`);
+        expect(await bootstrapTags()).toEqual({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": reason });
+        expect(proxy.requests.filter((r) => s3ObjectOf(r.target) !== undefined)).toEqual([]);
+        expect(isLuks(device)).toBe(false);
+        expect(fs.readdirSync(keyDir)).toEqual([]);
+    }, 90_000);
+
+    it.each(["first-boot", "unlock"] as const)(
+        "%s with instance tags not in the metadata service (instanceMetadataTags disabled: 404 for meta-data/tags/instance): fails with that reason, nothing read, stored or formatted",
+        async (mode) => {
+            await imdsWith({ instanceTags: { ...LAUNCH_TAGS, [DATA_VOLUME_TAG]: VOLUME_ID }, instanceMetadataTags: false });
+            const device = blankImage();
+            const result = await boot(device, { mode });
+            const reason = "instance tags are not in the metadata service: is instanceMetadataTags enabled?";
+            const tag = mode === "unlock" ? "airlock-unlock" : "airlock-boot";
+            expect(result.code).toBe(1);
+            expect(imds.requests.filter((r) => r.path === "/latest/meta-data/tags/instance").map((r) => r.status)).toEqual([404, 404]);
+            expect(tagReads()).toEqual([
+                [404, true],
+                [404, true],
+            ]);
+            expect(result.output).toContain(`${tag}: done status=failure reason=${reason}\n`);
+            // The unlock signals nothing; the first boot signals the reason (its "?" is not a tag value character).
+            expect(await bootstrapTags()).toEqual(mode === "unlock" ? {} : { "airlock:bootstrap": "failure", "airlock:bootstrap-reason": reason.replace(/\?$/, "") });
+            expect(proxy.requests.filter((r) => s3ObjectOf(r.target) !== undefined)).toEqual([]);
+            expect(isLuks(device)).toBe(false);
+            expect(fs.readdirSync(keyDir)).toEqual([]);
+        },
+        90_000,
+    );
+
+    it.each([
+        ["uppercase hex", "vol-0123456789ABCDEF0", "vol-0123456789ABCDEF0"],
+        ["too short", "vol-0123456", "vol-0123456"],
+        ["a device path", "/dev/nvme0n1", "/dev/nvme0n1"],
+        ["a trailing line break", `${VOLUME_ID}\n`, `${VOLUME_ID}?`],
+        ["shell syntax", "vol-01234567$(reboot)", "vol-01234567??reboot?"],
+        ["another instance's tag format", "i-0123456789abcdef0", "i-0123456789abcdef0"],
+        ["empty", "", ""],
+    ])("a data volume tag that is not an EBS volume id (%s) is refused before a key is made or anything is formatted", async (_what, value, shown) => {
+        await imdsWith({ instanceTags: { ...LAUNCH_TAGS, [DATA_VOLUME_TAG]: value } });
+        const device = blankImage();
+        const result = await boot(device);
+        const reason = `tag ${DATA_VOLUME_TAG} is not an EBS volume id: ${shown}`;
+        expect(result.code).toBe(1);
+        expect(tagReads()).toEqual([[200, true]]); // not retried: a wrong value is not a late one
+        expect(result.output).toContain(`airlock-boot: done status=failure reason=${reason}\n`);
+        expect(await bootstrapTags()).toEqual({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": reason.replace(/[^A-Za-z0-9 _.:/=+@-]/g, " ").trimEnd() });
+        expect(result.output).not.toContain("key generated");
+        expect(proxy.requests.filter((r) => s3ObjectOf(r.target) !== undefined)).toEqual([]);
+        expect(isLuks(device)).toBe(false);
+        expect(fs.readFileSync(device).equals(Buffer.alloc(32 * 1024 * 1024))).toBe(true);
+        expect(fs.readdirSync(keyDir)).toEqual([]);
+    }, 90_000);
+
+    it("the device is looked up by the volume id from the tag (as the NVMe serial, without its hyphen): with none attached, the failure names that volume", async () => {
+        const otherVolume = "vol-0fedcba9876543210";
+        await imdsWith({ instanceTags: { ...LAUNCH_TAGS, [DATA_VOLUME_TAG]: otherVolume } });
+        // No AIRLOCK_DATA_DEVICE (the tests' stand-in for the NVMe device): the script looks for the serial, which this machine has no device for.
+        const result = await boot(undefined, { extraEnv: "AIRLOCK_DEVICE_ATTEMPTS=1\n" });
+        const reason = `data volume ${otherVolume} is not attached`;
+        expect(result.code).toBe(1);
+        expect(result.output).toContain(`airlock-boot: data volume ${otherVolume} (instance tag ${DATA_VOLUME_TAG})`);
+        expect(result.output).toContain(`airlock-boot: done status=failure reason=${reason}\n`);
+        expect(await bootstrapTags()).toEqual({ "airlock:bootstrap": "failure", "airlock:bootstrap-reason": reason });
+    }, 90_000);
 
     it("refuses to format a device that holds something else", async () => {
         const device = blankImage();
@@ -562,7 +685,7 @@ describe("the boot script's mount-point deny-list", () => {
     let imds: FakeImds;
     let work: string;
     beforeAll(async () => {
-        imds = await startFakeImds({ instanceId: "i-0123456789abcdef0", roleName: "airlock-instance" });
+        imds = await startFakeImds({ instanceId: "i-0123456789abcdef0", roleName: "airlock-instance", instanceTags: { [DATA_VOLUME_TAG]: VOLUME_ID } });
         work = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-mp-"));
     });
     afterAll(async () => {

@@ -2,9 +2,9 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as zlib from "zlib";
 import { parse } from "yaml";
-import { BOOT_SCRIPT_PATH, BootData, HARDEN_SCRIPT_PATH, USER_DATA_LIMIT_BYTES, bootPackages, renderUserData, shellQuote } from "../cloud-init/render";
+import { BOOT_SCRIPT_PATH, BootData, HARDEN_SCRIPT_PATH, IMDS_TAG_KEY_PATTERN, USER_DATA_LIMIT_BYTES, bootPackages, renderUserData, shellQuote } from "../cloud-init/render";
 import { OPERATING_SYSTEMS } from "../config/schema";
-import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG, INSTANCE_ARN_TAG, KEY_PREFIX } from "../policies/keyNaming";
+import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG, DATA_VOLUME_TAG, INSTANCE_ARN_TAG, KEY_PREFIX } from "../policies/keyNaming";
 
 const data: BootData = {
     instanceName: "web-1",
@@ -12,7 +12,6 @@ const data: BootData = {
     region: "eu-west-1",
     bucketName: "airlock-keys-abc1234",
     kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b",
-    volumeId: "vol-0123456789abcdef0",
     mountPoint: "/data",
 };
 
@@ -43,7 +42,7 @@ describe("renderUserData", () => {
             AIRLOCK_KEY_BUCKET: "airlock-keys-abc1234",
             AIRLOCK_KEY_PREFIX: KEY_PREFIX,
             AIRLOCK_KMS_KEY_ARN: "arn:aws:kms:eu-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b",
-            AIRLOCK_DATA_VOLUME_ID: "vol-0123456789abcdef0",
+            AIRLOCK_DATA_VOLUME_TAG: DATA_VOLUME_TAG,
             AIRLOCK_MOUNT_POINT: "/data",
             AIRLOCK_OS: "al2023",
             AIRLOCK_SSH: "key-only",
@@ -74,6 +73,25 @@ describe("renderUserData", () => {
         expect(script).toContain(`"Key=${BOOTSTRAP_STATUS_TAG},Value=$status" "Key=${BOOTSTRAP_REASON_TAG},Value=$reason"`);
     });
 
+    it("names the data volume's tag from policies/keyNaming.ts (the component sets it), never the volume: the volume is made after the instance", () => {
+        const userData = renderUserData(data);
+        expect(envFile(userData).AIRLOCK_DATA_VOLUME_TAG).toBe("airlock:data-volume");
+        expect(userData).toContain(`AIRLOCK_DATA_VOLUME_TAG='${DATA_VOLUME_TAG}'`);
+        expect(userData).not.toMatch(/vol-[0-9a-f]|AIRLOCK_DATA_VOLUME_ID/);
+        // The boot script takes the key from the env file only, and reads it from IMDSv2 as it is.
+        const script = fs.readFileSync(BOOT_SCRIPT_PATH, "utf8");
+        expect(script).not.toContain(DATA_VOLUME_TAG);
+        expect(script).toContain(`imds_fetch "meta-data/tags/instance/$AIRLOCK_DATA_VOLUME_TAG"`);
+        expect(script).not.toContain("AIRLOCK_DATA_VOLUME_ID");
+    });
+
+    it("the data volume tag is a key the instance metadata service shows (EC2 refuses others once instanceMetadataTags is enabled), and the script's check agrees", () => {
+        expect(DATA_VOLUME_TAG).toMatch(IMDS_TAG_KEY_PATTERN);
+        for (const bad of ["a b", "a/b", ".", "..", "_index", "", "x".repeat(129), "a\nb", "é"]) expect(bad).not.toMatch(IMDS_TAG_KEY_PATTERN);
+        for (const good of ["Name", "airlock:data-volume", "a+b=c.d,e_f:g@h-i", "x".repeat(128)]) expect(good).toMatch(IMDS_TAG_KEY_PATTERN);
+        expect(fs.readFileSync(BOOT_SCRIPT_PATH, "utf8")).toContain('[[ "$AIRLOCK_DATA_VOLUME_TAG" =~ ^[A-Za-z0-9+=.,_:@-]{1,128}$ ]]');
+    });
+
     it.each([
         ["arn:aws:kms:eu-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b", "eu-west-1"],
         ["arn:aws:kms:eu-west-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef", "eu-west-1"],
@@ -101,7 +119,6 @@ describe("renderUserData", () => {
         ["kmsKeyArn", "arn:aws:kms:eu-west-1:123456789012:key/mrk-0123"],
         ["kmsKeyArn", "arn:aws:s3:eu-west-1:123456789012:key/0b7a6f0e-3c1d-4e5f-8a9b-0c1d2e3f4a5b"],
         ["bucketName", "Airlock_Keys"],
-        ["volumeId", "vol-xyz"],
         ["region", "eu-west-1; reboot"],
         ["instanceName", "web-1\n"],
         ["awsEndpoint", "http://10.0.2.2:5000; reboot"],

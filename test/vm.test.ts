@@ -2,7 +2,10 @@
  * The first-boot path booted for real: a Debian 12 guest (test/vm/build-image.sh, cached per
  * machine) under QEMU with software emulation, user data from a NoCloud seed, the data volume as
  * an NVMe disk whose serial is the volume id (as on Nitro), the metadata service faked on the host
- * (test/support/fakeImds.ts) and AWS emulated by moto, both reached by the guest at 10.0.2.2.
+ * (test/support/fakeImds.ts) and AWS emulated by moto, both reached by the guest at 10.0.2.2. The
+ * guest learns the volume id as an Airlock instance does, from its instance tag airlock:data-volume
+ * in the metadata service, which the fake shows a few seconds late (as when Pulumi tags the
+ * instance once the volume exists).
  *
  * Part of `npm test` (it needs root, a few minutes of CPU and a Debian mirror); `npm run test:quick`
  * leaves it out while you iterate. Only this file:
@@ -21,7 +24,7 @@ import { promisify } from "util";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { parse, stringify } from "yaml";
 import { BootData, renderUserData } from "../cloud-init/render";
-import { INSTANCE_ARN_TAG, keyObjectKey } from "../policies/keyNaming";
+import { DATA_VOLUME_TAG, INSTANCE_ARN_TAG, MANAGED_TAG, keyObjectKey } from "../policies/keyNaming";
 import { CapturedRequest, CapturingProxy, s3ObjectOf, startCapturingProxy } from "./support/capturingProxy";
 import { FakeImds, startFakeImds } from "./support/fakeImds";
 import { Moto, SeededInstance, awsCliPath, awsClientConfig, clientEnv, seedAirlockInstance, startMoto } from "./support/moto";
@@ -262,8 +265,16 @@ describe("first boot in a Debian 12 VM under QEMU", () => {
         const bucketName = "airlock-keys-vmtest";
         const keyObject = keyObjectKey(seeded.instanceArn);
         await hostAws(moto, ["s3api", "create-bucket", "--bucket", bucketName, "--create-bucket-configuration", `LocationConstraint=${REGION}`]);
-        const imds = await startFakeImds({ instanceId: seeded.instanceId, region: REGION, roleName: seeded.roleName, privateIp: seeded.privateIp });
+        // The data volume's id reaches the guest only as its instance tag, and only 5 s after the guest first asks for tags.
+        const imds = await startFakeImds({
+            instanceId: seeded.instanceId,
+            region: REGION,
+            roleName: seeded.roleName,
+            privateIp: seeded.privateIp,
+            instanceTags: { Name: "vmtest-1", [MANAGED_TAG]: "true", [DATA_VOLUME_TAG]: { value: VOLUME_ID, afterMs: 5_000, from: "first-read" } },
+        });
         imdsServers.push(imds);
+        const tagPath = `/latest/meta-data/tags/instance/${DATA_VOLUME_TAG}`;
         // The guest's AWS calls go through a recording proxy: what the instance sends, as sent.
         const proxy = await startCapturingProxy(moto.endpoint);
         proxies.push(proxy);
@@ -275,12 +286,12 @@ describe("first boot in a Debian 12 VM under QEMU", () => {
             region: REGION,
             bucketName,
             kmsKeyArn: KMS_KEY_ARN,
-            volumeId: VOLUME_ID,
             mountPoint: "/data",
             imdsEndpoint: imds.guestEndpoint,
             awsEndpoint: proxy.guestEndpoint,
         };
         const userData = withChecksAfterUnlock(renderUserData(bootData), `${proxy.guestEndpoint}${AFTER_UNLOCK_MARKER}`);
+        expect(userData).not.toContain(VOLUME_ID);
         const dataDisk = blankDisk(work, 1024);
         const signature = {
             accessKeyId: imds.credentials.accessKeyId,
@@ -324,6 +335,15 @@ describe("first boot in a Debian 12 VM under QEMU", () => {
         }
         expect(requests.filter((r) => r.method === "GET" && r.status === 200).every((r) => r.tokenValid)).toBe(true);
         expect(requests.some((r) => r.status === 401)).toBe(false);
+        // The volume id from the instance tag: not there at first (404, the key list answering), waited for, then read.
+        const tagReads = requests.filter((r) => r.path === tagPath);
+        expect(tagReads[0]).toEqual(expect.objectContaining({ method: "GET", status: 404, tokenValid: true }));
+        expect(tagReads[tagReads.length - 1]).toEqual(expect.objectContaining({ method: "GET", status: 200, tokenValid: true }));
+        expect(tagReads.filter((r) => r.status === 200)).toHaveLength(1);
+        expect(requests).toContainEqual(expect.objectContaining({ method: "GET", path: "/latest/meta-data/tags/instance", status: 200, tokenValid: true }));
+        expect(firstConsole).toContain(`airlock-boot: data volume not known yet (attempt 1/16): tag ${DATA_VOLUME_TAG} not set yet`);
+        expect(firstConsole).toContain(`airlock-boot: data volume ${VOLUME_ID} (instance tag ${DATA_VOLUME_TAG})`);
+        expect(firstConsole.indexOf(`airlock-boot: data volume ${VOLUME_ID}`)).toBeLessThan(firstConsole.indexOf("key generated on this instance"));
 
         // Stored once: one write-once PUT from the guest's curl (Debian 12: curl 7.88, python3 3.11),
         // SSE-KMS under the vault key, tagged with the instance's ARN, signed as S3 checks it.
@@ -375,7 +395,8 @@ describe("first boot in a Debian 12 VM under QEMU", () => {
         vms.push(again);
         await again.waitFor(/airlock-unlock: mounted \/data/, 20 * MINUTE);
         clock.lap("reboot to `airlock-unlock: mounted /data`");
-        // The unlock unit verifies the mount at every boot too.
+        // The unlock reads the tag again (there now), and verifies the mount at every boot too.
+        expect(again.console()).toContain(`airlock-unlock: data volume ${VOLUME_ID} (instance tag ${DATA_VOLUME_TAG})`);
         expect(again.console()).toMatch(new RegExp(`airlock-unlock: verified: /data is /dev/mapper/airlock-data \\(\\d+:\\d+, ext4\\), LUKS2 on the data volume ${VOLUME_ID}`));
         await again.waitFor(/airlock-vm-test: after-unlock checks done/, 15 * MINUTE);
         clock.lap("rerun of the first boot and forbidden mount points");

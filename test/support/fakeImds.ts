@@ -12,11 +12,30 @@
  *   GET /latest/meta-data/iam/security-credentials/          the role name
  *   GET /latest/meta-data/iam/security-credentials/<role>    the role's credentials (JSON, as EC2 sends them)
  *   GET /latest/dynamic/instance-identity/document
+ *   GET /latest/meta-data/tags/instance                     the instance's tag keys, one per line (instanceMetadataTags enabled)
+ *   GET /latest/meta-data/tags/instance/<key>               a tag's value as it is; 404 while the tag is not set
+ *                                                           (keys as they are in the path: "airlock:data-volume")
+ *
+ * Instance tags (options.instanceTags) are there from the start, appear after a
+ * delay (as when Pulumi tags the instance just after it starts, and as IMDS shows tags late), or are
+ * absent (404). With instanceMetadataTags false, meta-data/tags and everything below answer 404, as
+ * on an instance launched with `instanceMetadataTags: "disabled"`. (With the option enabled and no
+ * tags at all, the fake answers an empty list; Airlock's instances always carry tags.)
  *
  * Every request is recorded (requests) with whether it carried a valid token and what it was answered.
  */
 import * as crypto from "crypto";
 import * as http from "http";
+
+/** An instance tag: its value from the start, or a value that appears after a delay. */
+export type FakeInstanceTag =
+    | string
+    | {
+          readonly value: string;
+          readonly afterMs: number;
+          /** What the delay counts from: the server's start, or the first request under meta-data/tags. @default "start" */
+          readonly from?: "start" | "first-read";
+      };
 
 export interface FakeImdsOptions {
     readonly instanceId: string;
@@ -34,6 +53,10 @@ export interface FakeImdsOptions {
     readonly privateIp?: string;
     /** The role credentials handed out. @default test values moto accepts */
     readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly token: string };
+    /** Instance tags in the metadata service, by key; a key not here answers 404. @default none */
+    readonly instanceTags?: Readonly<Record<string, FakeInstanceTag>>;
+    /** The instance's `instanceMetadataTags`: false answers 404 for meta-data/tags and below. @default true */
+    readonly instanceMetadataTags?: boolean;
 }
 
 export interface ImdsRequest {
@@ -85,6 +108,41 @@ export async function startFakeImds(options: FakeImdsOptions): Promise<FakeImds>
     const started = new Date();
     const tokens = new Map<string, number>(); // token → expiry (ms since epoch)
     const recorded: ImdsRequest[] = [];
+    const tagsEnabled = options.instanceMetadataTags ?? true;
+    /** Tags as set: a value and when it becomes visible (ms since epoch; undefined: at the first tag read plus delay). */
+    const tags = new Map<string, { value: string; visibleAt?: number; afterFirstReadMs?: number }>();
+    for (const [key, tag] of Object.entries(options.instanceTags ?? {})) {
+        if (typeof tag === "string") tags.set(key, { value: tag, visibleAt: 0 });
+        else if (tag.from === "first-read") tags.set(key, { value: tag.value, afterFirstReadMs: tag.afterMs });
+        else tags.set(key, { value: tag.value, visibleAt: started.getTime() + tag.afterMs });
+    }
+    let firstTagRead: number | undefined;
+    /** The tags the metadata service shows now, in the order they were set. */
+    const visibleTags = (): Map<string, string> => {
+        const now = Date.now();
+        const visible = new Map<string, string>();
+        for (const [key, tag] of tags) {
+            const at = tag.visibleAt ?? (firstTagRead === undefined ? undefined : firstTagRead + (tag.afterFirstReadMs ?? 0));
+            if (at !== undefined && at <= now) visible.set(key, tag.value);
+        }
+        return visible;
+    };
+    /** The answer under meta-data/tags, or undefined for 404. */
+    const tagsAnswer = (pathname: string): string | undefined => {
+        if (!tagsEnabled) return undefined;
+        firstTagRead ??= Date.now();
+        const rest = pathname.slice("/latest/meta-data/tags".length);
+        if (rest === "" || rest === "/") return "instance";
+        if (rest === "/instance" || rest === "/instance/") return [...visibleTags().keys()].join("\n");
+        if (!rest.startsWith("/instance/")) return undefined;
+        let key = rest.slice("/instance/".length);
+        try {
+            key = decodeURIComponent(key);
+        } catch {
+            return undefined;
+        }
+        return visibleTags().get(key);
+    };
 
     const metaData = (): Record<string, string> => {
         const now = new Date();
@@ -140,7 +198,7 @@ export async function startFakeImds(options: FakeImdsOptions): Promise<FakeImds>
                 null,
                 2,
             ),
-            "/latest/meta-data/": ["ami-id", "iam/", "instance-id", "instance-type", "local-ipv4", "placement/", "services/"].join("\n"),
+            "/latest/meta-data/": ["ami-id", "iam/", "instance-id", "instance-type", "local-ipv4", "placement/", "services/", ...(tagsEnabled ? ["tags/"] : [])].join("\n"),
         };
     };
 
@@ -180,7 +238,7 @@ export async function startFakeImds(options: FakeImdsOptions): Promise<FakeImds>
             }
             if (request.method !== "GET" && request.method !== "HEAD") return answer(405, "Method Not Allowed");
             if (!tokenValid) return answer(401, "Unauthorized");
-            const body = metaData()[pathname];
+            const body = pathname === "/latest/meta-data/tags" || pathname.startsWith("/latest/meta-data/tags/") ? tagsAnswer(pathname) : metaData()[pathname];
             if (body === undefined) return answer(404, "Not Found");
             const json = body.startsWith("{");
             return answer(200, body, json ? { "Content-Type": "application/json" } : {});
