@@ -35,25 +35,35 @@ async function unlessMissing<T>(whenMissing: T, call: () => Promise<T>): Promise
     }
 }
 
-export function createAwsPort(settings: AwsPortSettings): AwsPort {
+/**
+ * The settings every SDK client of the providers shares: region, attempts (AWS_MAX_ATTEMPTS, else 5),
+ * and credentials — the process's standard chain, or a role assumed from it under `sessionName`.
+ */
+export function clientSettings(settings: AwsPortSettings, sessionName: string): { region: string; maxAttempts?: number; credentials?: ReturnType<typeof import("@aws-sdk/credential-providers").fromTemporaryCredentials> } {
     /* eslint-disable @typescript-eslint/no-require-imports */
-    const ec2sdk = require("@aws-sdk/client-ec2") as typeof import("@aws-sdk/client-ec2");
-    const iamsdk = require("@aws-sdk/client-iam") as typeof import("@aws-sdk/client-iam");
     const credentials =
         settings.assumeRoleArn === undefined
             ? undefined
             : (require("@aws-sdk/credential-providers") as typeof import("@aws-sdk/credential-providers")).fromTemporaryCredentials({
-                  params: { RoleArn: settings.assumeRoleArn, RoleSessionName: "airlock-promotion" },
+                  params: { RoleArn: settings.assumeRoleArn, RoleSessionName: sessionName },
                   clientConfig: { region: settings.region },
               });
     /* eslint-enable @typescript-eslint/no-require-imports */
     // Without an explicit setting, the SDK reads AWS_MAX_ATTEMPTS; only when that is unset too, 5.
     const maxAttempts = settings.maxAttempts ?? (process.env.AWS_MAX_ATTEMPTS === undefined ? 5 : undefined);
-    const common = {
+    return {
         region: settings.region,
         ...(maxAttempts === undefined ? {} : { maxAttempts }),
         ...(credentials === undefined ? {} : { credentials }),
     };
+}
+
+export function createAwsPort(settings: AwsPortSettings): AwsPort {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const ec2sdk = require("@aws-sdk/client-ec2") as typeof import("@aws-sdk/client-ec2");
+    const iamsdk = require("@aws-sdk/client-iam") as typeof import("@aws-sdk/client-iam");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const common = clientSettings(settings, "airlock-promotion");
     const ec2 = new ec2sdk.EC2Client(common);
     const iam = new iamsdk.IAMClient(common);
     const partition = partitionOfRegion(settings.region);

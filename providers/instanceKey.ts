@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { KEY_PREFIX } from "../policies/keyNaming";
+import { clientSettings } from "./awsPort";
 import { INSTANCE_NAME_PATTERN, REGION_PATTERN, UNKNOWN } from "./promotionInputs";
 
 /**
@@ -89,20 +90,11 @@ export async function shredKeyObject(store: KeyObjectStore, bucket: string, key:
 function s3Store(inputs: InstanceKeyInputs): KeyObjectStore {
     /* eslint-disable @typescript-eslint/no-require-imports */
     const s3sdk = require("@aws-sdk/client-s3") as typeof import("@aws-sdk/client-s3");
-    const credentials =
-        inputs.assumeRoleArn === undefined
-            ? undefined
-            : (require("@aws-sdk/credential-providers") as typeof import("@aws-sdk/credential-providers")).fromTemporaryCredentials({
-                  params: { RoleArn: inputs.assumeRoleArn, RoleSessionName: "airlock-key-custody" },
-                  clientConfig: { region: inputs.region },
-              });
     /* eslint-enable @typescript-eslint/no-require-imports */
     // An endpoint override (an S3-compatible endpoint or an emulator) rarely serves virtual-hosted names.
     const endpointOverride = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
     const s3 = new s3sdk.S3Client({
-        region: inputs.region,
-        ...(process.env.AWS_MAX_ATTEMPTS === undefined ? { maxAttempts: 5 } : {}),
-        ...(credentials === undefined ? {} : { credentials }),
+        ...clientSettings({ region: inputs.region, assumeRoleArn: inputs.assumeRoleArn }, "airlock-key-custody"),
         ...(endpointOverride === undefined ? {} : { forcePathStyle: true }),
     });
     const gone = (err: unknown): boolean => (err as { name?: string }).name === "NoSuchBucket";

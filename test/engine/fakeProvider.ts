@@ -87,7 +87,7 @@ import * as statusproto from "@pulumi/pulumi/proto/status_pb";
 import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import * as emptyproto from "google-protobuf/google/protobuf/empty_pb";
 import * as anyproto from "google-protobuf/google/protobuf/any_pb";
-import { FRONT_MARKER_HEADER, callerIamArn } from "../support/s3PolicyFront";
+import { FRONT_MARKER_HEADER, callerIamArn, xmlUnescape } from "../support/s3PolicyFront";
 import { SECRET_SIG, SIG_KEY, UNKNOWN_SENTINELS } from "../support/wire";
 
 type Grpc = typeof import("@grpc/grpc-js");
@@ -624,16 +624,6 @@ function errorMessage(err: unknown): string {
 
 export function xmlEscape(text: string): string {
     return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
-}
-
-function xmlUnescape(text: string): string {
-    return text
-        .replace(/&lt;/g, "<")
-        .replace(/&gt;/g, ">")
-        .replace(/&quot;/g, '"')
-        .replace(/&apos;/g, "'")
-        .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)))
-        .replace(/&amp;/g, "&");
 }
 
 /** Inner texts of every `<tag>` element (not nested in another of the same name). */

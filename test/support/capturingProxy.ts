@@ -6,7 +6,7 @@
  * never writes); a QEMU guest reaches it at http://10.0.2.2:<port> (guestEndpoint).
  */
 import * as http from "http";
-import type { AddressInfo, Socket } from "net";
+import { listenOnLoopback } from "./loopback";
 
 export interface CapturedRequest {
     readonly method: string;
@@ -46,7 +46,6 @@ export function s3ObjectOf(target: string): { bucket: string; key: string } | un
 export async function startCapturingProxy(target: string): Promise<CapturingProxy> {
     const upstream = new URL(target);
     const recorded: CapturedRequest[] = [];
-    const sockets = new Set<Socket>();
 
     const server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
@@ -76,18 +75,11 @@ export async function startCapturingProxy(target: string): Promise<CapturingProx
             forward.end(body);
         });
     });
-    server.on("connection", (socket) => {
-        sockets.add(socket);
-        socket.on("close", () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
-    });
-    const port = (server.address() as AddressInfo).port;
+    const listening = await listenOnLoopback(server);
+    const port = listening.port;
     let stopping: Promise<void> | undefined;
     return {
-        endpoint: `http://127.0.0.1:${port}`,
+        endpoint: listening.endpoint,
         port,
         guestEndpoint: `http://10.0.2.2:${port}`,
         requests: recorded,
@@ -101,10 +93,7 @@ export async function startCapturingProxy(target: string): Promise<CapturingProx
             recorded.splice(0);
         },
         stop() {
-            stopping ??= new Promise<void>((resolve) => {
-                for (const socket of sockets) socket.destroy();
-                server.close(() => resolve());
-            });
+            stopping ??= listening.close();
             return stopping;
         },
     };

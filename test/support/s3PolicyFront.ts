@@ -46,11 +46,11 @@
  * tell that its object requests went through a front (the test plugin refuses them otherwise).
  */
 import * as http from "http";
-import type { AddressInfo } from "net";
 import type * as iamsdk from "@aws-sdk/client-iam";
 import type * as s3sdk from "@aws-sdk/client-s3";
 import type * as stssdk from "@aws-sdk/client-sts";
 import type * as simulator from "./iamSimulator";
+import { listenOnLoopback } from "./loopback";
 import type { Decision } from "./iamSimulator";
 
 // Loaded when used: the test provider plugin imports this module's small helpers at every start.
@@ -136,7 +136,8 @@ export function parseTaggingHeader(value: string): Record<string, string> {
     return tags;
 }
 
-function xmlUnescape(text: string): string {
+/** XML text with its entities decoded (S3's answers). */
+export function xmlUnescape(text: string): string {
     return text
         .replace(/&lt;/g, "<")
         .replace(/&gt;/g, ">")
@@ -519,7 +520,6 @@ export async function startS3PolicyFront(options: S3PolicyFrontOptions): Promise
         send(res, reply);
     };
 
-    const sockets = new Set<import("net").Socket>();
     const server = http.createServer((req, res) => {
         handle(req, res).catch((err: unknown) => {
             const status = err instanceof FrontError ? err.status : 502;
@@ -530,25 +530,16 @@ export async function startS3PolicyFront(options: S3PolicyFrontOptions): Promise
             else res.destroy();
         });
     });
-    server.on("connection", (socket) => {
-        sockets.add(socket);
-        socket.once("close", () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
-    });
-    const port = (server.address() as AddressInfo).port;
+    const listening = await listenOnLoopback(server);
     let stopping: Promise<void> | undefined;
     return {
-        endpoint: `http://127.0.0.1:${port}`,
+        endpoint: listening.endpoint,
         decisions,
         problems,
         stop() {
             stopping ??= (async () => {
                 await Promise.allSettled([...queues.values()]);
-                for (const socket of sockets) socket.destroy();
-                await new Promise<void>((resolve) => server.close(() => resolve()));
+                await listening.close();
                 s3.destroy();
                 iam.destroy();
                 sts.destroy();
