@@ -36,9 +36,21 @@ export interface ResourceNotActionStatement extends Omit<ResourceStatement, "Act
     readonly Action?: undefined;
 }
 
+/** An identity-policy statement about everything except some actions (a deny with exceptions). */
+export interface IdentityNotActionStatement extends Omit<IdentityStatement, "Action"> {
+    readonly NotAction: string | readonly string[];
+    readonly Action?: undefined;
+}
+
 export interface IdentityPolicyDocument {
     readonly Version: "2012-10-17";
     readonly Statement: readonly IdentityStatement[];
+}
+
+/** An identity policy that may also deny everything except some actions (the guardrails' policies). */
+export interface GuardrailPolicyDocument {
+    readonly Version: "2012-10-17";
+    readonly Statement: ReadonlyArray<IdentityStatement | IdentityNotActionStatement>;
 }
 
 export interface ResourcePolicyDocument {
@@ -49,12 +61,14 @@ export interface ResourcePolicyDocument {
 // Compile-time proof that our plain, readonly documents are what @pulumi/aws accepts.
 type Mutable<T> = T extends string ? T : T extends ReadonlyArray<infer U> ? Mutable<U>[] : { -readonly [K in keyof T]: Mutable<T[K]> };
 const _identityIsAwsDocument = (d: Mutable<IdentityPolicyDocument>): aws.iam.PolicyDocument => d;
+const _guardrailIsAwsDocument = (d: Mutable<GuardrailPolicyDocument>): aws.iam.PolicyDocument => d;
+void _guardrailIsAwsDocument;
 const _resourceIsAwsDocument = (d: Mutable<ResourcePolicyDocument>): aws.iam.PolicyDocument => d;
 void _identityIsAwsDocument;
 void _resourceIsAwsDocument;
 
 /** The JSON text AWS stores; stable key order so diffs only show real changes. */
-export function toJson(document: IdentityPolicyDocument | ResourcePolicyDocument): string {
+export function toJson(document: IdentityPolicyDocument | GuardrailPolicyDocument | ResourcePolicyDocument): string {
     return JSON.stringify(document);
 }
 
