@@ -39,6 +39,11 @@ export interface ForceMfaOptions extends Partition {
      * @default false
      */
     readonly allowPasswordChangeWithoutMfa?: boolean;
+    /**
+     * Users Force_MFA leaves alone even when they are in the group (CloudKestrel's `IgnoreUsers`:
+     * service users with access keys that cannot use MFA). Matched by user name. @default []
+     */
+    readonly ignoredUsers?: readonly string[];
 }
 
 /**
@@ -76,7 +81,10 @@ export function forceMfaPolicy(o: ForceMfaOptions): GuardrailPolicyDocument {
                 Effect: "Deny",
                 NotAction: [...MFA_ENROLMENT_ACTIONS, ...(passwords ? PASSWORD_CHANGE_ACTIONS : [])],
                 Resource: "*",
-                Condition: { BoolIfExists: { "aws:MultiFactorAuthPresent": "false" } },
+                Condition: {
+                    BoolIfExists: { "aws:MultiFactorAuthPresent": "false" },
+                    ...((o.ignoredUsers ?? []).length === 0 ? {} : { StringNotEquals: { "aws:username": [...(o.ignoredUsers ?? [])] } }),
+                },
             },
         ],
     };

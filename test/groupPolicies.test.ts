@@ -68,6 +68,21 @@ describe("Force_MFA (AWS's documented pattern)", () => {
         await expect(asAlice([policy], action, resource, mfa)).resolves.toBe("Allowed");
     });
 
+    it("an ignored user (CloudKestrel's IgnoreUsers) is left alone, everyone else is not", async () => {
+        const ignoring = forceMfaPolicy({ ...AWS, ignoredUsers: [USER, "svc-backup"] });
+        await expect(asAlice([ignoring], "ec2:DescribeInstances", "*", noMfa)).resolves.toBe("Allowed");
+        await expect(
+            simulate({
+                identityPolicies: [ALLOW_ALL, ignoring],
+                principal: OTHER_USER_ARN,
+                action: "ec2:DescribeInstances",
+                resource: "*",
+                resourceAccount: ACCOUNT,
+                context: { "aws:username": "bob", "aws:PrincipalArn": OTHER_USER_ARN, ...noMfa },
+            }),
+        ).resolves.toBe("ExplicitlyDenied");
+    });
+
     it("the explicit option lets a user without MFA change its own password, and only that beyond enrolment", async () => {
         const withPasswords = forceMfaPolicy({ ...AWS, allowPasswordChangeWithoutMfa: true });
         await expect(asAlice([withPasswords], "iam:ChangePassword", USER_ARN, noMfa)).resolves.toBe("Allowed");
