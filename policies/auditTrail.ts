@@ -1,0 +1,83 @@
+import { Partition, ResourcePolicyDocument } from "./document";
+import { bucketArn } from "./keyNaming";
+
+/** What the trail's policies are bound to: this account's one trail, its bucket, its home region. */
+export interface TrailGrant extends Partition {
+    readonly accountId: string;
+    /** The trail's home region (a multi-region trail's ARN names it). */
+    readonly region: string;
+    readonly trailName: string;
+    readonly bucketName: string;
+}
+
+export function trailArn(g: TrailGrant): string {
+    return `arn:${g.partition}:cloudtrail:${g.region}:${g.accountId}:trail/${g.trailName}`;
+}
+
+/**
+ * The trail bucket's policy, AWS's documented one with its confused-deputy conditions: CloudTrail
+ * may read the bucket's ACL and write log files under `AWSLogs/<account>/`, with the bucket owner in
+ * full control, and only for this trail (`aws:SourceArn`); nobody uses plain HTTP. Log files are
+ * evidence: deleting or overwriting them is left to the account's IAM, and validation (digest
+ * files) shows any change.
+ */
+export function trailBucketPolicy(g: TrailGrant): ResourcePolicyDocument {
+    const bucket = bucketArn(g.partition, g.bucketName);
+    const cloudtrail = { Service: `cloudtrail.${g.dnsSuffix}` };
+    const thisTrail = { "aws:SourceArn": trailArn(g) };
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "CloudTrailReadsTheAcl", Effect: "Allow", Principal: cloudtrail, Action: "s3:GetBucketAcl", Resource: bucket, Condition: { StringEquals: thisTrail } },
+            {
+                Sid: "CloudTrailWritesThisAccountsLogs",
+                Effect: "Allow",
+                Principal: cloudtrail,
+                Action: "s3:PutObject",
+                Resource: `${bucket}/AWSLogs/${g.accountId}/*`,
+                Condition: { StringEquals: { ...thisTrail, "s3:x-amz-acl": "bucket-owner-full-control" } },
+            },
+            {
+                Sid: "DenyPlainHttp",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:*",
+                Resource: [bucket, `${bucket}/*`],
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+            },
+        ],
+    };
+}
+
+/**
+ * The trail's KMS key policy (AWS's documented one): the account administers the key through IAM;
+ * CloudTrail encrypts log files for this trail only; principals of this account decrypt them (for
+ * reading logs) with the CloudTrail encryption context, nobody else.
+ */
+export function trailKeyPolicy(g: TrailGrant): ResourcePolicyDocument {
+    const cloudtrail = { Service: `cloudtrail.${g.dnsSuffix}` };
+    const trailsOfThisAccount = { "kms:EncryptionContext:aws:cloudtrail:arn": `arn:${g.partition}:cloudtrail:*:${g.accountId}:trail/*` };
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "AccountAdministersKeyThroughIam", Effect: "Allow", Principal: { AWS: `arn:${g.partition}:iam::${g.accountId}:root` }, Action: "kms:*", Resource: "*" },
+            {
+                Sid: "CloudTrailEncryptsThisTrailsLogs",
+                Effect: "Allow",
+                Principal: cloudtrail,
+                Action: "kms:GenerateDataKey*",
+                Resource: "*",
+                Condition: { StringLike: trailsOfThisAccount, StringEquals: { "aws:SourceArn": trailArn(g) } },
+            },
+            { Sid: "CloudTrailDescribesTheKey", Effect: "Allow", Principal: cloudtrail, Action: "kms:DescribeKey", Resource: "*", Condition: { StringEquals: { "aws:SourceArn": trailArn(g) } } },
+            {
+                Sid: "AccountReadsTheLogs",
+                Effect: "Allow",
+                Principal: { AWS: "*" },
+                Action: ["kms:Decrypt", "kms:ReEncryptFrom"],
+                Resource: "*",
+                Condition: { StringEquals: { "kms:CallerAccount": g.accountId }, StringLike: trailsOfThisAccount },
+            },
+        ],
+    };
+}
