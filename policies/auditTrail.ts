@@ -1,4 +1,4 @@
-import { Partition, ResourcePolicyDocument } from "./document";
+import { Partition, ResourcePolicyDocument, denyPlainHttp } from "./document";
 import { bucketArn } from "./keyNaming";
 
 /** What the trail's policies are bound to: this account's one trail, its bucket, its home region. */
@@ -37,14 +37,7 @@ export function trailBucketPolicy(g: TrailGrant): ResourcePolicyDocument {
                 Resource: `${bucket}/AWSLogs/${g.accountId}/*`,
                 Condition: { StringEquals: { ...thisTrail, "s3:x-amz-acl": "bucket-owner-full-control" } },
             },
-            {
-                Sid: "DenyPlainHttp",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:*",
-                Resource: [bucket, `${bucket}/*`],
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-            },
+            denyPlainHttp(bucket),
         ],
     };
 }

@@ -67,6 +67,18 @@ const _resourceIsAwsDocument = (d: Mutable<ResourcePolicyDocument>): aws.iam.Pol
 void _identityIsAwsDocument;
 void _resourceIsAwsDocument;
 
+/** A bucket policy's first line of defence: nothing in `bucket` (an S3 bucket ARN) over plain HTTP, for anyone. */
+export function denyPlainHttp(bucket: string): ResourceStatement {
+    return {
+        Sid: "DenyPlainHttp",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: [bucket, `${bucket}/*`],
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+    };
+}
+
 /** The JSON text AWS stores; stable key order so diffs only show real changes. */
 export function toJson(document: IdentityPolicyDocument | GuardrailPolicyDocument | ResourcePolicyDocument): string {
     return JSON.stringify(document);

@@ -1,4 +1,4 @@
-import { Conditions, Partition, ResourcePolicyDocument } from "./document";
+import { Conditions, Partition, ResourcePolicyDocument, denyPlainHttp } from "./document";
 import { INSTANCE_ARN_TAG, KEY_PREFIX, bucketArn } from "./keyNaming";
 
 const SSE = "s3:x-amz-server-side-encryption";
@@ -75,14 +75,7 @@ export function keyBucketPolicy(a: KeyBucketPolicyArgs): ResourcePolicyDocument 
     return {
         Version: "2012-10-17",
         Statement: [
-            {
-                Sid: "DenyPlainHttp",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:*",
-                Resource: [bucket, objects],
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-            },
+            denyPlainHttp(bucket),
             {
                 // A header naming another algorithm (AES256, aws:kms:dsse). No header: the bucket default applies.
                 Sid: "DenyUploadsNotEncryptedWithKms",

@@ -83,18 +83,6 @@ function stateFor(type: string, name: string, inputs: Record<string, any>): { id
             const profileName = inputs.name ?? `${name}-${suffix()}`;
             return { id: profileName, state: { name: profileName, arn: `arn:${PARTITION}:iam::${ACCOUNT_ID}:instance-profile${inputs.path ?? "/"}${profileName}` } };
         }
-        case "aws:iam/policy:Policy": {
-            const policyName = inputs.name ?? `${name}-${suffix()}`;
-            return { id: `arn:${PARTITION}:iam::${ACCOUNT_ID}:policy/${policyName}`, state: { name: policyName, arn: `arn:${PARTITION}:iam::${ACCOUNT_ID}:policy/${policyName}` } };
-        }
-        case "aws:iam/group:Group": {
-            const groupName = inputs.name ?? `${name}-${suffix()}`;
-            return { id: groupName, state: { name: groupName, arn: `arn:${PARTITION}:iam::${ACCOUNT_ID}:group/${groupName}` } };
-        }
-        case "aws:iam/groupPolicyAttachment:GroupPolicyAttachment":
-            return { id: `${inputs.group}-${suffix()}`, state: {} };
-        case "aws:iam/userGroupMembership:UserGroupMembership":
-            return { id: `terraform-${suffix()}`, state: {} };
         case "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
             return { id: `${inputs.role}-${suffix()}`, state: {} };
         case "aws:ebs/volume:Volume": {
