@@ -1,0 +1,111 @@
+/**
+ * The security group healer's role (policies/securityGroupHealer.ts) in the IAM simulator: what the
+ * function may do (read groups and rules, read baselines, revoke rules on Airlock-managed groups,
+ * write its own logs) and, as much, what it may not (revoke on other groups, authorize anything,
+ * read other parameters, write other logs).
+ */
+import { healerRolePolicy, healerTrustPolicy } from "../policies/securityGroupHealer";
+import { simulate, type Decision } from "./support/iamSimulator";
+
+const ACCOUNT = "111122223333";
+const OTHER_ACCOUNT = "444455556666";
+const REGION = "eu-west-1";
+const LOG_GROUP = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/airlock-guardrails-heal-security-groups`;
+const SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/guardrails-healer-function/airlock-guardrails-heal-security-groups`;
+const GROUP = `arn:aws:ec2:${REGION}:${ACCOUNT}:security-group/sg-0123456789abcdef0`;
+const MANAGED = { "aws:ResourceTag/airlock:managed": "true" };
+
+const policy = healerRolePolicy({ partition: "aws", region: REGION, accountId: ACCOUNT, logGroupArn: LOG_GROUP });
+
+function asHealer(action: string, resource: string, context: Record<string, string> = {}): Promise<Decision> {
+    return simulate({ identityPolicies: [policy], principal: SESSION, action, resource, resourceAccount: resource === "*" ? ACCOUNT : undefined, context });
+}
+
+describe("the healer's role policy", () => {
+    it("is exactly the four statements", () => {
+        expect(policy).toEqual({
+            Version: "2012-10-17",
+            Statement: [
+                { Sid: "ReadSecurityGroups", Effect: "Allow", Action: ["ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups"], Resource: "*" },
+                {
+                    Sid: "RevokeRulesOfManagedGroups",
+                    Effect: "Allow",
+                    Action: ["ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"],
+                    Resource: `arn:aws:ec2:${REGION}:${ACCOUNT}:security-group/*`,
+                    Condition: { StringEquals: { "aws:ResourceTag/airlock:managed": "true" } },
+                },
+                { Sid: "ReadBaselines", Effect: "Allow", Action: "ssm:GetParameter", Resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/airlock/security-groups/*` },
+                { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${LOG_GROUP}:*` },
+            ],
+        });
+    });
+
+    it.each<[string, string, string, Record<string, string>]>([
+        ["describes security groups", "ec2:DescribeSecurityGroups", "*", {}],
+        ["describes security group rules", "ec2:DescribeSecurityGroupRules", "*", {}],
+        ["revokes ingress on a managed group", "ec2:RevokeSecurityGroupIngress", GROUP, MANAGED],
+        ["revokes egress on a managed group", "ec2:RevokeSecurityGroupEgress", GROUP, MANAGED],
+        ["reads a group's baseline", "ssm:GetParameter", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/airlock/security-groups/sg-0123456789abcdef0`, {}],
+        ["creates its log stream", "logs:CreateLogStream", `${LOG_GROUP}:log-stream:2025/03/14/[$LATEST]0a1b2c3d`, {}],
+        ["writes its log events", "logs:PutLogEvents", `${LOG_GROUP}:log-stream:2025/03/14/[$LATEST]0a1b2c3d`, {}],
+    ])("%s", async (_what, action, resource, context) => {
+        await expect(asHealer(action, resource, context)).resolves.toBe("Allowed");
+    });
+
+    it.each<[string, string, string, Record<string, string>]>([
+        ["revoke ingress on an unmanaged group", "ec2:RevokeSecurityGroupIngress", GROUP, {}],
+        ["revoke egress on a group tagged airlock:managed=false", "ec2:RevokeSecurityGroupEgress", GROUP, { "aws:ResourceTag/airlock:managed": "false" }],
+        ["revoke on a managed group of another region", "ec2:RevokeSecurityGroupIngress", GROUP.replace(REGION, "us-east-1"), MANAGED],
+        ["authorize ingress, even on a managed group", "ec2:AuthorizeSecurityGroupIngress", GROUP, MANAGED],
+        ["authorize egress, even on a managed group", "ec2:AuthorizeSecurityGroupEgress", GROUP, MANAGED],
+        ["modify rules, even on a managed group", "ec2:ModifySecurityGroupRules", GROUP, MANAGED],
+        ["delete a managed group", "ec2:DeleteSecurityGroup", GROUP, MANAGED],
+        ["change a group's tags (to make it managed)", "ec2:CreateTags", GROUP, {}],
+        ["read another parameter", "ssm:GetParameter", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/airlock/other/secret`, {}],
+        ["read a parameter named like a baseline's prefix", "ssm:GetParameter", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/airlock/security-groups-extra/x`, {}],
+        ["write a baseline", "ssm:PutParameter", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/airlock/security-groups/sg-0123456789abcdef0`, {}],
+        ["read baselines in bulk", "ssm:GetParametersByPath", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/airlock/security-groups`, {}],
+        ["write to another log group", "logs:PutLogEvents", `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/other:log-stream:x`, {}],
+        ["write to a log group whose name extends its own", "logs:PutLogEvents", `${LOG_GROUP}-2:log-stream:x`, {}],
+        ["create log groups", "logs:CreateLogGroup", LOG_GROUP, {}],
+        ["delete its own log group", "logs:DeleteLogGroup", LOG_GROUP, {}],
+    ])("may not %s", async (_what, action, resource, context) => {
+        await expect(asHealer(action, resource, context)).resolves.toBe("ImplicitlyDenied");
+    });
+
+    it("uses the partition it is given", () => {
+        const china = healerRolePolicy({ partition: "aws-cn", region: "cn-north-1", accountId: ACCOUNT, logGroupArn: `arn:aws-cn:logs:cn-north-1:${ACCOUNT}:log-group:x` });
+        expect(JSON.stringify(china)).not.toContain("arn:aws:");
+    });
+
+    it("accepts a log group ARN with or without the trailing :* (both name the group)", () => {
+        expect(healerRolePolicy({ partition: "aws", region: REGION, accountId: ACCOUNT, logGroupArn: `${LOG_GROUP}:*` })).toEqual(policy);
+    });
+
+    it("refuses what is not a log group ARN", () => {
+        expect(() => healerRolePolicy({ partition: "aws", region: REGION, accountId: ACCOUNT, logGroupArn: "*" })).toThrow("`logGroupArn` \"*\" is not a log group ARN");
+    });
+});
+
+describe("the healer's trust policy", () => {
+    const trust = healerTrustPolicy("aws", ACCOUNT);
+    const role = `arn:aws:iam::${ACCOUNT}:role/guardrails-healer-function`;
+    const assume = (principal: string, context: Record<string, string>): Promise<Decision> =>
+        simulate({ identityPolicies: [], resourcePolicy: trust, principal, action: "sts:AssumeRole", resource: role, context });
+
+    it.each<[string, Decision, string, Record<string, string>]>([
+        ["Lambda, for a function of this account", "Allowed", "lambda.amazonaws.com", { "aws:SourceAccount": ACCOUNT }],
+        ["Lambda, for another account's function (confused deputy)", "ImplicitlyDenied", "lambda.amazonaws.com", { "aws:SourceAccount": OTHER_ACCOUNT }],
+        ["another service", "ImplicitlyDenied", "ec2.amazonaws.com", { "aws:SourceAccount": ACCOUNT }],
+        ["a user of this account", "ImplicitlyDenied", `arn:aws:iam::${ACCOUNT}:user/alice`, {}],
+    ])("%s → %s", async (_what, expected, principal, context) => {
+        await expect(assume(principal, context)).resolves.toBe(expected);
+    });
+
+    it.each<[string, string]>([
+        ["partition", "arn:aws"],
+        ["accountId", "123"],
+    ])("refuses a malformed %s", (field, value) => {
+        expect(() => (field === "partition" ? healerTrustPolicy(value, ACCOUNT) : healerTrustPolicy("aws", value))).toThrow(`\`${field}\``);
+    });
+});
