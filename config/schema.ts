@@ -17,6 +17,7 @@ import { didYouMean } from "./suggest";
 import { adminPolicyProblems } from "./adminPolicies";
 import { tagLimitProblems, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH } from "./tags";
 import { resolvePrincipal } from "../policies/principals";
+import { GuardrailsConfig, parseGuardrails } from "./guardrails";
 import {
     Json,
     Reader,
@@ -103,6 +104,11 @@ export interface ScannerSettings {
 
 export interface AirlockConfig {
     readonly region: string;
+    /** The secure-instance half: key vault, security zones, instances. */
+    readonly secureInstances: boolean;
+    /** The account-guardrails half; undefined when `airlock:accountGuardrails` is false. */
+    readonly guardrails?: GuardrailsConfig;
+    /** Empty when secureInstances is false. */
     readonly vpcId: string;
     readonly instances: readonly InstanceSpec[];
     readonly allowPublicIp: boolean;
@@ -162,7 +168,20 @@ const HTTPS_EGRESS: NetworkRule = {
  * in comments (a test keeps the two in step), and the README's config reference is written from it.
  */
 export const CONFIG_KEYS: readonly ConfigKeySpec[] = [
-    { key: "vpcId", type: "string", required: true, description: "VPC that holds the remediation and production security groups (vpc-...)." },
+    {
+        key: "secureInstances",
+        type: "boolean",
+        default: true,
+        description: "This stack launches instances through the airlock (the key vault, security zones and airlock:instances). Off for a guardrails-only stack.",
+    },
+    {
+        key: "accountGuardrails",
+        type: "boolean",
+        default: false,
+        description: "This stack declares the account guardrails (group policies, Config rules, remediation, trail, self-healing); one stack per account and region.",
+    },
+    { key: "guardrails", type: "object", description: "Settings of the account guardrails (see README, 'Account guardrails'). Only with accountGuardrails: true." },
+    { key: "vpcId", type: "string", description: "VPC that holds the remediation and production security groups (vpc-...). Required when secureInstances is true." },
     { key: "subnetId", type: "string", description: "Default private subnet for instances that do not name their own (subnet-...)." },
     { key: "instances", type: "object", description: "Instances to launch through the airlock: a list of objects (see README, 'instances')." },
     { key: "allowPublicIp", type: "boolean", default: false, description: "Opt-in that lets an instance set associatePublicIp: true. Off: no instance gets a public IP." },
@@ -778,10 +797,31 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
         );
     }
 
-    const vpcId = r.string(key("vpcId"));
+    // The two halves: a stack declares the secure instances, the account guardrails, or both.
+    const secureInstances = r.boolean(key("secureInstances"), true);
+    const accountGuardrails = r.boolean(key("accountGuardrails"), false);
+    if (!secureInstances && !accountGuardrails) {
+        r.fail(
+            "`airlock:secureInstances` and `airlock:accountGuardrails` are both false: this stack would declare nothing. Set `airlock:secureInstances` to true for instances, or `airlock:accountGuardrails` to true for the account's guardrails stack.",
+        );
+    }
+    if (!secureInstances) {
+        for (const instanceOnly of ["vpcId", "subnetId", "instances", "productionIngress", "productionEgress", "remediationEgress", "scannerSourceCidrs", "deployers", "breakGlassRoleArn"]) {
+            if (r.has(key(instanceOnly))) {
+                r.fail(`\`airlock:${instanceOnly}\` only applies to the secure instances, but \`airlock:secureInstances\` is false. Remove it, or set secureInstances to true.`);
+            }
+        }
+    }
+    const guardrailsValue = r.json(key("guardrails"));
+    if (!accountGuardrails && guardrailsValue !== undefined) {
+        r.fail("`airlock:guardrails` is set, but `airlock:accountGuardrails` is false, so nothing would read it. Set `airlock:accountGuardrails` to true, or remove `airlock:guardrails`.");
+    }
+    const guardrails = accountGuardrails && REGION.test(region) ? parseGuardrails(r, key("guardrails"), guardrailsValue, region) : undefined;
+
+    const vpcId = secureInstances ? r.string(key("vpcId")) : "";
     if (vpcId === undefined) {
-        r.fail("`airlock:vpcId` is not set. Run `pulumi config set airlock:vpcId vpc-...` with the VPC the instances live in.");
-    } else {
+        r.fail("`airlock:vpcId` is not set. Run `pulumi config set airlock:vpcId vpc-...` with the VPC the instances live in (or set `airlock:secureInstances` to false for a guardrails-only stack).");
+    } else if (secureInstances) {
         optionalId(r, key("vpcId"), vpcId, VPC_ID, "vpc-0123456789abcdef0");
     }
     const defaultSubnetId = optionalId(r, key("subnetId"), r.string(key("subnetId")), SUBNET_ID, "subnet-0123456789abcdef0");
@@ -909,6 +949,8 @@ export function parseAirlockConfig(raw: Readonly<Record<string, string>>, secret
     }
     return {
         region,
+        secureInstances,
+        guardrails,
         vpcId,
         instances,
         allowPublicIp,

@@ -208,7 +208,7 @@ describe("invalid configuration fails with the key and the fix", () => {
         [
             "missing VPC",
             { "airlock:vpcId": undefined },
-            "`airlock:vpcId` is not set. Run `pulumi config set airlock:vpcId vpc-...` with the VPC the instances live in.",
+            "`airlock:vpcId` is not set. Run `pulumi config set airlock:vpcId vpc-...` with the VPC the instances live in (or set `airlock:secureInstances` to false for a guardrails-only stack).",
         ],
         [
             "SSH open to the world in production",
@@ -775,6 +775,14 @@ describe("nothing written under a key set with --secret appears in any message (
         ["instances: an unnormalised mount point", "airlock:instances", { "airlock:instances": web({ mountPoint: `/srv//${M}/` }) }, []],
         ["instances: one instance where a list is expected", "airlock:instances", { "airlock:instances": { name: M, instanceType: "t3.small" } }, []],
         ["instances: a string", "airlock:instances", { "airlock:instances": M }, []],
+        ["secureInstances", "airlock:secureInstances", { "airlock:secureInstances": M }, []],
+        ["accountGuardrails", "airlock:accountGuardrails", { "airlock:accountGuardrails": M }, []],
+        ["guardrails: without accountGuardrails", "airlock:guardrails", { "airlock:guardrails": { sourceCidrs: [M] } }, []],
+        ["guardrails: a CIDR", "airlock:guardrails", { "airlock:accountGuardrails": "true", "airlock:guardrails": { sourceCidrs: ["10.47.91.7"] } }, ["10.47.91"]],
+        ["guardrails: an unknown setting", "airlock:guardrails", { "airlock:accountGuardrails": "true", "airlock:guardrails": { sourceCidrs: ["10.0.0.0/8"], [M]: true } }, []],
+        ["guardrails: a user name", "airlock:guardrails", { "airlock:accountGuardrails": "true", "airlock:guardrails": { sourceCidrs: ["10.0.0.0/8"], devOpsUsers: [`${M} x`] } }, []],
+        ["guardrails: an unknown rule", "airlock:guardrails", { "airlock:accountGuardrails": "true", "airlock:guardrails": { sourceCidrs: ["10.0.0.0/8"], rules: { [M]: {} } } }, []],
+        ["guardrails: a region", "airlock:guardrails", { "airlock:accountGuardrails": "true", "airlock:guardrails": { sourceCidrs: ["10.0.0.0/8"], globalRegion: M } }, []],
         ["allowPublicIp", "airlock:allowPublicIp", { "airlock:allowPublicIp": M }, []],
         ["allowPublicAllPorts", "airlock:allowPublicAllPorts", { "airlock:allowPublicAllPorts": M }, []],
         ["allowAdminPolicies", "airlock:allowAdminPolicies", { "airlock:allowAdminPolicies": M }, []],
@@ -1353,20 +1361,28 @@ describe("Pulumi.yaml declares only what every stack needs", () => {
         expect(pulumiCliConfigProblems(path.join(PROJECT_ROOT, "Pulumi.dev.yaml"))).toEqual([]);
     });
 
-    it("the dev stack sets every key the program requires of every stack", () => {
-        const requiredByCode = CONFIG_KEYS.filter((k) => k.required === true).map((k) => `airlock:${k.key}`);
-        expect(requiredByCode).toContain("airlock:vpcId");
-        expect(Object.keys(readStackConfig().values)).toEqual(expect.arrayContaining(["aws:region", ...requiredByCode]));
+    it("requires no key of every stack: an instance stack needs vpcId, a guardrails-only stack does not (the CLI would demand a declared key of both)", () => {
+        expect(CONFIG_KEYS.filter((k) => k.required === true)).toEqual([]);
+        expect(cliRequiredKeys).toEqual([]);
+        expect(problemsOfValues(minimalStack().values, [])).toEqual([
+            "`airlock:vpcId` is not set. Run `pulumi config set airlock:vpcId vpc-...` with the VPC the instances live in (or set `airlock:secureInstances` to false for a guardrails-only stack).",
+        ]);
+        expect(Object.keys(readStackConfig().values)).toEqual(expect.arrayContaining(["aws:region", "airlock:vpcId"]));
     });
 
-    it.each(["inspector", "none", undefined])("a stack with only the keys Pulumi.yaml requires is valid (scannerKind %s)", (kind) => {
-        expect(problemsOfValues(minimalStack({ "airlock:scannerKind": kind }).values, minimalStack().secretKeys)).toEqual([]);
+    it.each(["inspector", "none", undefined])("an instance stack with the declared defaults and a VPC is valid (scannerKind %s)", (kind) => {
+        expect(problemsOfValues(minimalStack({ "airlock:scannerKind": kind, "airlock:vpcId": EXAMPLE_VALUES.vpcId }).values, minimalStack().secretKeys)).toEqual([]);
     });
 
-    it.each(cliRequiredKeys)("%s, declared without a default, is one the program refuses to run without", (key) => {
-        const stack = minimalStack({ [`airlock:${key}`]: undefined });
-        expect(problemsOfValues(stack.values, stack.secretKeys).join("\n")).toContain(`\`airlock:${key}\``);
+    it("a guardrails-only stack with the declared defaults and the CIDRs its group policies need is valid", () => {
+        const stack = minimalStack({
+            "airlock:secureInstances": "false",
+            "airlock:accountGuardrails": "true",
+            "airlock:guardrails": JSON.stringify({ sourceCidrs: ["195.89.85.64/28"] }),
+        });
+        expect(problemsOfValues(stack.values, [])).toEqual([]);
     });
+
 
     it.each(declaredKeys.filter(([, d]) => d.default !== undefined).map(([key, d]) => [key, d.default] as const))(
         "%s: the declared default %j means the same to the program as leaving the key out",
