@@ -4,7 +4,9 @@ import { KeyVault } from "./components/keyVault";
 import { Lookups } from "./components/lookups";
 import { SecureInstance } from "./components/secureInstance";
 import { SecurityZones } from "./components/securityZones";
-import { loadConfig } from "./config/load";
+import { AccountGuardrails, GuardrailsOutputs, claimConflicts, findClaims } from "./components/accountGuardrails";
+import type { GuardrailsConfig } from "./config/guardrails";
+import { LoadedConfig, loadConfig } from "./config/load";
 
 /** What another stack reads through a StackReference, per instance. */
 interface InstanceOutputs {
@@ -22,15 +24,29 @@ function rescanTrigger(stack: string | undefined, own: string | undefined): stri
     return parts.length === 0 ? undefined : parts.join("/");
 }
 
+/** The account guardrails half: refused before anything is declared when another stack holds its singletons. */
+async function declareGuardrails(config: LoadedConfig, guardrails: GuardrailsConfig, accountId: string): Promise<pulumi.Output<GuardrailsOutputs>> {
+    const stack = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    const conflicts = claimConflicts(stack, config.region, guardrails, await findClaims(guardrails));
+    if (conflicts.length > 0) {
+        throw new pulumi.RunError(conflicts.join("\n"));
+    }
+    return new AccountGuardrails("airlock", { region: config.region, accountId, stack, config: guardrails, tags: config.tags }).outputs;
+}
+
 export = async () => {
     const config = loadConfig();
+    // Who runs this, first: the vault's policy names the deployers, and a `pulumi up` by someone it
+    // would lock out is refused before anything is declared.
+    const { arn: callerArn, accountId } = await aws.getCallerIdentity();
+    const guardrails = config.guardrails === undefined ? undefined : await declareGuardrails(config, config.guardrails, accountId);
+    if (!config.secureInstances) {
+        return { guardrails };
+    }
     if (config.scanner.kind === "none") {
         pulumi.log.warn("airlock:scannerKind is none: instances are promoted to production WITHOUT a vulnerability scan.");
     }
 
-    // Who runs this, first: the vault's policy names the deployers, and a `pulumi up` by someone it
-    // would lock out is refused before anything is declared.
-    const { arn: callerArn } = await aws.getCallerIdentity();
     const vault = new KeyVault("airlock", {
         region: config.region,
         callerArn,
@@ -100,5 +116,6 @@ export = async () => {
         keyBucketName: vault.bucketName,
         kmsKeyArn: vault.kmsKeyArn,
         instances,
+        ...(guardrails === undefined ? {} : { guardrails }),
     };
 };

@@ -7,6 +7,7 @@ import { NetworkRule } from "../config/schema";
 export type { RulePeer } from "../config/ruleNaming";
 export { rulePeers, ruleSlug } from "../config/ruleNaming";
 import { MANAGED_TAG } from "../policies/keyNaming";
+import { baselineParameterName, serializeBaseline } from "../functions/securityGroupBaseline";
 
 export interface SecurityZonesArgs {
     /** VPC that holds both groups. */
@@ -43,6 +44,24 @@ export interface SecurityZonesArgs {
 
 function awsProtocol(rule: NetworkRule): string {
     return rule.protocol === "all" ? "-1" : rule.protocol;
+}
+
+/** One AWS rule resource's arguments, with the slug that names it. */
+interface DeclaredRule {
+    readonly slug: string;
+    readonly description: string;
+    readonly ipProtocol: string;
+    readonly fromPort?: number;
+    readonly toPort?: number;
+    readonly cidrIpv4?: string;
+    readonly cidrIpv6?: string;
+    readonly referencedSecurityGroupId?: pulumi.Input<string>;
+    readonly prefixListId?: string;
+}
+
+/** The scanner's security group, admitted on every port (its resource keeps its historical name). */
+function scannerGroupRule(securityGroupId: pulumi.Input<string>): DeclaredRule {
+    return { slug: "scanner-sg", description: "Vulnerability scanner security group", ipProtocol: "-1", referencedSecurityGroupId: securityGroupId };
 }
 
 /**
@@ -98,23 +117,20 @@ export class SecurityZones extends pulumi.ComponentResource {
             cidrs: scannerSourceCidrs.filter((c) => !c.includes(":")),
             ipv6Cidrs: scannerSourceCidrs.filter((c) => c.includes(":")),
         };
-        this.declareRules(`${name}-remediation-in`, "ingress", remediation.id, [scannerRule], tags);
-        if (args.scannerSecurityGroupId !== undefined) {
-            new aws.vpc.SecurityGroupIngressRule(
-                `${name}-remediation-in-scanner-sg`,
-                {
-                    securityGroupId: remediation.id,
-                    description: "Vulnerability scanner security group",
-                    ipProtocol: "-1",
-                    referencedSecurityGroupId: args.scannerSecurityGroupId,
-                    tags,
-                },
-                child,
-            );
-        }
-        this.declareRules(`${name}-remediation-out`, "egress", remediation.id, args.remediationEgress ?? [], tags);
-        this.declareRules(`${name}-production-in`, "ingress", production.id, args.productionIngress ?? [], tags);
-        this.declareRules(`${name}-production-out`, "egress", production.id, args.productionEgress ?? [], tags);
+        // Each group's baseline (what this stack declares) is published first, where the guardrails'
+        // healer reads it, and the rules are added after it: the healer never sees a declared rule
+        // that is not yet in the baseline, and revokes any rule that is not.
+        const remediationRules = {
+            ingress: [...this.ruleArgs([scannerRule]), ...(args.scannerSecurityGroupId === undefined ? [] : [scannerGroupRule(args.scannerSecurityGroupId)])],
+            egress: this.ruleArgs(args.remediationEgress ?? []),
+        };
+        const productionRules = { ingress: this.ruleArgs(args.productionIngress ?? []), egress: this.ruleArgs(args.productionEgress ?? []) };
+        const remediationBaseline = this.publishBaseline(`${name}-remediation`, remediation.id, remediationRules, tags);
+        const productionBaseline = this.publishBaseline(`${name}-production`, production.id, productionRules, tags);
+        this.declareRules(`${name}-remediation-in`, "ingress", remediation.id, remediationRules.ingress, tags, remediationBaseline);
+        this.declareRules(`${name}-remediation-out`, "egress", remediation.id, remediationRules.egress, tags, remediationBaseline);
+        this.declareRules(`${name}-production-in`, "ingress", production.id, productionRules.ingress, tags, productionBaseline);
+        this.declareRules(`${name}-production-out`, "egress", production.id, productionRules.egress, tags, productionBaseline);
 
         this.remediationSecurityGroupId = remediation.id;
         this.productionSecurityGroupId = production.id;
@@ -124,38 +140,68 @@ export class SecurityZones extends pulumi.ComponentResource {
         });
     }
 
+    /** Named rule arguments, one per peer, named by content (reordering rules in config must not replace them). */
+    private ruleArgs(rules: readonly NetworkRule[]): DeclaredRule[] {
+        return rules.flatMap((rule) =>
+            rulePeers(rule).map((peer) => ({
+                slug: ruleSlug(rule, peer),
+                description: rule.description,
+                ipProtocol: awsProtocol(rule),
+                // AWS wants no ports for "-1"; for ICMP, -1/-1 means every type and code.
+                fromPort: rule.protocol === "all" ? undefined : rule.fromPort,
+                toPort: rule.protocol === "all" ? undefined : rule.toPort,
+                ...peer,
+            })),
+        );
+    }
+
+    private publishBaseline(
+        name: string,
+        groupId: pulumi.Output<string>,
+        rules: { readonly ingress: readonly DeclaredRule[]; readonly egress: readonly DeclaredRule[] },
+        tags: Record<string, string>,
+    ): aws.ssm.Parameter {
+        const strip = (list: readonly DeclaredRule[]) => list.map(({ slug: _slug, description: _description, ...rule }) => rule);
+        return new aws.ssm.Parameter(
+            `${name}-baseline`,
+            {
+                name: groupId.apply(baselineParameterName),
+                type: "String",
+                // Above 4 KB (about 50 rules) the parameter needs the advanced tier; SSM picks it.
+                tier: "Intelligent-Tiering",
+                // Not a secret: insecureValue keeps it readable in previews, diffs and state.
+                insecureValue: pulumi
+                    .all([groupId, pulumi.output(strip(rules.ingress)), pulumi.output(strip(rules.egress))])
+                    .apply(([id, ingress, egress]) => serializeBaseline(id, ingress, egress)),
+                description: "Airlock: the security group's declared rules; the guardrails' healer revokes any other",
+                tags,
+            },
+            { parent: this },
+        );
+    }
+
     private declareRules(
         prefix: string,
         direction: "ingress" | "egress",
         securityGroupId: pulumi.Output<string>,
-        rules: readonly NetworkRule[],
+        rules: readonly DeclaredRule[],
         tags: Record<string, string>,
+        baseline: aws.ssm.Parameter,
     ): void {
         const seen = new Set<string>();
-        rules.forEach((rule) => {
-            rulePeers(rule).forEach((peer) => {
-                // Named by content, not position: reordering rules in config must not replace them.
-                const ruleName = `${prefix}-${ruleSlug(rule, peer)}`;
-                if (seen.has(ruleName)) {
-                    throw new Error(`SecurityZones: the rule ${ruleName} is declared twice. Remove the duplicate.`);
-                }
-                seen.add(ruleName);
-                const ruleArgs = {
-                    securityGroupId,
-                    description: rule.description,
-                    ipProtocol: awsProtocol(rule),
-                    // AWS wants no ports for "-1"; for ICMP, -1/-1 means every type and code.
-                    fromPort: rule.protocol === "all" ? undefined : rule.fromPort,
-                    toPort: rule.protocol === "all" ? undefined : rule.toPort,
-                    ...peer,
-                    tags,
-                };
-                if (direction === "ingress") {
-                    new aws.vpc.SecurityGroupIngressRule(ruleName, ruleArgs, { parent: this });
-                } else {
-                    new aws.vpc.SecurityGroupEgressRule(ruleName, ruleArgs, { parent: this });
-                }
-            });
-        });
+        for (const { slug, ...rule } of rules) {
+            const ruleName = `${prefix}-${slug}`;
+            if (seen.has(ruleName)) {
+                throw new Error(`SecurityZones: the rule ${ruleName} is declared twice. Remove the duplicate.`);
+            }
+            seen.add(ruleName);
+            const ruleArgs = { securityGroupId, ...rule, tags };
+            const options = { parent: this, dependsOn: [baseline] };
+            if (direction === "ingress") {
+                new aws.vpc.SecurityGroupIngressRule(ruleName, ruleArgs, options);
+            } else {
+                new aws.vpc.SecurityGroupEgressRule(ruleName, ruleArgs, options);
+            }
+        }
     }
 }

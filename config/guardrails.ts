@@ -2,7 +2,7 @@
  * `airlock:guardrails`: the settings of the account guardrails (README "Account guardrails"). Read
  * only when `airlock:accountGuardrails` is true; every problem names its field and the fix.
  */
-import { MANAGED_RULES, ManagedRuleSpec, ruleParameterProblems } from "../policies/configRules";
+import { MANAGED_RULES, ManagedRuleSpec, ruleParameterProblems, ruleParameterValues } from "../policies/configRules";
 import { Json, Reader, cidrEntries, describeKind, isObject, unknownFields } from "./reader";
 import { didYouMean } from "./suggest";
 
@@ -176,8 +176,7 @@ function parseRules(r: Reader, path: string, value: Json | undefined, opts: { de
         if (!enabled || (spec.scope === "global" && !opts.declaresGlobal)) {
             continue;
         }
-        const defaults = Object.fromEntries(spec.parameters.map((p) => [p.name, p.default]));
-        const parameters = { ...defaults, ...(given as Record<string, string | number | boolean>) };
+        const parameters = ruleParameterValues(spec, given as Record<string, string | number | boolean>);
         const available = spec.remediation !== undefined && (spec.remediation.needsTrailKey !== true || opts.trail);
         const remediate = !opts.detectOnly && available && (remediateAsked ?? spec.remediation?.automaticByDefault ?? false);
         settings.push({ spec, parameters, remediate });

@@ -1,4 +1,4 @@
-import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG, DATA_VOLUME_TAG, INSTANCE_NAME_TAG, MANAGED_TAG } from "../policies/keyNaming";
+import { BOOTSTRAP_REASON_TAG, BOOTSTRAP_STATUS_TAG, DATA_VOLUME_TAG, GUARDRAILS_OWNER_TAG, INSTANCE_NAME_TAG, MANAGED_TAG } from "../policies/keyNaming";
 
 /** AWS limits on one tag (EC2, IAM, S3, KMS agree on these). */
 export const TAG_KEY_MAX_LENGTH = 128;
@@ -10,7 +10,7 @@ export interface TaggedResourceKind {
     readonly what: string;
     /** The resources of this kind, in messages ("key objects"). */
     readonly label: string;
-    readonly service: "EC2" | "IAM" | "KMS" | "S3";
+    readonly service: "EC2" | "IAM" | "KMS" | "S3" | "SSM" | "Config" | "CloudTrail" | "Lambda" | "CloudWatch Logs" | "EventBridge";
     /** The Pulumi resource types of this kind (test/program.test.ts checks the table against them). */
     readonly resourceTypes: readonly string[];
     /** Most tags AWS accepts on one resource of this kind. */
@@ -63,6 +63,23 @@ export const TAGGED_RESOURCES: readonly TaggedResourceKind[] = [
     },
     { what: "key", label: "KMS keys", service: "KMS", resourceTypes: ["aws:kms/key:Key"], limit: 50, airlockTags: [MANAGED_TAG], carriesStackTags: true },
     { what: "bucket", label: "buckets", service: "S3", resourceTypes: ["aws:s3/bucket:Bucket"], limit: 50, airlockTags: [MANAGED_TAG], carriesStackTags: true },
+    // Each security group's published baseline, and the guardrails' claim.
+    { what: "parameter", label: "SSM parameters", service: "SSM", resourceTypes: ["aws:ssm/parameter:Parameter"], limit: 50, airlockTags: [MANAGED_TAG], carriesStackTags: true },
+    // The guardrails stack: its group policies also name the stack that owns them.
+    {
+        what: "managed policy",
+        label: "IAM managed policies",
+        service: "IAM",
+        resourceTypes: ["aws:iam/policy:Policy"],
+        limit: 50,
+        airlockTags: [MANAGED_TAG, GUARDRAILS_OWNER_TAG],
+        carriesStackTags: true,
+    },
+    { what: "Config rule", label: "Config rules", service: "Config", resourceTypes: ["aws:cfg/rule:Rule"], limit: 50, airlockTags: [MANAGED_TAG], carriesStackTags: true },
+    { what: "trail", label: "trails", service: "CloudTrail", resourceTypes: ["aws:cloudtrail/trail:Trail"], limit: 50, airlockTags: [MANAGED_TAG], carriesStackTags: true },
+    { what: "function", label: "Lambda functions", service: "Lambda", resourceTypes: ["aws:lambda/function:Function"], limit: 50, airlockTags: [MANAGED_TAG], carriesStackTags: true },
+    { what: "log group", label: "log groups", service: "CloudWatch Logs", resourceTypes: ["aws:cloudwatch/logGroup:LogGroup"], limit: 50, airlockTags: [MANAGED_TAG], carriesStackTags: true },
+    { what: "event rule", label: "EventBridge rules", service: "EventBridge", resourceTypes: ["aws:cloudwatch/eventRule:EventRule"], limit: 50, airlockTags: [MANAGED_TAG], carriesStackTags: true },
 ];
 
 /** How many stack tags fit on every resource that carries them (44: an instance's 50 less Airlock's 6). */

@@ -9,6 +9,7 @@
  * module comments are relative to the repository root; no source map).
  */
 import { createHash } from "crypto";
+import * as fs from "fs";
 import * as path from "path";
 import { buildSync } from "esbuild";
 
@@ -50,4 +51,25 @@ export function bundleHealer(): HealerBundle {
     }
     const code = output.text;
     return { code, sha256: createHash("sha256").update(code, "utf8").digest("hex") };
+}
+
+/** Where the bundle is written for Pulumi, relative to the project root (git-ignored). */
+export const HEALER_BUILD_DIR = path.join(".airlock-build", "healer");
+
+/**
+ * Writes the bundle to `HEALER_BUILD_DIR/index.js` under `root` (only when it changed) and returns
+ * the bundle with the file's path relative to `root`. The function's code is then a file asset:
+ * Pulumi's state keeps its path and hash, not the megabyte of bundled SDK a string asset would put
+ * in every checkpoint.
+ */
+export function writeHealerBundle(root: string = process.cwd()): HealerBundle & { readonly file: string } {
+    const bundle = bundleHealer();
+    const file = path.join(HEALER_BUILD_DIR, "index.js");
+    const absolute = path.join(root, file);
+    fs.mkdirSync(path.dirname(absolute), { recursive: true });
+    const current = fs.existsSync(absolute) ? fs.readFileSync(absolute, "utf8") : undefined;
+    if (current !== bundle.code) {
+        fs.writeFileSync(absolute, bundle.code);
+    }
+    return { ...bundle, file };
 }

@@ -1,4 +1,4 @@
-import { Partition, ResourcePolicyDocument, denyPlainHttp } from "./document";
+import { IdentityPolicyDocument, Partition, ResourcePolicyDocument, denyPlainHttp } from "./document";
 import { bucketArn } from "./keyNaming";
 
 /** What the trail's policies are bound to: this account's one trail, its bucket, its home region. */
@@ -72,5 +72,29 @@ export function trailKeyPolicy(g: TrailGrant): ResourcePolicyDocument {
                 Condition: { StringEquals: { "kms:CallerAccount": g.accountId }, StringLike: trailsOfThisAccount },
             },
         ],
+    };
+}
+
+/** The role CloudTrail assumes to deliver to CloudWatch Logs: for this trail only (AWS's confused-deputy conditions). */
+export function trailLogsTrustPolicy(g: TrailGrant): ResourcePolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "CloudTrailOfThisTrail",
+                Effect: "Allow",
+                Principal: { Service: `cloudtrail.${g.dnsSuffix}` },
+                Action: "sts:AssumeRole",
+                Condition: { StringEquals: { "aws:SourceArn": trailArn(g), "aws:SourceAccount": g.accountId } },
+            },
+        ],
+    };
+}
+
+/** What CloudTrail needs to write the trail's events into one log group: streams and events there, nothing else. */
+export function trailLogsRolePolicy(logGroupArn: string): IdentityPolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [{ Sid: "WriteTheTrailsLogGroup", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${logGroupArn}:log-stream:*` }],
     };
 }

@@ -23,6 +23,9 @@ export const DATA_VOLUME_TAG = "airlock:data-volume";
 export const MANAGED_TAG = "airlock:managed";
 export const INSTANCE_NAME_TAG = "airlock:instance";
 
+/** Tag on the guardrails' account-wide IAM policies naming the stack that owns them (its claim on the account). */
+export const GUARDRAILS_OWNER_TAG = "airlock:guardrails-stack";
+
 /** IAM path of every instance role, so roles are recognisable (and listable) as Airlock's. */
 export const ROLE_PATH = "/airlock/";
 

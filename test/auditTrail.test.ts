@@ -2,7 +2,8 @@
  * The audit trail's bucket and key policies (policies/auditTrail.ts) in the IAM simulator: CloudTrail
  * writes this trail's logs and nothing else (confused deputy), the account reads them, others do not.
  */
-import { trailArn, trailBucketPolicy, trailKeyPolicy, type TrailGrant } from "../policies/auditTrail";
+import { trailArn, trailBucketPolicy, trailKeyPolicy, trailLogsRolePolicy, trailLogsTrustPolicy, type TrailGrant } from "../policies/auditTrail";
+import { configRecorderDeliveryPolicy, configRecorderTrustPolicy } from "../policies/configRecorder";
 import { ANONYMOUS, simulate, type Decision } from "./support/iamSimulator";
 
 const ACCOUNT = "111122223333";
@@ -81,5 +82,73 @@ describe("the trail key's policy", () => {
                 context: { "kms:EncryptionContext:aws:s3:arn": `${BUCKET}/x`, "kms:CallerAccount": ACCOUNT },
             }),
         ).resolves.toBe("ImplicitlyDenied");
+    });
+});
+
+describe("delivery to CloudWatch Logs (trailLogsTrustPolicy, trailLogsRolePolicy)", () => {
+    const GROUP = `arn:aws:logs:eu-west-1:${ACCOUNT}:log-group:/airlock/cloudtrail/airlock-guardrails-abc`;
+    const ROLE_SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/trail-to-logs/CloudTrail`;
+    const asRole = (action: string, resource: string): Promise<Decision> =>
+        simulate({ identityPolicies: [trailLogsRolePolicy(GROUP)], principal: ROLE_SESSION, action, resource, context: { "aws:SecureTransport": "true" } });
+
+    it.each<[string, string, string, Decision]>([
+        ["creates a stream in the trail's group", "logs:CreateLogStream", `${GROUP}:log-stream:${ACCOUNT}_CloudTrail_eu-west-1`, "Allowed"],
+        ["puts events in the trail's group", "logs:PutLogEvents", `${GROUP}:log-stream:${ACCOUNT}_CloudTrail_eu-west-1`, "Allowed"],
+        ["does not write another group", "logs:PutLogEvents", `arn:aws:logs:eu-west-1:${ACCOUNT}:log-group:/aws/lambda/other:log-stream:x`, "ImplicitlyDenied"],
+        ["does not delete the group", "logs:DeleteLogGroup", GROUP, "ImplicitlyDenied"],
+        ["does not change retention", "logs:PutRetentionPolicy", GROUP, "ImplicitlyDenied"],
+    ])("the role %s → %s", async (_what, action, resource, expected) => {
+        await expect(asRole(action, resource)).resolves.toBe(expected);
+    });
+
+    it.each<[string, Record<string, string>, Decision]>([
+        ["CloudTrail for this trail", { "aws:SourceArn": trailArn(GRANT), "aws:SourceAccount": ACCOUNT }, "Allowed"],
+        ["CloudTrail for another account's trail (confused deputy)", { "aws:SourceArn": OTHER_TRAIL, "aws:SourceAccount": "444455556666" }, "ImplicitlyDenied"],
+    ])("the role is assumed by %s → %s", async (_what, context, expected) => {
+        await expect(
+            simulate({
+                identityPolicies: [],
+                resourcePolicy: trailLogsTrustPolicy(GRANT),
+                principal: "cloudtrail.amazonaws.com",
+                action: "sts:AssumeRole",
+                resource: `arn:aws:iam::${ACCOUNT}:role/trail-to-logs`,
+                context: { "aws:SecureTransport": "true", ...context },
+            }),
+        ).resolves.toBe(expected);
+    });
+});
+
+describe("the Config recorder's role (policies/configRecorder.ts)", () => {
+    const DELIVERY = "airlock-delivery-abc1234";
+    const SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/recorder/AWSConfig-Delivery`;
+    const policy = configRecorderDeliveryPolicy({ partition: "aws", accountId: ACCOUNT, bucketName: DELIVERY });
+    const asRecorder = (action: string, resource: string, context: Record<string, string> = {}): Promise<Decision> =>
+        simulate({ identityPolicies: [policy], principal: SESSION, action, resource, resourceAccount: ACCOUNT, context: { "aws:SecureTransport": "true", ...context } });
+
+    it.each<[string, string, string, Record<string, string>, Decision]>([
+        ["checks the bucket's ACL", "s3:GetBucketAcl", `arn:aws:s3:::${DELIVERY}`, {}, "Allowed"],
+        ["delivers under this account's Config prefix", "s3:PutObject", `arn:aws:s3:::${DELIVERY}/AWSLogs/${ACCOUNT}/Config/eu-west-1/x.json.gz`, { "s3:x-amz-acl": "bucket-owner-full-control" }, "Allowed"],
+        ["does not deliver without the owner in full control", "s3:PutObject", `arn:aws:s3:::${DELIVERY}/AWSLogs/${ACCOUNT}/Config/x`, {}, "ImplicitlyDenied"],
+        ["does not write elsewhere in the bucket", "s3:PutObject", `arn:aws:s3:::${DELIVERY}/other/x`, { "s3:x-amz-acl": "bucket-owner-full-control" }, "ImplicitlyDenied"],
+        ["does not write other buckets", "s3:PutObject", `arn:aws:s3:::${GRANT.bucketName}/AWSLogs/${ACCOUNT}/Config/x`, { "s3:x-amz-acl": "bucket-owner-full-control" }, "ImplicitlyDenied"],
+        ["does not read what it delivered", "s3:GetObject", `arn:aws:s3:::${DELIVERY}/AWSLogs/${ACCOUNT}/Config/x`, {}, "ImplicitlyDenied"],
+    ])("%s → %s", async (_what, action, resource, context, expected) => {
+        await expect(asRecorder(action, resource, context)).resolves.toBe(expected);
+    });
+
+    it.each<[string, string, Decision]>([
+        ["Config for this account", ACCOUNT, "Allowed"],
+        ["Config for another account (confused deputy)", "444455556666", "ImplicitlyDenied"],
+    ])("the role is assumed by %s → %s", async (_what, sourceAccount, expected) => {
+        await expect(
+            simulate({
+                identityPolicies: [],
+                resourcePolicy: configRecorderTrustPolicy({ partition: "aws", dnsSuffix: "amazonaws.com", accountId: ACCOUNT }),
+                principal: "config.amazonaws.com",
+                action: "sts:AssumeRole",
+                resource: `arn:aws:iam::${ACCOUNT}:role/recorder`,
+                context: { "aws:SecureTransport": "true", "aws:SourceAccount": sourceAccount },
+            }),
+        ).resolves.toBe(expected);
     });
 });

@@ -1,0 +1,98 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { writeHealerBundle } from "../functions/bundle";
+import { HEALER_EVENT_PATTERN } from "../functions/securityGroupBaseline";
+import { toJson } from "../policies/document";
+import { MANAGED_TAG } from "../policies/keyNaming";
+import { healerRolePolicy, healerTrustPolicy } from "../policies/securityGroupHealer";
+
+export interface SecurityGroupHealerArgs {
+    readonly region: string;
+    readonly accountId: pulumi.Input<string>;
+    /** How long the function's decisions are kept in CloudWatch Logs. @default 365 */
+    readonly logRetentionDays?: number;
+    /**
+     * The trail that makes CloudTrail's API events reach EventBridge (EventBridge gets "AWS API Call
+     * via CloudTrail" events only while a trail logs them). The rule is created after it.
+     */
+    readonly trail?: pulumi.Resource;
+    readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Self-healing for Airlock's security groups (the DevSecOps seed's idea, done safely): an
+ * EventBridge rule on the CloudTrail events that add or change security group rules invokes a
+ * function (functions/securityGroupHealer.ts, bundled here) that revokes, on groups tagged
+ * `airlock:managed=true` only, every rule not in the baseline the instance stack published for that
+ * group (`/airlock/security-groups/<id>`). Its own revocations do not match the rule: no loop.
+ */
+export class SecurityGroupHealer extends pulumi.ComponentResource {
+    declare public readonly functionName: pulumi.Output<string>;
+    declare public readonly ruleArn: pulumi.Output<string>;
+    declare public readonly logGroupName: pulumi.Output<string>;
+
+    constructor(name: string, args: SecurityGroupHealerArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super("airlock:guardrails:SecurityGroupHealer", name, {}, opts);
+        const child = { parent: this };
+        const tags = { ...args.tags, [MANAGED_TAG]: "true" };
+        const partition = aws.getPartitionOutput({}, child);
+        const functionName = `airlock-${name}-heal-security-groups`.slice(0, 64);
+
+        // The function's log group, declared so that its retention is set and it goes with the stack.
+        const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/aws/lambda/${functionName}`, retentionInDays: args.logRetentionDays ?? 365, tags }, child);
+        const role = new aws.iam.Role(`${name}-function`, { assumeRolePolicy: pulumi.all([partition.partition, args.accountId]).apply(([p, accountId]) => toJson(healerTrustPolicy(p, accountId))), tags }, child);
+        const permissions = new aws.iam.RolePolicy(
+            `${name}-function`,
+            {
+                role: role.name,
+                policy: pulumi
+                    .all([partition.partition, args.accountId, logGroup.arn])
+                    .apply(([p, accountId, logGroupArn]) => toJson(healerRolePolicy({ partition: p, region: args.region, accountId, logGroupArn }))),
+            },
+            child,
+        );
+        const bundle = writeHealerBundle();
+        const fn = new aws.lambda.Function(
+            `${name}-function`,
+            {
+                name: functionName,
+                description: "Airlock: revokes security group rules not in the group's declared baseline (Airlock-managed groups only)",
+                role: role.arn,
+                runtime: "nodejs22.x",
+                handler: "index.handler",
+                code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.FileAsset(bundle.file) }),
+                timeout: 60,
+                memorySize: 256,
+                // One event at a time per group is enough; a burst must not exhaust the account's concurrency.
+                reservedConcurrentExecutions: 5,
+                loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
+                tags,
+            },
+            { parent: this, dependsOn: [permissions, logGroup] },
+        );
+        const rule = new aws.cloudwatch.EventRule(
+            `${name}-trigger`,
+            {
+                description: "Airlock: security group rules added or changed (CloudTrail)",
+                eventPattern: JSON.stringify(HEALER_EVENT_PATTERN),
+                tags,
+            },
+            { parent: this, dependsOn: args.trail === undefined ? [] : [args.trail] },
+        );
+        const invoke = new aws.lambda.Permission(
+            `${name}-trigger`,
+            { action: "lambda:InvokeFunction", function: fn.name, principal: "events.amazonaws.com", sourceArn: rule.arn, sourceAccount: args.accountId },
+            child,
+        );
+        new aws.cloudwatch.EventTarget(
+            `${name}-trigger`,
+            { rule: rule.name, arn: fn.arn, retryPolicy: { maximumRetryAttempts: 4, maximumEventAgeInSeconds: 3600 } },
+            { parent: this, dependsOn: [invoke] },
+        );
+
+        this.functionName = fn.name;
+        this.ruleArn = rule.arn;
+        this.logGroupName = logGroup.name;
+        this.registerOutputs({ functionName: this.functionName, ruleArn: this.ruleArn, logGroupName: this.logGroupName });
+    }
+}

@@ -1,0 +1,168 @@
+/**
+ * The account-guardrails stack run the way its users run it: the real Pulumi CLI drives the program
+ * (Pulumi.guardrails.yaml's settings) against the test provider plugin over moto
+ * (test/engine/fakeProvider.ts). One stack's life: preview (nothing created) → up (group policies,
+ * memberships, Config recorder and rules, remediation, trail, healer, claim; each checked in moto)
+ * → a second up changes nothing → a second guardrails stack in the same region and account is
+ * refused at preview, naming the first → a stack with both halves off is refused → destroy (the
+ * trail's bucket and key stay: evidence).
+ */
+import { DescribeConfigRulesCommand, ConfigServiceClient } from "@aws-sdk/client-config-service";
+import { CreateUserCommand, GetGroupCommand, GetPolicyCommand, GetPolicyVersionCommand, IAMClient, ListAttachedGroupPoliciesCommand, ListPoliciesCommand } from "@aws-sdk/client-iam";
+import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { EngineWorkspace, RunResult, createWorkspace, exportedResources, setStructuredConfig, stackOutputs } from "./engine/engine";
+import { Moto, awsClientConfig, startMoto } from "./support/moto";
+import { CLAIM_PARAMETER, OWNER_TAG, claimValue } from "../components/accountGuardrails";
+import { TRAIL_NAME } from "../components/auditTrail";
+import { MANAGED_RULES } from "../policies/configRules";
+import { forceMfaPolicy, sourceIpRestrictionPolicy } from "../policies/groupPolicies";
+
+const STACK = "guardrails";
+const OTHER = "guardrails-again";
+const STEP_TIMEOUT = 8 * 60_000;
+
+jest.setTimeout(STEP_TIMEOUT);
+
+let moto: Moto;
+let ws: EngineWorkspace;
+let iam: IAMClient;
+
+const SETTINGS = {
+    sourceCidrs: ["195.89.85.64/28"],
+    devOpsUsers: ["alice"],
+    securityAuditUsers: ["auditor"],
+    ignoredUsers: ["svc-backup"],
+    configRecorder: true,
+    trailCloudWatchLogsRetentionDays: 30,
+};
+
+async function pulumi(args: readonly string[], opts: { allowFailure?: boolean } = {}): Promise<RunResult> {
+    return ws.pulumi(args, { allowFailure: opts.allowFailure });
+}
+
+async function initGuardrailsStack(stack: string): Promise<void> {
+    await pulumi(["stack", "init", stack, "--secrets-provider", "passphrase"]);
+    await pulumi(["config", "set", "--stack", stack, "aws:region", "eu-west-1"]);
+    await pulumi(["config", "set", "--stack", stack, "airlock:secureInstances", "false"]);
+    await pulumi(["config", "set", "--stack", stack, "airlock:accountGuardrails", "true"]);
+    await setStructuredConfig(ws, stack, "airlock:guardrails", SETTINGS);
+}
+
+async function documentOf(policyArn: string): Promise<unknown> {
+    const policy = await iam.send(new GetPolicyCommand({ PolicyArn: policyArn }));
+    const version = await iam.send(new GetPolicyVersionCommand({ PolicyArn: policyArn, VersionId: policy.Policy?.DefaultVersionId }));
+    return JSON.parse(decodeURIComponent(version.PolicyVersion?.Document ?? ""));
+}
+
+async function policyArnsNamed(): Promise<Map<string, string>> {
+    const out = await iam.send(new ListPoliciesCommand({ Scope: "Local" }));
+    return new Map((out.Policies ?? []).map((p) => [p.PolicyName ?? "", p.Arn ?? ""]));
+}
+
+beforeAll(async () => {
+    moto = await startMoto();
+    iam = new IAMClient(awsClientConfig(moto));
+    for (const user of ["alice", "auditor", "svc-backup"]) {
+        await iam.send(new CreateUserCommand({ UserName: user }));
+    }
+    ws = await createWorkspace({ env: { ...moto.env } });
+    await initGuardrailsStack(STACK);
+}, STEP_TIMEOUT);
+
+afterAll(async () => {
+    await ws?.cleanup();
+    await moto?.stop();
+});
+
+describe("the guardrails stack through the Pulumi CLI", () => {
+    test("preview plans the guardrails and creates nothing", async () => {
+        const r = await pulumi(["preview", "--stack", STACK]);
+        expect(r.output).toMatch(/\+\s+\d+ to create/);
+        for (const name of ["Force_MFA", "airlock-iam-password-policy", "airlock-trail", "airlock-function"]) {
+            expect(r.output).toContain(name);
+        }
+        expect(await exportedResources(ws, STACK)).toEqual([]);
+        expect((await policyArnsNamed()).size).toBe(0);
+    });
+
+    test("up declares the group policies, memberships, rules, remediation, trail, healer and the claim", async () => {
+        await pulumi(["up", "--yes", "--skip-preview", "--stack", STACK]);
+        const arns = await policyArnsNamed();
+        expect([...arns.keys()].sort()).toEqual(["Config_Write", "Force_MFA", "User_Source_IP_Restrictions"]);
+        expect(await documentOf(arns.get("Force_MFA")!)).toEqual(
+            JSON.parse(JSON.stringify(forceMfaPolicy({ partition: "aws", dnsSuffix: "amazonaws.com", ignoredUsers: ["svc-backup"] }))),
+        );
+        expect(await documentOf(arns.get("User_Source_IP_Restrictions")!)).toEqual(JSON.parse(JSON.stringify(sourceIpRestrictionPolicy({ cidrs: SETTINGS.sourceCidrs }))));
+        const policy = await iam.send(new GetPolicyCommand({ PolicyArn: arns.get("Force_MFA") }));
+        expect(policy.Policy?.Tags).toEqual(expect.arrayContaining([{ Key: OWNER_TAG, Value: `organization/airlock/${STACK}` }]));
+
+        const devOps = await iam.send(new GetGroupCommand({ GroupName: "DevOps" }));
+        expect((devOps.Users ?? []).map((u) => u.UserName)).toEqual(["alice"]);
+        const attached = await iam.send(new ListAttachedGroupPoliciesCommand({ GroupName: "SecurityAudit" }));
+        expect((attached.AttachedPolicies ?? []).map((p) => p.PolicyName).sort()).toEqual(["Config_Write", "SecurityAudit", "User_Source_IP_Restrictions"]);
+
+        const config = new ConfigServiceClient(awsClientConfig(moto));
+        const rules = (await config.send(new DescribeConfigRulesCommand({}))).ConfigRules ?? [];
+        expect(rules.map((r) => r.Source?.SourceIdentifier).sort()).toEqual(MANAGED_RULES.map((r) => r.sourceIdentifier).sort());
+        config.destroy();
+
+        const ssm = new SSMClient(awsClientConfig(moto));
+        const claim = await ssm.send(new GetParameterCommand({ Name: CLAIM_PARAMETER }));
+        expect(claim.Parameter?.Value).toBe(claimValue(`organization/airlock/${STACK}`, "eu-west-1"));
+        ssm.destroy();
+
+        const resources = await exportedResources(ws, STACK);
+        const types = new Set(resources.map((r) => r.type));
+        for (const type of [
+            "aws:cfg/recorder:Recorder",
+            "aws:cfg/deliveryChannel:DeliveryChannel",
+            "aws:cfg/recorderStatus:RecorderStatus",
+            "aws:cfg/remediationConfiguration:RemediationConfiguration",
+            "aws:cloudtrail/trail:Trail",
+            "aws:lambda/function:Function",
+            "aws:cloudwatch/eventRule:EventRule",
+            "aws:cloudwatch/eventTarget:EventTarget",
+            "aws:lambda/permission:Permission",
+        ]) {
+            expect([type, types.has(type)]).toEqual([type, true]);
+        }
+        const trail = resources.find((r) => r.type === "aws:cloudtrail/trail:Trail");
+        expect(trail?.outputs).toMatchObject({ name: TRAIL_NAME, isMultiRegionTrail: true, enableLogFileValidation: true });
+        // The healer's code is a file asset: its path and hash in state, not a megabyte of bundled SDK.
+        expect(ws.stateFiles().length).toBeLessThan(600_000);
+
+        const outputs = await stackOutputs(ws, STACK);
+        expect(outputs["guardrails"]).toMatchObject({ globalRegion: "eu-west-1", detectOnly: false, trailArn: expect.stringContaining(TRAIL_NAME) });
+    });
+
+    test("a second up changes nothing", async () => {
+        const r = await pulumi(["preview", "--stack", STACK, "--diff", "--expect-no-changes"], { allowFailure: true });
+        expect([r.code, r.output]).toEqual([0, expect.stringContaining("unchanged")]);
+    });
+
+    test("a second guardrails stack in the same account and region is refused at preview, naming the first", async () => {
+        await initGuardrailsStack(OTHER);
+        const r = await pulumi(["preview", "--stack", OTHER], { allowFailure: true });
+        expect(r.code).not.toBe(0);
+        expect(r.output).toContain(`The account guardrails of eu-west-1 are already declared by the stack "organization/airlock/${STACK}"`);
+        expect(r.output).toContain(`The account's group policies are already declared by the stack "organization/airlock/${STACK}"`);
+    });
+
+    test("a stack with both halves off is refused with the fix", async () => {
+        await pulumi(["config", "set", "--stack", OTHER, "airlock:accountGuardrails", "false"]);
+        await pulumi(["config", "rm", "--stack", OTHER, "airlock:guardrails"]);
+        const r = await pulumi(["preview", "--stack", OTHER], { allowFailure: true });
+        expect(r.code).not.toBe(0);
+        expect(r.output).toContain("`airlock:secureInstances` and `airlock:accountGuardrails` are both false: this stack would declare nothing.");
+        await pulumi(["stack", "rm", OTHER, "--yes"]);
+    });
+
+    test("destroy removes the guardrails and the claim, and keeps the trail's bucket and key (evidence)", async () => {
+        await pulumi(["destroy", "--yes", "--skip-preview", "--stack", STACK]);
+        expect(await exportedResources(ws, STACK)).toEqual([]);
+        expect((await policyArnsNamed()).size).toBe(0);
+        const ssm = new SSMClient(awsClientConfig(moto));
+        await expect(ssm.send(new GetParameterCommand({ Name: CLAIM_PARAMETER }))).rejects.toMatchObject({ name: "ParameterNotFound" });
+        ssm.destroy();
+    });
+});
