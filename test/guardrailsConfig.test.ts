@@ -3,6 +3,7 @@
  * the switch between the two halves, and every guardrails setting with its message.
  */
 import * as path from "path";
+import { GUARDRAIL_FIELDS } from "../config/guardrails";
 import { ConfigError, parseAirlockConfig } from "../config/schema";
 import { MANAGED_RULES } from "../policies/configRules";
 import { PROJECT_ROOT, readStackConfig } from "./support/program";
@@ -155,4 +156,30 @@ describe("airlock:guardrails", () => {
         expect(found).not.toContain("secret user");
         expect(found).not.toContain("secret-rule");
     });
+});
+
+describe("README's Account guardrails section", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const readme = (require("fs") as typeof import("fs")).readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Account guardrails"), readme.indexOf("## Security model"));
+
+    it.each(MANAGED_RULES.map((rule) => [rule.sourceIdentifier, rule] as const))("documents %s: scope, its runbook or none, and what the runbook changes", (id, rule) => {
+        const row = section.split("\n").find((line) => line.startsWith(`| \`${id}\` |`));
+        expect(row).toBeDefined();
+        expect(row).toContain(`| ${rule.scope} |`);
+        if (rule.remediation === undefined) {
+            expect(row).toContain("none (detect-only)");
+        } else {
+            expect(row).toContain(`\`${rule.remediation.documentName}\``);
+            expect(row).toContain(rule.remediation.automaticByDefault ? "automatic" : "off unless `remediate: true`");
+            expect(section).toContain(`- \`${id}\` → \`${rule.remediation.documentName}\`:`);
+        }
+    });
+
+    it.each([...GUARDRAIL_FIELDS])(
+        "documents the setting %s",
+        (field) => {
+            expect(section).toMatch(new RegExp(`^\\| (?:\`\\w+\`, )?\`${field}\`[^|]*\\|`, "m"));
+        },
+    );
 });
