@@ -23,10 +23,43 @@ export interface RecordedResource {
 export interface MockEngine {
     readonly resources: RecordedResource[];
     readonly calls: Array<{ token: string; inputs: Record<string, any> }>;
+    /** Forgets the resources, the calls and everything seeded. */
     reset(): void;
     ofType(type: string): RecordedResource[];
     named(type: string, name: string): RecordedResource;
+    /**
+     * A customer-managed IAM policy that exists in the account before the program runs, for
+     * aws.iam.getPolicy to find (by name, ARN or path prefix). `document` defaults to an empty allow-nothing policy.
+     */
+    seedPolicy(name: string, opts: { tags: Record<string, string>; document?: string; path?: string; description?: string }): SeededPolicy;
+    /** An SSM parameter (type String) that exists before the program runs, for aws.ssm.getParameter. */
+    seedParameter(name: string, value: string): void;
 }
+
+export interface SeededPolicy {
+    readonly name: string;
+    readonly arn: string;
+    readonly path: string;
+    readonly policyId: string;
+    readonly document: string;
+    readonly description: string;
+    readonly tags: Record<string, string>;
+}
+
+/**
+ * The real provider's invoke failures when nothing matches (pulumi-aws 7.x, terraform-provider-aws
+ * v6): aws_iam_policy's data source answers tfresource.SingularDataSourceFindError("IAM Policy")
+ * (after retrying a not-found name for IAM's 2-minute propagation time; the doubles answer at once),
+ * aws_ssm_parameter's wraps ParameterNotFound in retry.NotFoundError, whose text is "couldn't find
+ * resource". Neither message names AWS's error code. The test plugin (test/engine/fakeProvider.ts)
+ * fails with the same texts.
+ */
+export const NOT_FOUND_MESSAGES = {
+    getPolicy: "no matching IAM Policy found",
+    getPolicyMultiple: "multiple IAM Policys matched; use additional constraints to reduce matches to a single IAM Policy",
+    getPolicyArn: (arn: string): string => `reading IAM Policy (${arn}): couldn't find resource`,
+    getParameter: (name: string): string => `reading SSM Parameter (${name}): couldn't find resource`,
+} as const;
 
 function hex(length: number): string {
     return crypto.randomBytes(Math.ceil(length / 2)).toString("hex").slice(0, length);
@@ -39,6 +72,31 @@ function suffix(): string {
 
 function arn(service: string, resource: string, region: string = REGION): string {
     return `arn:${PARTITION}:${service}:${region}:${ACCOUNT_ID}:${resource}`;
+}
+
+let uniqueCounter = 0;
+/** Terraform's id.PrefixedUniqueId: prefix + 18-digit UTC timestamp + 8-hex counter. */
+function prefixedUniqueId(prefix: string): string {
+    const stamp = new Date().toISOString().replace(/[-:TZ.]/g, "").padEnd(18, "0").slice(0, 18);
+    uniqueCounter = (uniqueCounter + 1) % 0x100000000;
+    return `${prefix}${stamp}${uniqueCounter.toString(16).padStart(8, "0")}`;
+}
+
+/** A name property as the provider fills it: given, from its prefix, else autonamed from the logical name. */
+function nameOf(inputs: Record<string, any>, name: string, key = "name", prefixKey = "namePrefix"): string {
+    if (typeof inputs[key] === "string" && inputs[key] !== "") return inputs[key];
+    if (typeof inputs[prefixKey] === "string" && inputs[prefixKey] !== "") return prefixedUniqueId(inputs[prefixKey]);
+    return `${name}-${suffix()}`;
+}
+
+/** An IAM path as given, "/" by default. */
+function iamPath(inputs: Record<string, any>): string {
+    return typeof inputs.path === "string" && inputs.path !== "" ? inputs.path : "/";
+}
+
+/** The ARN of an SSM parameter: a name without a leading "/" gets one. */
+function parameterArn(parameterName: string): string {
+    return arn("ssm", `parameter${parameterName.startsWith("/") ? "" : "/"}${parameterName}`);
 }
 
 const privateIps = { next: 10 };
@@ -85,6 +143,89 @@ function stateFor(type: string, name: string, inputs: Record<string, any>): { id
         }
         case "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
             return { id: `${inputs.role}-${suffix()}`, state: {} };
+        case "aws:iam/policy:Policy": {
+            const policyName = nameOf(inputs, name);
+            const path = iamPath(inputs);
+            const policyArn = `arn:${PARTITION}:iam::${ACCOUNT_ID}:policy${path}${policyName}`;
+            return { id: policyArn, state: { name: policyName, path, arn: policyArn, policyId: `ANPA${hex(17).toUpperCase()}`, attachmentCount: 0, description: inputs.description ?? "" } };
+        }
+        case "aws:iam/group:Group": {
+            const groupName = nameOf(inputs, name);
+            const path = iamPath(inputs);
+            return { id: groupName, state: { name: groupName, path, arn: `arn:${PARTITION}:iam::${ACCOUNT_ID}:group${path}${groupName}`, uniqueId: `AGPA${hex(17).toUpperCase()}` } };
+        }
+        case "aws:iam/groupPolicyAttachment:GroupPolicyAttachment":
+            // terraform-provider-aws: id.PrefixedUniqueId("<group>-").
+            return { id: prefixedUniqueId(`${inputs.group}-`), state: {} };
+        case "aws:iam/userGroupMembership:UserGroupMembership":
+            // terraform-provider-aws: id.UniqueId().
+            return { id: prefixedUniqueId("terraform-"), state: {} };
+        case "aws:iam/rolePolicy:RolePolicy": {
+            const policyName = nameOf(inputs, name);
+            return { id: `${inputs.role}:${policyName}`, state: { name: policyName } };
+        }
+        case "aws:cfg/recorder:Recorder":
+        case "aws:cfg/deliveryChannel:DeliveryChannel":
+        case "aws:cfg/recorderStatus:RecorderStatus": {
+            const recorderName = nameOf(inputs, name);
+            return { id: recorderName, state: { name: recorderName, region: REGION } };
+        }
+        case "aws:cfg/rule:Rule": {
+            const ruleName = nameOf(inputs, name);
+            const ruleId = `config-rule-${hex(6)}`;
+            return { id: ruleName, state: { name: ruleName, ruleId, arn: arn("config", `config-rule/${ruleId}`), region: REGION } };
+        }
+        case "aws:cfg/remediationConfiguration:RemediationConfiguration":
+            return { id: String(inputs.configRuleName), state: { arn: arn("config", `remediation-configuration/${inputs.configRuleName}/${crypto.randomUUID()}`), region: REGION } };
+        case "aws:cloudtrail/trail:Trail": {
+            const trailName = nameOf(inputs, name);
+            const trailArn = arn("cloudtrail", `trail/${trailName}`);
+            // terraform-provider-aws v6: the trail's id is its ARN.
+            return { id: trailArn, state: { name: trailName, arn: trailArn, homeRegion: REGION, enableLogging: inputs.enableLogging ?? true, region: REGION } };
+        }
+        case "aws:cloudwatch/logGroup:LogGroup": {
+            const groupName = nameOf(inputs, name);
+            // The provider's arn has no ":*" (CloudTrail wants it added).
+            return { id: groupName, state: { name: groupName, arn: arn("logs", `log-group:${groupName}`), logGroupClass: "STANDARD", region: REGION } };
+        }
+        case "aws:lambda/function:Function": {
+            const functionName = nameOf(inputs, name);
+            const functionArn = arn("lambda", `function:${functionName}`);
+            const codeSha256 = crypto.randomBytes(32).toString("base64");
+            return {
+                id: functionName,
+                state: {
+                    name: functionName,
+                    arn: functionArn,
+                    invokeArn: `arn:${PARTITION}:apigateway:${REGION}:lambda:path/2015-03-31/functions/${functionArn}/invocations`,
+                    qualifiedArn: `${functionArn}:$LATEST`,
+                    version: "$LATEST",
+                    lastModified: new Date().toISOString().replace("Z", "+0000"),
+                    codeSha256,
+                    sourceCodeHash: inputs.sourceCodeHash ?? codeSha256,
+                    region: REGION,
+                },
+            };
+        }
+        case "aws:lambda/permission:Permission": {
+            // terraform-provider-aws: create.Name(statement_id, statement_id_prefix), "terraform-<unique>" when neither is set.
+            const statementId = inputs.statementId || prefixedUniqueId(inputs.statementIdPrefix || "terraform-");
+            return { id: statementId, state: { statementId, region: REGION } };
+        }
+        case "aws:cloudwatch/eventRule:EventRule": {
+            const ruleName = nameOf(inputs, name);
+            return { id: ruleName, state: { name: ruleName, arn: arn("events", `rule/${ruleName}`), state: inputs.state ?? "ENABLED", region: REGION } };
+        }
+        case "aws:cloudwatch/eventTarget:EventTarget": {
+            const targetId = typeof inputs.targetId === "string" && inputs.targetId !== "" ? inputs.targetId : prefixedUniqueId("terraform-");
+            return { id: `${inputs.rule}-${targetId}`, state: { targetId, region: REGION } };
+        }
+        case "aws:ssm/parameter:Parameter": {
+            const parameterName = nameOf(inputs, name);
+            // SSM resolves Intelligent-Tiering to the tier the value needs.
+            const tier = inputs.tier === "Advanced" || (inputs.tier === "Intelligent-Tiering" && Buffer.byteLength(String(inputs.value ?? "")) > 4096) ? "Advanced" : "Standard";
+            return { id: parameterName, state: { name: parameterName, arn: parameterArn(parameterName), version: 1, tier, dataType: inputs.dataType ?? "text", region: REGION } };
+        }
         case "aws:ebs/volume:Volume": {
             const id = `vol-${hex(17)}`;
             return { id, state: { arn: arn("ec2", `volume/${id}`), iops: 3000, throughput: 125 } };
@@ -118,7 +259,39 @@ function stateFor(type: string, name: string, inputs: Record<string, any>): { id
     }
 }
 
-function callResult(token: string, inputs: Record<string, any>): Record<string, any> {
+interface Seeds {
+    readonly policies: Map<string, SeededPolicy>;
+    readonly parameters: Map<string, string>;
+}
+
+/** aws.iam.getPolicy over the seeded policies, as the provider looks them up (ARN, else name and path prefix). */
+function getPolicy(seeds: Seeds, inputs: Record<string, any>): Record<string, any> {
+    const byArn = typeof inputs.arn === "string" && inputs.arn !== "";
+    const matches = [...seeds.policies.values()].filter((p) =>
+        byArn ? p.arn === inputs.arn : (inputs.name === undefined || p.name === inputs.name) && (inputs.pathPrefix === undefined || p.path.startsWith(inputs.pathPrefix)),
+    );
+    if (byArn && matches.length === 0) {
+        // GetPolicy's NoSuchEntity, wrapped in retry.NotFoundError like the name's.
+        throw new Error(NOT_FOUND_MESSAGES.getPolicyArn(String(inputs.arn)));
+    }
+    if (matches.length === 0) throw new Error(NOT_FOUND_MESSAGES.getPolicy);
+    if (matches.length > 1) throw new Error(NOT_FOUND_MESSAGES.getPolicyMultiple);
+    const p = matches[0] as SeededPolicy;
+    return {
+        id: p.arn,
+        arn: p.arn,
+        name: p.name,
+        path: p.path,
+        ...(inputs.pathPrefix === undefined ? {} : { pathPrefix: inputs.pathPrefix }),
+        policy: p.document,
+        policyId: p.policyId,
+        description: p.description,
+        attachmentCount: 0,
+        tags: { ...p.tags },
+    };
+}
+
+function callResult(token: string, inputs: Record<string, any>, seeds: Seeds): Record<string, any> {
     switch (token) {
         case "aws:index/getPartition:getPartition":
             return { id: PARTITION, partition: PARTITION, dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws" };
@@ -131,11 +304,19 @@ function callResult(token: string, inputs: Record<string, any>): Record<string, 
             const zone = `${REGION}${"abc"[parseInt(inputs.id.slice(-1), 16) % 3]}`;
             return { id: inputs.id, availabilityZone: zone, vpcId: "vpc-0a1b2c3d4e5f60718", cidrBlock: "10.0.0.0/24", mapPublicIpOnLaunch: false };
         }
-        case "aws:ssm/getParameter:getParameter":
-            if (typeof inputs.name !== "string" || !inputs.name.startsWith("/aws/service/")) {
-                throw new Error(`mock engine: ParameterNotFound: ${inputs.name}`);
+        case "aws:ssm/getParameter:getParameter": {
+            const parameterName = String(inputs.name);
+            const seeded = seeds.parameters.get(parameterName);
+            if (seeded !== undefined) {
+                return { id: parameterName, name: parameterName, type: "String", value: seeded, insecureValue: seeded, version: 1, arn: parameterArn(parameterName), withDecryption: inputs.withDecryption ?? true };
             }
-            return { id: inputs.name, name: inputs.name, type: "String", value: `ami-${hex(17)}`, version: 1, arn: arn("ssm", `parameter${inputs.name}`) };
+            if (!parameterName.startsWith("/aws/service/")) throw new Error(NOT_FOUND_MESSAGES.getParameter(parameterName));
+            // AWS's public parameters (AMI ids) carry no account in their ARN.
+            const ami = `ami-${hex(17)}`;
+            return { id: parameterName, name: parameterName, type: "String", value: ami, insecureValue: ami, version: 1, arn: `arn:${PARTITION}:ssm:${REGION}::parameter${parameterName}`, withDecryption: inputs.withDecryption ?? true };
+        }
+        case "aws:iam/getPolicy:getPolicy":
+            return getPolicy(seeds, inputs);
         default:
             throw new Error(`mock engine: no mock for function ${token}. Add one to test/support/mocks.ts.`);
     }
@@ -148,6 +329,7 @@ function callResult(token: string, inputs: Record<string, any>): Record<string, 
 export function installMocks(options: { preview?: boolean; stack?: string } = {}): MockEngine {
     const resources: RecordedResource[] = [];
     const calls: Array<{ token: string; inputs: Record<string, any> }> = [];
+    const seeds: Seeds = { policies: new Map(), parameters: new Map() };
     const preview = options.preview ?? false;
     pulumi.runtime.setMocks(
         {
@@ -171,7 +353,7 @@ export function installMocks(options: { preview?: boolean; stack?: string } = {}
             },
             call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
                 calls.push({ token: args.token, inputs: args.inputs });
-                return callResult(args.token, args.inputs);
+                return callResult(args.token, args.inputs, seeds);
             },
         },
         "airlock",
@@ -184,6 +366,25 @@ export function installMocks(options: { preview?: boolean; stack?: string } = {}
         reset() {
             resources.length = 0;
             calls.length = 0;
+            seeds.policies.clear();
+            seeds.parameters.clear();
+        },
+        seedPolicy(policyName, opts) {
+            const path = opts.path ?? "/";
+            const seeded: SeededPolicy = {
+                name: policyName,
+                arn: `arn:${PARTITION}:iam::${ACCOUNT_ID}:policy${path}${policyName}`,
+                path,
+                policyId: `ANPA${hex(17).toUpperCase()}`,
+                document: opts.document ?? JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Deny", Action: "*", Resource: "*" }] }),
+                description: opts.description ?? "",
+                tags: { ...opts.tags },
+            };
+            seeds.policies.set(seeded.arn, seeded);
+            return seeded;
+        },
+        seedParameter(parameterName, value) {
+            seeds.parameters.set(parameterName, value);
         },
         ofType(type: string) {
             return resources.filter((r) => r.type === type);
