@@ -9,6 +9,8 @@
  *   <tmp>/home      PULUMI_HOME: the plugin cache holds the test provider plugins
  *                   (pulumi-resource-aws, and -random while installed, at the lockfile's versions; plugins.ts)
  *   <tmp>/state     the file backend (`pulumi login file://<tmp>/state`)
+ *   <tmp>/fake-state  AIRLOCK_FAKE_STATE_DIR: what the test plugin keeps where moto has no API
+ *                   (fakeProvider.ts, FakeStore), across the CLI's plugin processes
  *   <tmp>/bin       first on PATH: `pulumi`, the Node language host (languageHost.ts) and
  *                   `pulumi-resource-pulumi-nodejs` (the dynamic-provider host, the same one-line
  *                   script Pulumi's distribution ships), then the project's Node 24
@@ -142,6 +144,8 @@ export async function createWorkspace(opts: WorkspaceOptions = {}): Promise<Engi
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+        // What the test plugin keeps where moto has no API (fakeProvider.ts FakeStore), shared by workspaces sharing a backend.
+        AIRLOCK_FAKE_STATE_DIR: opts.shareBackendWith?.env.AIRLOCK_FAKE_STATE_DIR ?? path.join(dir, "fake-state"),
         ...(opts.env ?? {}),
     };
 

@@ -12,12 +12,22 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
+    AddUserToGroupCommand,
     AttachRolePolicyCommand,
+    CreateGroupCommand,
     CreatePolicyCommand,
+    CreateUserCommand,
+    GetGroupCommand,
     GetInstanceProfileCommand,
+    GetPolicyCommand,
+    GetPolicyVersionCommand,
     GetRoleCommand,
+    GetRolePolicyCommand,
     IAMClient,
+    ListAttachedGroupPoliciesCommand,
     ListAttachedRolePoliciesCommand,
+    ListGroupsForUserCommand,
+    ListPolicyVersionsCommand,
     ListRolePoliciesCommand,
     PutRolePolicyCommand,
 } from "@aws-sdk/client-iam";
@@ -42,8 +52,20 @@ import { awsClientConfig, clientEnv, Moto, MOTO_ACCOUNT_ID, MOTO_REGION, startMo
 import { killGroup, onRealExit, watchChild } from "../support/processes";
 import {
     amiParameterArchitecture,
+    ARCHIVE_SIG,
+    archiveEntries,
+    ASSET_SIG,
     architectureOfInstanceType,
     autoName,
+    eventRuleIdParts,
+    eventTargetId,
+    FAKE_STATE_DIR_ENV,
+    FakeStore,
+    namePrefixFromName,
+    NOT_FOUND,
+    resolvedParameterTier,
+    rolePolicyIdParts,
+    zipArchive,
     BUCKET_POLICY_MAX_BYTES,
     checkEndpoint,
     checkProperties,
@@ -68,6 +90,8 @@ import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { S3PolicyFront, frontOptionsFor, s3ClientFor, startS3PolicyFront } from "../support/s3PolicyFront";
 import { keyBucketPolicy } from "../../policies/keyBucket";
 import { keyObjectKey } from "../../policies/keyNaming";
+import { NOT_FOUND_MESSAGES } from "../support/mocks";
+import { SIG_KEY } from "../support/wire";
 
 type Props = Record<string, unknown>;
 type ServiceError = import("@grpc/grpc-js").ServiceError;
@@ -354,6 +378,120 @@ describe("fakeProvider: pure logic", () => {
         expect(Object.keys(HANDLERS).sort()).toEqual(Object.keys(RESOURCE_SPECS).sort());
     });
 
+    test("zip files for Lambda: what Python's zipfile reads back, the same bytes for the same files, from an archive as the engine sends it", () => {
+        const files = [
+            { name: "index.js", data: Buffer.from("exports.handler = async () => 'ok';\n".repeat(20)) },
+            { name: "lib/empty.txt", data: Buffer.alloc(0) },
+            { name: "lib/ü.json", data: Buffer.from('{"a":1}') },
+        ];
+        const zip = zipArchive(files);
+        expect(zipArchive(files).equals(zip)).toBe(true);
+        const python = path.join(PROJECT_ROOT, ".venv", "bin", "python3");
+        const read = childProcess.execFileSync(
+            python,
+            ["-c", "import sys, zipfile, io, json; z = zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); assert z.testzip() is None; print(json.dumps({i.filename: [z.read(i).decode(), i.compress_type, i.date_time[:3], oct(i.external_attr >> 16)] for i in z.infolist()}))"],
+            { input: zip, encoding: "utf8" },
+        );
+        expect(JSON.parse(read)).toEqual({
+            "index.js": ["exports.handler = async () => 'ok';\n".repeat(20), 8, [1980, 1, 1], "0o100644"],
+            "lib/empty.txt": ["", 0, [1980, 1, 1], "0o100644"],
+            "lib/ü.json": ['{"a":1}', 0, [1980, 1, 1], "0o100644"],
+        });
+
+        // An AssetArchive as the engine serializes it: text and file assets, a nested archive under its name, sorted.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-archive-"));
+        try {
+            fs.writeFileSync(path.join(dir, "data.bin"), Buffer.from([1, 2, 3]));
+            fs.mkdirSync(path.join(dir, "tree", "sub"), { recursive: true });
+            fs.writeFileSync(path.join(dir, "tree", "sub", "x.txt"), "x");
+            const archive = {
+                [SIG_KEY]: ARCHIVE_SIG,
+                assets: {
+                    "z.js": { [SIG_KEY]: ASSET_SIG, text: "z", hash: "ignored" },
+                    "a.bin": { [SIG_KEY]: ASSET_SIG, path: "data.bin" },
+                    nested: { [SIG_KEY]: ARCHIVE_SIG, assets: { "n.txt": { [SIG_KEY]: ASSET_SIG, text: "n" } } },
+                    dir: { [SIG_KEY]: ARCHIVE_SIG, path: path.join(dir, "tree") },
+                },
+                hash: "ignored",
+            };
+            expect(archiveEntries(archive, dir).map((e) => [e.name, Buffer.from(e.data).toString("latin1")])).toEqual([
+                ["a.bin", "\u0001\u0002\u0003"],
+                ["dir/sub/x.txt", "x"],
+                ["nested/n.txt", "n"],
+                ["z.js", "z"],
+            ]);
+            expect(() => archiveEntries({ [SIG_KEY]: ARCHIVE_SIG, uri: "https://example.com/a.zip" })).toThrow(/remote archives are not implemented/);
+            expect(() => archiveEntries({ [SIG_KEY]: ARCHIVE_SIG, path: path.join(dir, "data.bin") })).toThrow(/file archives \(zip, tar\) are not implemented/);
+            expect(() => archiveEntries({ [SIG_KEY]: ARCHIVE_SIG, assets: { "u.js": { [SIG_KEY]: ASSET_SIG, uri: "https://example.com/u.js" } } })).toThrow(/remote assets are not implemented/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("the plugin's own store (what moto lacks): per account and region, survives a new instance, needs its directory", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-fake-state-"));
+        try {
+            const env = { [FAKE_STATE_DIR_ENV]: dir };
+            const store = FakeStore.open(env, MOTO_ACCOUNT_ID, MOTO_REGION);
+            store.put("kind", "rule-1", { ruleId: "config-rule-abc" });
+            expect(FakeStore.open(env, MOTO_ACCOUNT_ID, MOTO_REGION).get("kind", "rule-1")).toEqual({ ruleId: "config-rule-abc" });
+            expect(FakeStore.open(env, MOTO_ACCOUNT_ID, "us-east-1").get("kind", "rule-1")).toBeUndefined();
+            expect(store.get("other-kind", "rule-1")).toBeUndefined();
+            store.delete("kind", "rule-1");
+            expect(store.get("kind", "rule-1")).toBeUndefined();
+            store.delete("kind", "rule-1");
+            expect(() => FakeStore.open({}, MOTO_ACCOUNT_ID, MOTO_REGION)).toThrow(new RegExp(`${FAKE_STATE_DIR_ENV} is not set`));
+            expect(() => FakeStore.open({ [FAKE_STATE_DIR_ENV]: "relative/dir" }, MOTO_ACCOUNT_ID, MOTO_REGION)).toThrow(/absolute path/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("guardrail resources: ids, name prefixes, SSM tiers, not-found words shared with the mock engine", () => {
+        expect(namePrefixFromName(prefixedUniqueId("airlock-"))).toBe("airlock-");
+        expect(namePrefixFromName("Force_MFA")).toBe("");
+        expect(rolePolicyIdParts("airlock-role:deliver")).toEqual({ role: "airlock-role", name: "deliver" });
+        expect(() => rolePolicyIdParts("no-colon")).toThrow(/not an IAM role policy id/);
+        expect(eventRuleIdParts("heal")).toEqual({ bus: "default", name: "heal" });
+        expect(eventRuleIdParts("custom-bus/heal")).toEqual({ bus: "custom-bus", name: "heal" });
+        expect(eventTargetId("default", "heal", "fn")).toBe("heal-fn");
+        expect(eventTargetId("custom-bus", "heal", "fn")).toBe("custom-bus-heal-fn");
+        expect(resolvedParameterTier("Intelligent-Tiering", "x".repeat(4096))).toBe("Standard");
+        expect(resolvedParameterTier("Intelligent-Tiering", "x".repeat(4097))).toBe("Advanced");
+        expect(resolvedParameterTier(undefined, "x")).toBe("Standard");
+        expect(resolvedParameterTier("Advanced", "x")).toBe("Advanced");
+        // The mock engine fails the same way as the plugin.
+        expect(NOT_FOUND_MESSAGES.getPolicy).toBe(NOT_FOUND.policy);
+        expect(NOT_FOUND_MESSAGES.getPolicyMultiple).toBe(NOT_FOUND.policyMultiple);
+        expect(NOT_FOUND_MESSAGES.getPolicyArn("arn:aws:iam::1:policy/x")).toBe(NOT_FOUND.policyArn("arn:aws:iam::1:policy/x"));
+        expect(NOT_FOUND_MESSAGES.getParameter("/x")).toBe(NOT_FOUND.parameter("/x"));
+
+        // aws_ssm_parameter: asking for Intelligent-Tiering is no change from the tier SSM chose; Advanced back to Standard replaces.
+        const parameter = spec("aws:ssm/parameter:Parameter");
+        const inputs = { name: "/p", type: "String", value: "v", tier: "Intelligent-Tiering" };
+        expect(diffProperties(parameter, { olds: { ...inputs, tier: "Standard" }, oldInputs: inputs, news: inputs }).changed).toEqual([]);
+        expect(diffProperties(parameter, { olds: { ...inputs, tier: "Standard" }, oldInputs: { ...inputs, tier: "Standard" }, news: inputs }).changed).toEqual([]);
+        expect(diffProperties(parameter, { olds: { ...inputs, tier: "Advanced" }, oldInputs: { ...inputs, tier: "Advanced" }, news: { ...inputs, tier: "Standard" } })).toEqual({
+            changed: ["tier"],
+            replaces: ["tier"],
+        });
+        expect(diffProperties(parameter, { olds: { ...inputs, tier: "Standard" }, oldInputs: inputs, news: { ...inputs, value: "w" } })).toEqual({ changed: ["value"], replaces: [] });
+        expect(diffProperties(parameter, { olds: inputs, oldInputs: inputs, news: { ...inputs, name: "/q" } }).replaces).toEqual(["name"]);
+        // A policy's description forces a new policy; its document is a new version.
+        const policy = spec("aws:iam/policy:Policy");
+        const doc = { name: "Force_MFA", policy: "{}", description: "a" };
+        expect(diffProperties(policy, { olds: doc, oldInputs: doc, news: { ...doc, description: "b" } }).replaces).toEqual(["description"]);
+        expect(diffProperties(policy, { olds: doc, oldInputs: doc, news: { ...doc, policy: '{"Version":"2012-10-17"}' } })).toEqual({ changed: ["policy"], replaces: [] });
+        // A membership's groups are a set.
+        const membership = spec("aws:iam/userGroupMembership:UserGroupMembership");
+        const m = { user: "alice", groups: ["A", "B"] };
+        expect(diffProperties(membership, { olds: m, oldInputs: m, news: { user: "alice", groups: ["B", "A"] } }).changed).toEqual([]);
+        expect(checkProperties(T.eventRule, spec(T.eventRule), { name: "r", olds: {}, news: { state: "ENABLED", isEnabled: true, eventPattern: "{}" }, randomSeed: SEED }).failures.map((f) => f.property)).toEqual(["state"]);
+        expect(checkProperties(T.parameter, spec(T.parameter), { name: "p", olds: {}, news: { type: "String" }, randomSeed: SEED }).failures.map((f) => f.property)).toEqual(["value"]);
+        expect(checkProperties(T.rolePolicy, spec(T.rolePolicy), { name: "deliver", olds: {}, news: { role: "r", policy: "{}" }, randomSeed: SEED }).inputs["name"]).toMatch(/^deliver-[0-9a-f]{7}$/);
+        expect(checkProperties(T.logGroup, spec(T.logGroup), { name: "logs", olds: {}, news: { namePrefix: "/airlock/" }, randomSeed: SEED }).inputs["name"]).toBeUndefined();
+    });
+
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -618,6 +756,13 @@ async function motoData(moto: Moto): Promise<Record<string, Record<string, Array
     return JSON.parse(text) as Record<string, Record<string, Array<Record<string, unknown>>>>;
 }
 
+/** A JSON 1.1 request to moto, signed with signV4: an independent view of Config, CloudTrail, CloudWatch Logs and the rest. */
+async function motoJson(moto: Moto, service: string, target: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const answer = await motoRequest(moto, service, "POST", "/", { "content-type": "application/x-amz-json-1.1", "x-amz-target": target }, JSON.stringify(body));
+    if (answer.status >= 300) throw new Error(`${target}: HTTP ${answer.status}: ${answer.body.slice(0, 300)}`);
+    return answer.body.trim() === "" ? {} : (JSON.parse(answer.body) as Record<string, unknown>);
+}
+
 const T = {
     key: "aws:kms/key:Key",
     alias: "aws:kms/alias:Alias",
@@ -636,6 +781,23 @@ const T = {
     group: "aws:ec2/securityGroup:SecurityGroup",
     ingress: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     egress: "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    iamPolicy: "aws:iam/policy:Policy",
+    iamGroup: "aws:iam/group:Group",
+    groupAttachment: "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    membership: "aws:iam/userGroupMembership:UserGroupMembership",
+    rolePolicy: "aws:iam/rolePolicy:RolePolicy",
+    recorder: "aws:cfg/recorder:Recorder",
+    deliveryChannel: "aws:cfg/deliveryChannel:DeliveryChannel",
+    recorderStatus: "aws:cfg/recorderStatus:RecorderStatus",
+    configRule: "aws:cfg/rule:Rule",
+    remediation: "aws:cfg/remediationConfiguration:RemediationConfiguration",
+    trail: "aws:cloudtrail/trail:Trail",
+    logGroup: "aws:cloudwatch/logGroup:LogGroup",
+    fn: "aws:lambda/function:Function",
+    permission: "aws:lambda/permission:Permission",
+    eventRule: "aws:cloudwatch/eventRule:EventRule",
+    eventTarget: "aws:cloudwatch/eventTarget:EventTarget",
+    parameter: "aws:ssm/parameter:Parameter",
 } as const;
 
 const TRUST_POLICY = JSON.stringify({
@@ -649,6 +811,8 @@ describe("fakeProvider: the plugin over gRPC against moto", () => {
     let logFile: string;
     let front: S3PolicyFront;
     let awsPlugin: PluginProcess;
+    /** The environment the plugins run with. */
+    let pluginEnvironment: NodeJS.ProcessEnv;
     /** Only while @pulumi/random is installed. */
     let randomPlugin: PluginProcess | undefined;
     let ec2: EC2Client;
@@ -662,13 +826,15 @@ describe("fakeProvider: the plugin over gRPC against moto", () => {
     let randomConfigured: provproto.ConfigureResponse | undefined;
 
     beforeAll(async () => {
-        moto = await startMoto();
+        // AWS's own managed policies exist in every account (SecurityAudit, service-role/AWS_ConfigRole, ...): moto loads them only when asked.
+        moto = await startMoto({ env: { MOTO_IAM_LOAD_MANAGED_POLICIES: "true" } });
         front = await startS3PolicyFront(frontOptionsFor(moto));
         home = fs.mkdtempSync(path.join(os.tmpdir(), "airlock-fakeprovider-"));
         logFile = path.join(home, "plugin.log");
         const installed = installTestPlugins(home, { node: NODE });
-        // As in the engine tests: S3 through the policy front.
-        const env = pluginEnv(moto, { AIRLOCK_FAKE_PROVIDER_LOG: logFile, AWS_ENDPOINT_URL_S3: front.endpoint });
+        // As in the engine tests: S3 through the policy front; what moto cannot keep in a directory (test/engine/engine.ts sets one per workspace).
+        pluginEnvironment = pluginEnv(moto, { AIRLOCK_FAKE_PROVIDER_LOG: logFile, AWS_ENDPOINT_URL_S3: front.endpoint, [FAKE_STATE_DIR_ENV]: path.join(home, "fake-state") });
+        const env = pluginEnvironment;
         const executable = (kind: string): string => (installed.find((p) => p.kind === kind) as { executable: string }).executable;
         [awsPlugin, randomPlugin] = await Promise.all([
             PluginProcess.start("aws", executable("aws"), env),
@@ -783,9 +949,10 @@ describe("fakeProvider: the plugin over gRPC against moto", () => {
         expect(debianImage?.Architecture).toBe("arm64");
         const ubuntu = await awsPlugin.invoke("aws:ssm/getParameter:getParameter", { name: "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id" });
         expect((await ec2.send(new DescribeImagesCommand({ ImageIds: [ubuntu["value"] as string] }))).Images?.[0]?.Architecture).toBe("x86_64");
-        // Anything else missing is missing.
+        // Anything else missing is missing, in the provider's words (which do not name ParameterNotFound).
         const notFound = await awsPlugin.fails("invoke", awsPlugin.invokeRequest("aws:ssm/getParameter:getParameter", { name: "/airlock/nothing-here" }));
-        expect(notFound.details).toMatch(/ParameterNotFound/);
+        expect(notFound.details).toBe(NOT_FOUND.parameter("/airlock/nothing-here"));
+        expect(notFound.details).toBe("reading SSM Parameter (/airlock/nothing-here): couldn't find resource");
     }, 60_000);
 
     test("KMS key and alias, the key bucket, its configuration and policy, emptied only through the policy front: in moto, read back, removed", async () => {
@@ -1234,5 +1401,547 @@ describe("fakeProvider: the plugin over gRPC against moto", () => {
             awsPlugin.createRequest(T.ingress, "from-nowhere", { securityGroupId: "sg-0a1b2c3d4e5f60719", ipProtocol: "-1", cidrIpv4: "10.0.0.0/8" }),
         );
         expect(missingGroup.details).toMatch(/InvalidGroup\.NotFound/);
+    }, 60_000);
+
+    /** A second plugin process, as the CLI starts one per command: only what moto or the plugin's store keeps is there. */
+    async function anotherPlugin(): Promise<PluginProcess> {
+        const plugin = await PluginProcess.start("aws", pluginLocation(home, "aws", AWS_VERSION).executable, pluginEnvironment);
+        started.push(plugin);
+        await plugin.configure({ region: MOTO_REGION, version: AWS_VERSION }, { "aws:config:region": MOTO_REGION });
+        return plugin;
+    }
+
+    test("IAM: managed policies (new default versions, the oldest pruned at 5), groups, attachments, memberships that touch only their groups, inline role policies; getPolicy", async () => {
+        const document = (sid: string): string => JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: sid, Effect: "Deny", Action: "iam:*", Resource: "*" }] });
+        const policy = await awsPlugin.create(T.iamPolicy, "guardrails-Force_MFA", { name: "Force_MFA", description: "Airlock guardrail", policy: document("v1"), tags: { "airlock:managed": "true" } });
+        const arn = `arn:aws:iam::${MOTO_ACCOUNT_ID}:policy/Force_MFA`;
+        expect(policy.id).toBe(arn);
+        expect(policy.outputs).toMatchObject({ arn, name: "Force_MFA", namePrefix: "", path: "/", description: "Airlock guardrail", policy: document("v1"), attachmentCount: 0, tagsAll: { "airlock:managed": "true" } });
+        expect(policy.outputs["policyId"]).toMatch(/^A/);
+        expect((await iam.send(new GetPolicyCommand({ PolicyArn: arn }))).Policy?.Description).toBe("Airlock guardrail");
+        // Autonamed like the real provider, or from a prefix.
+        const autonamed = await awsPlugin.create(T.iamPolicy, "guardrails-extra", { path: "/airlock/", policy: document("x") });
+        expect(autonamed.outputs["name"]).toMatch(/^guardrails-extra-[0-9a-f]{7}$/);
+        expect(autonamed.id).toBe(`arn:aws:iam::${MOTO_ACCOUNT_ID}:policy/airlock/${autonamed.outputs["name"]}`);
+        const prefixed = await awsPlugin.create(T.iamPolicy, "guardrails-prefixed", { namePrefix: "airlock-", policy: document("p") });
+        expect(prefixed.outputs["namePrefix"]).toBe("airlock-");
+
+        // A new document is a new default version; at IAM's 5 the oldest non-default one goes first.
+        let state = policy.outputs;
+        let inputs = policy.inputs;
+        for (const sid of ["v2", "v3", "v4", "v5", "v6", "v7"]) {
+            const news = { ...inputs, policy: document(sid) };
+            expect(await awsPlugin.diff(T.iamPolicy, "guardrails-Force_MFA", arn, state, inputs, news)).toMatchObject({ diffs: ["policy"], replaces: [] });
+            state = await awsPlugin.update(T.iamPolicy, "guardrails-Force_MFA", arn, state, inputs, news);
+            inputs = news;
+        }
+        expect(state["policy"]).toBe(document("v7"));
+        const versions = (await iam.send(new ListPolicyVersionsCommand({ PolicyArn: arn }))).Versions ?? [];
+        expect(versions.map((v) => v.VersionId).sort()).toEqual(["v3", "v4", "v5", "v6", "v7"]);
+        expect(versions.find((v) => v.IsDefaultVersion)?.VersionId).toBe("v7");
+        expect(decodeURIComponent((await iam.send(new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: "v7" }))).PolicyVersion?.Document ?? "")).toBe(document("v7"));
+        // Tags change in place; the description and the name replace.
+        const retagged = await awsPlugin.update(T.iamPolicy, "guardrails-Force_MFA", arn, state, inputs, { ...inputs, tags: { "airlock:managed": "true", owner: "security" } });
+        expect(retagged["tagsAll"]).toEqual({ "airlock:managed": "true", owner: "security" });
+        inputs = { ...inputs, tags: { "airlock:managed": "true", owner: "security" } };
+        expect((await awsPlugin.diff(T.iamPolicy, "guardrails-Force_MFA", arn, retagged, inputs, { ...inputs, description: "other" })).replaces).toEqual(["description"]);
+        expect((await awsPlugin.diff(T.iamPolicy, "guardrails-Force_MFA", arn, retagged, inputs, { ...inputs, name: "Other" })).replaces).toEqual(["name"]);
+
+        // getPolicy: by name (tags and the default document), by ARN, by path prefix; nothing found in the provider's words.
+        const found = await awsPlugin.invoke("aws:iam/getPolicy:getPolicy", { name: "Force_MFA" });
+        expect(found).toMatchObject({ id: arn, arn, name: "Force_MFA", path: "/", policy: document("v7"), description: "Airlock guardrail", tags: { "airlock:managed": "true", owner: "security" } });
+        expect((await awsPlugin.invoke("aws:iam/getPolicy:getPolicy", { arn }))["name"]).toBe("Force_MFA");
+        expect((await awsPlugin.invoke("aws:iam/getPolicy:getPolicy", { name: autonamed.outputs["name"], pathPrefix: "/airlock/" }))["arn"]).toBe(autonamed.id);
+        // AWS's own policies are found too (ListPolicies of every scope).
+        expect((await awsPlugin.invoke("aws:iam/getPolicy:getPolicy", { name: "SecurityAudit" }))["arn"]).toBe("arn:aws:iam::aws:policy/SecurityAudit");
+        const missing = await awsPlugin.fails("invoke", awsPlugin.invokeRequest("aws:iam/getPolicy:getPolicy", { name: "User_Source_IP_Restrictions" }));
+        expect(missing.details).toBe("no matching IAM Policy found");
+        const wrongPath = await awsPlugin.fails("invoke", awsPlugin.invokeRequest("aws:iam/getPolicy:getPolicy", { name: "Force_MFA", pathPrefix: "/airlock/" }));
+        expect(wrongPath.details).toBe(NOT_FOUND.policy);
+        const missingArn = `arn:aws:iam::${MOTO_ACCOUNT_ID}:policy/Nothing`;
+        expect((await awsPlugin.fails("invoke", awsPlugin.invokeRequest("aws:iam/getPolicy:getPolicy", { arn: missingArn }))).details).toBe(NOT_FOUND.policyArn(missingArn));
+        await iam.send(new CreatePolicyCommand({ PolicyName: "Force_MFA", Path: "/elsewhere/", PolicyDocument: document("other") }));
+        expect((await awsPlugin.fails("invoke", awsPlugin.invokeRequest("aws:iam/getPolicy:getPolicy", { name: "Force_MFA" }))).details).toBe(NOT_FOUND.policyMultiple);
+
+        // A group, the policy attached to it (the provider's `<group>-<unique>` id).
+        const group = await awsPlugin.create(T.iamGroup, "guardrails-DevOps", { name: "DevOps" });
+        expect(group.id).toBe("DevOps");
+        expect(group.outputs).toMatchObject({ name: "DevOps", path: "/", arn: `arn:aws:iam::${MOTO_ACCOUNT_ID}:group/DevOps` });
+        expect(group.outputs["uniqueId"]).toBe((await iam.send(new GetGroupCommand({ GroupName: "DevOps" }))).Group?.GroupId);
+        const attachment = await awsPlugin.create(T.groupAttachment, "guardrails-devOps-0", { group: "DevOps", policyArn: arn });
+        expect(attachment.id).toMatch(/^DevOps-\d{18}[0-9a-f]{8}$/);
+        expect((await iam.send(new ListAttachedGroupPoliciesCommand({ GroupName: "DevOps" }))).AttachedPolicies?.map((p) => p.PolicyArn)).toEqual([arn]);
+        expect((await awsPlugin.read(T.groupAttachment, "guardrails-devOps-0", attachment.id, attachment.outputs, attachment.inputs)).outputs).toEqual({ group: "DevOps", policyArn: arn });
+        expect((await awsPlugin.diff(T.groupAttachment, "guardrails-devOps-0", attachment.id, attachment.outputs, attachment.inputs, { group: "SecurityAudit", policyArn: arn })).replaces).toEqual(["group"]);
+        expect((await awsPlugin.read(T.iamPolicy, "guardrails-Force_MFA", arn, retagged, inputs)).outputs["attachmentCount"]).toBe(1);
+        // One of AWS's own policies, as the SecurityAudit group gets.
+        const awsManaged = await awsPlugin.create(T.groupAttachment, "guardrails-devOps-1", { group: "DevOps", policyArn: "arn:aws:iam::aws:policy/SecurityAudit" });
+        expect((await iam.send(new ListAttachedGroupPoliciesCommand({ GroupName: "DevOps" }))).AttachedPolicies?.map((p) => p.PolicyArn).sort()).toEqual([arn, "arn:aws:iam::aws:policy/SecurityAudit"].sort());
+        await awsPlugin.delete(T.groupAttachment, "guardrails-devOps-1", awsManaged.id, awsManaged.outputs);
+
+        // Memberships: only the listed groups, never another group the user is in.
+        await iam.send(new CreateUserCommand({ UserName: "alice" }));
+        await iam.send(new CreateGroupCommand({ GroupName: "Outside" }));
+        await iam.send(new AddUserToGroupCommand({ UserName: "alice", GroupName: "Outside" }));
+        const other = await awsPlugin.create(T.iamGroup, "guardrails-SecurityAudit", { name: "SecurityAudit" });
+        const groupsOf = async (user: string): Promise<string[]> => ((await iam.send(new ListGroupsForUserCommand({ UserName: user }))).Groups ?? []).map((g) => g.GroupName ?? "").sort();
+        const membership = await awsPlugin.create(T.membership, "guardrails-devOps-alice", { user: "alice", groups: ["DevOps"] });
+        expect(membership.id).toMatch(/^terraform-\d{18}[0-9a-f]{8}$/);
+        expect(membership.outputs).toEqual({ user: "alice", groups: ["DevOps"] });
+        expect(await groupsOf("alice")).toEqual(["DevOps", "Outside"]);
+        const both = await awsPlugin.update(T.membership, "guardrails-devOps-alice", membership.id, membership.outputs, membership.inputs, { user: "alice", groups: ["DevOps", "SecurityAudit"] });
+        expect(both["groups"]).toEqual(["DevOps", "SecurityAudit"]);
+        expect(await groupsOf("alice")).toEqual(["DevOps", "Outside", "SecurityAudit"]);
+        const moved = await awsPlugin.update(T.membership, "guardrails-devOps-alice", membership.id, both, { user: "alice", groups: ["DevOps", "SecurityAudit"] }, { user: "alice", groups: ["SecurityAudit"] });
+        expect(moved["groups"]).toEqual(["SecurityAudit"]);
+        expect(await groupsOf("alice")).toEqual(["Outside", "SecurityAudit"]);
+        expect((await awsPlugin.diff(T.membership, "m", membership.id, moved, { user: "alice", groups: ["SecurityAudit"] }, { user: "bob", groups: ["SecurityAudit"] })).replaces).toEqual(["user"]);
+        // Someone removes alice from the group: a refresh shows the membership without it (the resource stays while the user exists).
+        await awsPlugin.delete(T.membership, "guardrails-devOps-alice", membership.id, { user: "alice", groups: ["SecurityAudit"] });
+        expect(await groupsOf("alice")).toEqual(["Outside"]);
+        expect((await awsPlugin.read(T.membership, "guardrails-devOps-alice", membership.id, moved, { user: "alice", groups: ["SecurityAudit"] })).outputs["groups"]).toEqual([]);
+        expect((await awsPlugin.read(T.membership, "m", membership.id, { user: "nobody", groups: ["DevOps"] })).id).toBe("");
+
+        // IAM refuses to delete what is still in use (moto would not): an attached policy, a group with members or policies.
+        await iam.send(new AddUserToGroupCommand({ UserName: "alice", GroupName: "SecurityAudit" }));
+        expect((await awsPlugin.fails("delete", awsPlugin.deleteRequest(T.iamPolicy, "guardrails-Force_MFA", arn, retagged))).details).toMatch(/DeleteConflict: Cannot delete a policy attached to entities/);
+        expect((await awsPlugin.fails("delete", awsPlugin.deleteRequest(T.iamGroup, "guardrails-DevOps", "DevOps", group.outputs))).details).toMatch(/DeleteConflict: Cannot delete entity, must detach all policies first/);
+        expect((await awsPlugin.fails("delete", awsPlugin.deleteRequest(T.iamGroup, "guardrails-SecurityAudit", "SecurityAudit", other.outputs))).details).toMatch(
+            /DeleteConflict: Cannot delete entity, must remove users from group first/,
+        );
+
+        // A rename is an UpdateGroup (the id stays; the state's name is what is read).
+        const renamed = await awsPlugin.update(T.iamGroup, "guardrails-SecurityAudit", "SecurityAudit", other.outputs, other.inputs, { name: "Auditors" });
+        expect(renamed).toMatchObject({ name: "Auditors", arn: `arn:aws:iam::${MOTO_ACCOUNT_ID}:group/Auditors` });
+        expect((await iam.send(new GetGroupCommand({ GroupName: "Auditors" }))).Users?.map((u) => u.UserName)).toEqual(["alice"]);
+        expect((await awsPlugin.read(T.iamGroup, "guardrails-SecurityAudit", "SecurityAudit", renamed, { name: "Auditors" })).outputs["name"]).toBe("Auditors");
+
+        // Inline role policies: `<role>:<name>`, the name autonamed.
+        const role = await awsPlugin.create(T.role, "guardrails-recorder", { assumeRolePolicy: TRUST_POLICY });
+        const inline = await awsPlugin.create(T.rolePolicy, "guardrails-recorder-delivers", { role: role.id, policy: document("deliver") });
+        expect(inline.inputs["name"]).toMatch(/^guardrails-recorder-delivers-[0-9a-f]{7}$/);
+        expect(inline.id).toBe(`${role.id}:${inline.inputs["name"]}`);
+        expect(inline.outputs).toMatchObject({ role: role.id, name: inline.inputs["name"], namePrefix: "", policy: document("deliver") });
+        const updatedInline = await awsPlugin.update(T.rolePolicy, "guardrails-recorder-delivers", inline.id, inline.outputs, inline.inputs, { ...inline.inputs, policy: document("deliver2") });
+        expect(updatedInline["policy"]).toBe(document("deliver2"));
+        expect(decodeURIComponent((await iam.send(new GetRolePolicyCommand({ RoleName: role.id, PolicyName: inline.inputs["name"] as string }))).PolicyDocument ?? "")).toBe(document("deliver2"));
+        expect((await awsPlugin.diff(T.rolePolicy, "guardrails-recorder-delivers", inline.id, updatedInline, inline.inputs, { ...inline.inputs, role: "other" })).replaces).toEqual(["role"]);
+        const prefixedInline = await awsPlugin.create(T.rolePolicy, "guardrails-recorder-reads", { role: role.id, namePrefix: "reads-", policy: document("reads") });
+        expect(prefixedInline.outputs["namePrefix"]).toBe("reads-");
+
+        // Deletion in the engine's order; gone reads answer nothing.
+        await awsPlugin.delete(T.rolePolicy, "guardrails-recorder-reads", prefixedInline.id, prefixedInline.outputs);
+        await awsPlugin.delete(T.rolePolicy, "guardrails-recorder-delivers", inline.id, updatedInline);
+        expect((await awsPlugin.read(T.rolePolicy, "guardrails-recorder-delivers", inline.id, updatedInline, inline.inputs)).id).toBe("");
+        expect((await iam.send(new ListRolePoliciesCommand({ RoleName: role.id }))).PolicyNames).toEqual([]);
+        await awsPlugin.delete(T.role, "guardrails-recorder", role.id, role.outputs);
+        await awsPlugin.delete(T.groupAttachment, "guardrails-devOps-0", attachment.id, attachment.outputs);
+        expect((await awsPlugin.read(T.groupAttachment, "guardrails-devOps-0", attachment.id, attachment.outputs, attachment.inputs)).id).toBe("");
+        await awsPlugin.delete(T.iamGroup, "guardrails-DevOps", "DevOps", group.outputs);
+        expect((await awsPlugin.read(T.iamGroup, "guardrails-DevOps", "DevOps", group.outputs, group.inputs)).id).toBe("");
+        await awsPlugin.delete(T.iamPolicy, "guardrails-Force_MFA", arn, retagged);
+        expect((await awsPlugin.read(T.iamPolicy, "guardrails-Force_MFA", arn, retagged, inputs)).id).toBe("");
+        await awsPlugin.delete(T.iamPolicy, "guardrails-extra", autonamed.id, autonamed.outputs);
+        await awsPlugin.delete(T.iamPolicy, "guardrails-prefixed", prefixed.id, prefixed.outputs);
+        // Deleting what is already gone is no error.
+        await awsPlugin.delete(T.iamPolicy, "guardrails-Force_MFA", arn, retagged);
+        await awsPlugin.delete(T.iamGroup, "guardrails-DevOps", "DevOps", group.outputs);
+    }, 120_000);
+
+    test("Config: recorder, delivery channel, recording, managed rules, remediation (kept by the plugin, seen by the next plugin process, gone with its rule)", async () => {
+        const bucket = await awsPlugin.create(T.bucket, "guardrails-delivery", { forceDestroy: true });
+        const role = await awsPlugin.create(T.role, "guardrails-recorder", { assumeRolePolicy: TRUST_POLICY });
+        const config = (target: string, body: Record<string, unknown>): Promise<Record<string, unknown>> => motoJson(moto, "config", `StarlingDoveService.${target}`, body);
+
+        const recorder = await awsPlugin.create(T.recorder, "guardrails-recorder", { name: "airlock", roleArn: role.outputs["arn"], recordingGroup: { allSupported: true, includeGlobalResourceTypes: true } });
+        expect(recorder.id).toBe("airlock");
+        expect(recorder.outputs).toMatchObject({
+            name: "airlock",
+            roleArn: role.outputs["arn"],
+            recordingGroup: { allSupported: true, includeGlobalResourceTypes: true, recordingStrategies: [{ useOnly: "ALL_SUPPORTED_RESOURCE_TYPES" }] },
+            recordingMode: { recordingFrequency: "CONTINUOUS" },
+        });
+        // One recorder per region, as AWS (moto enforces it).
+        const second = await awsPlugin.fails("create", awsPlugin.createRequest(T.recorder, "another", { name: "another", roleArn: role.outputs["arn"] }));
+        expect(second.details).toMatch(/MaxNumberOfConfigurationRecordersExceededException/);
+        // Recording needs a delivery channel.
+        const early = await awsPlugin.fails("create", awsPlugin.createRequest(T.recorderStatus, "guardrails-recording", { name: "airlock", isEnabled: true }));
+        expect(early.details).toMatch(/NoAvailableDeliveryChannelException/);
+        const channel = await awsPlugin.create(T.deliveryChannel, "guardrails-delivery", { name: "airlock", s3BucketName: bucket.id, snapshotDeliveryProperties: { deliveryFrequency: "TwentyFour_Hours" } });
+        expect(channel.outputs).toMatchObject({ name: "airlock", s3BucketName: bucket.id, snapshotDeliveryProperties: { deliveryFrequency: "TwentyFour_Hours" } });
+        const status = await awsPlugin.create(T.recorderStatus, "guardrails-recording", { name: "airlock", isEnabled: true });
+        expect(status.outputs).toMatchObject({ name: "airlock", isEnabled: true });
+        const recording = async (): Promise<unknown> =>
+            ((await config("DescribeConfigurationRecorderStatus", { ConfigurationRecorderNames: ["airlock"] }))["ConfigurationRecordersStatus"] as Array<Record<string, unknown>>)[0]?.["recording"];
+        expect(await recording()).toBe(true);
+        const stopped = await awsPlugin.update(T.recorderStatus, "guardrails-recording", "airlock", status.outputs, status.inputs, { name: "airlock", isEnabled: false });
+        expect(stopped["isEnabled"]).toBe(false);
+        expect(await recording()).toBe(false);
+        const restarted = await awsPlugin.update(T.recorderStatus, "guardrails-recording", "airlock", stopped, { name: "airlock", isEnabled: false }, { name: "airlock", isEnabled: true });
+        expect(await recording()).toBe(true);
+        const updatedRecorder = await awsPlugin.update(T.recorder, "guardrails-recorder", "airlock", recorder.outputs, recorder.inputs, {
+            ...recorder.inputs,
+            recordingGroup: { allSupported: true, includeGlobalResourceTypes: false },
+        });
+        expect(updatedRecorder["recordingGroup"]).toMatchObject({ includeGlobalResourceTypes: false });
+        expect((await awsPlugin.diff(T.recorder, "guardrails-recorder", "airlock", updatedRecorder, recorder.inputs, { ...recorder.inputs, name: "other" })).replaces).toEqual(["name"]);
+
+        // A managed rule: its parameters checked against AWS's list (moto), scope, tags; the rule's ARN and id.
+        const ruleInputs = {
+            name: "airlock-restricted-incoming-traffic",
+            description: "Airlock guardrail",
+            source: { owner: "AWS", sourceIdentifier: "RESTRICTED_INCOMING_TRAFFIC" },
+            inputParameters: JSON.stringify({ blockedPort1: "22", blockedPort2: "3389" }),
+            scope: { complianceResourceTypes: ["AWS::EC2::SecurityGroup"] },
+            tags: { "airlock:managed": "true" },
+        };
+        const rule = await awsPlugin.create(T.configRule, "guardrails-restricted-incoming-traffic", ruleInputs);
+        expect(rule.id).toBe("airlock-restricted-incoming-traffic");
+        expect(rule.outputs["ruleId"]).toMatch(/^config-rule-/);
+        expect(rule.outputs).toMatchObject({
+            arn: `arn:aws:config:${MOTO_REGION}:${MOTO_ACCOUNT_ID}:config-rule/${rule.outputs["ruleId"]}`,
+            inputParameters: ruleInputs.inputParameters,
+            scope: { complianceResourceTypes: ["AWS::EC2::SecurityGroup"] },
+            source: { owner: "AWS", sourceIdentifier: "RESTRICTED_INCOMING_TRAFFIC", sourceDetails: [] },
+            evaluationModes: [{ mode: "DETECTIVE" }],
+            tagsAll: { "airlock:managed": "true" },
+        });
+        const badParameter = await awsPlugin.fails("create", awsPlugin.createRequest(T.configRule, "bad", { ...ruleInputs, name: "bad", inputParameters: JSON.stringify({ notAParameter: "1" }) }));
+        expect(badParameter.details).toMatch(/InvalidParameterValueException: Unknown parameters/);
+        const periodic = await awsPlugin.create(T.configRule, "guardrails-access-keys-rotated", {
+            name: "airlock-access-keys-rotated",
+            source: { owner: "AWS", sourceIdentifier: "ACCESS_KEYS_ROTATED" },
+            inputParameters: JSON.stringify({ maxAccessKeyAge: "90" }),
+            maximumExecutionFrequency: "TwentyFour_Hours",
+        });
+        expect(periodic.outputs).toMatchObject({ maximumExecutionFrequency: "TwentyFour_Hours", tagsAll: {} });
+        const ruleNews = { ...ruleInputs, description: "Airlock guardrail, v2", tags: { "airlock:managed": "true", owner: "security" } };
+        const updatedRule = await awsPlugin.update(T.configRule, "guardrails-restricted-incoming-traffic", rule.id, rule.outputs, rule.inputs, ruleNews);
+        expect(updatedRule).toMatchObject({ description: "Airlock guardrail, v2", ruleId: rule.outputs["ruleId"], tagsAll: { "airlock:managed": "true", owner: "security" } });
+        expect((await awsPlugin.diff(T.configRule, "r", rule.id, updatedRule, ruleNews, { ...ruleNews, name: "renamed" })).replaces).toEqual(["name"]);
+
+        // Remediation (AWS's SSM runbook), kept by the plugin: its parameters read back sorted by name, as the provider does.
+        const remediationInputs = {
+            configRuleName: rule.id,
+            targetType: "SSM_DOCUMENT",
+            targetId: "AWS-DisablePublicAccessForSecurityGroup",
+            parameters: [
+                { name: "AutomationAssumeRole", staticValue: role.outputs["arn"] },
+                { name: "GroupId", resourceValue: "RESOURCE_ID" },
+                { name: "IpAddressToBlock", staticValues: ["0.0.0.0/0", "::/0"] },
+            ],
+            automatic: true,
+            maximumAutomaticAttempts: 3,
+            retryAttemptSeconds: 60,
+            executionControls: { ssmControls: { concurrentExecutionRatePercentage: 25, errorPercentage: 20 } },
+        };
+        const remediation = await awsPlugin.create(T.remediation, "guardrails-remediate", remediationInputs);
+        expect(remediation.id).toBe(rule.id);
+        const expectedRemediation = {
+            configRuleName: rule.id,
+            targetType: "SSM_DOCUMENT",
+            targetId: "AWS-DisablePublicAccessForSecurityGroup",
+            automatic: true,
+            maximumAutomaticAttempts: 3,
+            retryAttemptSeconds: 60,
+            parameters: [
+                { name: "AutomationAssumeRole", resourceValue: "", staticValue: role.outputs["arn"], staticValues: [] },
+                { name: "GroupId", resourceValue: "RESOURCE_ID", staticValue: "", staticValues: [] },
+                { name: "IpAddressToBlock", resourceValue: "", staticValue: "", staticValues: ["0.0.0.0/0", "::/0"] },
+            ],
+            executionControls: { ssmControls: { concurrentExecutionRatePercentage: 25, errorPercentage: 20 } },
+        };
+        expect(remediation.outputs).toMatchObject(expectedRemediation);
+        expect(remediation.outputs["arn"]).toMatch(new RegExp(`^arn:aws:config:${MOTO_REGION}:${MOTO_ACCOUNT_ID}:remediation-configuration/${rule.id}/`));
+        // The CLI starts a new plugin process for each command: the configuration is still there.
+        const next = await anotherPlugin();
+        const reread = await next.read(T.remediation, "guardrails-remediate", remediation.id, remediation.outputs, remediation.inputs);
+        expect(reread).toEqual({ id: remediation.id, outputs: remediation.outputs });
+        // Parameters in another order than the provider's sorted state are a difference, as with the real provider (a list).
+        const reordered = { ...remediationInputs, parameters: [...remediationInputs.parameters].reverse() };
+        expect((await next.diff(T.remediation, "guardrails-remediate", remediation.id, remediation.outputs, remediationInputs, reordered)).diffs).toEqual(["parameters"]);
+        const updatedRemediation = await next.update(T.remediation, "guardrails-remediate", remediation.id, remediation.outputs, remediationInputs, { ...remediationInputs, maximumAutomaticAttempts: 5 });
+        expect(updatedRemediation).toMatchObject({ ...expectedRemediation, maximumAutomaticAttempts: 5, arn: remediation.outputs["arn"] });
+        expect((await next.diff(T.remediation, "guardrails-remediate", remediation.id, updatedRemediation, remediationInputs, { ...remediationInputs, configRuleName: "x" })).replaces).toEqual(["configRuleName"]);
+        await next.stop();
+        // What AWS refuses: a parameter with both kinds of value, a rule that does not exist, deleting a rule that still has a remediation.
+        const both = await awsPlugin.fails("update", (() => {
+            const req = new provproto.UpdateRequest();
+            req.setUrn(urnOf(T.remediation, "guardrails-remediate"));
+            req.setType(T.remediation);
+            req.setId(remediation.id);
+            req.setOlds(struct(updatedRemediation));
+            req.setOldInputs(struct(remediationInputs));
+            req.setNews(struct({ ...remediationInputs, parameters: [{ name: "GroupId", resourceValue: "RESOURCE_ID", staticValue: "sg-1" }] }));
+            return req;
+        })());
+        expect(both.details).toMatch(/InvalidParameterValueException: There were invalid RemediationParameterValues/);
+        const noRule = await awsPlugin.fails("create", awsPlugin.createRequest(T.remediation, "orphan", { ...remediationInputs, configRuleName: "no-such-rule" }));
+        expect(noRule.details).toMatch(/NoSuchConfigRuleException/);
+        const inUse = await awsPlugin.fails("delete", awsPlugin.deleteRequest(T.configRule, "guardrails-restricted-incoming-traffic", rule.id, updatedRule));
+        expect(inUse.details).toMatch(/ResourceInUseException: The rule airlock-restricted-incoming-traffic is currently being used by a remediation configuration/);
+
+        // A delivery channel cannot go while the recorder records (moto enforces it, as AWS).
+        const recordingChannel = await awsPlugin.fails("delete", awsPlugin.deleteRequest(T.deliveryChannel, "guardrails-delivery", "airlock", channel.outputs));
+        expect(recordingChannel.details).toMatch(/LastDeliveryChannelDeleteFailedException/);
+
+        // Deletion in the engine's order; reads of what is gone answer nothing.
+        await awsPlugin.delete(T.remediation, "guardrails-remediate", remediation.id, updatedRemediation);
+        expect((await awsPlugin.read(T.remediation, "guardrails-remediate", remediation.id, updatedRemediation, remediationInputs)).id).toBe("");
+        await awsPlugin.delete(T.configRule, "guardrails-restricted-incoming-traffic", rule.id, updatedRule);
+        expect((await awsPlugin.read(T.configRule, "guardrails-restricted-incoming-traffic", rule.id, updatedRule, ruleNews)).id).toBe("");
+        await awsPlugin.delete(T.configRule, "guardrails-access-keys-rotated", periodic.id, periodic.outputs);
+        await awsPlugin.delete(T.recorderStatus, "guardrails-recording", "airlock", restarted);
+        expect(await recording()).toBe(false);
+        await awsPlugin.delete(T.deliveryChannel, "guardrails-delivery", "airlock", channel.outputs);
+        expect((await awsPlugin.read(T.deliveryChannel, "guardrails-delivery", "airlock", channel.outputs, channel.inputs)).id).toBe("");
+        await awsPlugin.delete(T.recorder, "guardrails-recorder", "airlock", updatedRecorder);
+        expect((await awsPlugin.read(T.recorder, "guardrails-recorder", "airlock", updatedRecorder, recorder.inputs)).id).toBe("");
+        expect((await awsPlugin.read(T.recorderStatus, "guardrails-recording", "airlock", restarted, status.inputs)).id).toBe("");
+        // A remediation whose rule was deleted behind the plugin's back is gone too (the record is tied to the rule's id).
+        const again = await awsPlugin.create(T.configRule, "guardrails-again", { ...ruleInputs, name: "airlock-again" });
+        const againRemediation = await awsPlugin.create(T.remediation, "guardrails-again", { ...remediationInputs, configRuleName: again.id });
+        await config("DeleteConfigRule", { ConfigRuleName: again.id });
+        expect((await awsPlugin.read(T.remediation, "guardrails-again", againRemediation.id, againRemediation.outputs, againRemediation.inputs)).id).toBe("");
+        await awsPlugin.create(T.configRule, "guardrails-again-2", { ...ruleInputs, name: "airlock-again" });
+        expect((await awsPlugin.read(T.remediation, "guardrails-again", againRemediation.id, againRemediation.outputs, againRemediation.inputs)).id).toBe("");
+        await awsPlugin.delete(T.configRule, "guardrails-again-2", again.id, again.outputs);
+        await awsPlugin.delete(T.role, "guardrails-recorder", role.id, role.outputs);
+        await awsPlugin.delete(T.bucket, "guardrails-delivery", bucket.id, bucket.outputs);
+    }, 120_000);
+
+    test("CloudTrail with CloudWatch Logs, log groups, a Lambda function from an archive (zip built by the plugin), its permission, an EventBridge rule and target", async () => {
+        // Log groups: a given name with retention and tags; one from a prefix; a KMS key set later (moto lacks AssociateKmsKey: kept by the plugin).
+        const healerName = "airlock-guardrails-heal-security-groups";
+        const logs = await awsPlugin.create(T.logGroup, "guardrails-logs", { name: `/aws/lambda/${healerName}`, retentionInDays: 365, tags: { "airlock:managed": "true" } });
+        expect(logs.id).toBe(`/aws/lambda/${healerName}`);
+        expect(logs.outputs).toMatchObject({
+            name: `/aws/lambda/${healerName}`,
+            arn: `arn:aws:logs:${MOTO_REGION}:${MOTO_ACCOUNT_ID}:log-group:/aws/lambda/${healerName}`,
+            retentionInDays: 365,
+            kmsKeyId: "",
+            logGroupClass: "STANDARD",
+            tagsAll: { "airlock:managed": "true" },
+        });
+        const trailEvents = await awsPlugin.create(T.logGroup, "guardrails-events", { namePrefix: "/airlock/cloudtrail/airlock-guardrails-", retentionInDays: 90 });
+        expect(trailEvents.id).toMatch(/^\/airlock\/cloudtrail\/airlock-guardrails-\d{18}[0-9a-f]{8}$/);
+        expect(trailEvents.outputs["namePrefix"]).toBe("/airlock/cloudtrail/airlock-guardrails-");
+        const key = await awsPlugin.create(T.key, "guardrails-trail-key", { description: "trail", deletionWindowInDays: 7 });
+        const keyArn = String(key.outputs["arn"]);
+        const encrypted = await awsPlugin.update(T.logGroup, "guardrails-events", trailEvents.id, trailEvents.outputs, trailEvents.inputs, { ...trailEvents.inputs, kmsKeyId: keyArn, retentionInDays: 30 });
+        expect(encrypted).toMatchObject({ kmsKeyId: keyArn, retentionInDays: 30 });
+        expect((await (await anotherPlugin()).read(T.logGroup, "guardrails-events", trailEvents.id, encrypted, { ...trailEvents.inputs, kmsKeyId: keyArn })).outputs["kmsKeyId"]).toBe(keyArn);
+        const describedGroup = ((await motoJson(moto, "logs", "Logs_20140328.DescribeLogGroups", { logGroupNamePrefix: trailEvents.id }))["logGroups"] as Array<Record<string, unknown>>)[0];
+        expect(describedGroup?.["retentionInDays"]).toBe(30);
+        expect((await awsPlugin.diff(T.logGroup, "guardrails-logs", logs.id, logs.outputs, logs.inputs, { ...logs.inputs, name: "/other" })).replaces).toEqual(["name"]);
+
+        // The trail: multi-region, validated, SSE-KMS, to CloudWatch Logs; its id is its ARN; logging started.
+        const bucket = await awsPlugin.create(T.bucket, "guardrails-trail-logs", { forceDestroy: true });
+        const toLogs = await awsPlugin.create(T.role, "guardrails-to-logs", { assumeRolePolicy: TRUST_POLICY });
+        const groupArnWithStreams = `${String(encrypted["arn"])}:*`;
+        const trailInputs = {
+            name: "airlock-guardrails",
+            s3BucketName: bucket.id,
+            isMultiRegionTrail: true,
+            includeGlobalServiceEvents: true,
+            enableLogFileValidation: true,
+            enableLogging: true,
+            kmsKeyId: keyArn,
+            cloudWatchLogsGroupArn: groupArnWithStreams,
+            cloudWatchLogsRoleArn: toLogs.outputs["arn"],
+            tags: { "airlock:managed": "true" },
+        };
+        // CloudTrail wants the log-stream wildcard, an existing group, both ARNs (moto checks none of it).
+        const noWildcard = await awsPlugin.fails("create", awsPlugin.createRequest(T.trail, "bad", { ...trailInputs, name: "bad-trail", cloudWatchLogsGroupArn: encrypted["arn"] }));
+        expect(noWildcard.details).toMatch(/InvalidCloudWatchLogsLogGroupArnException: .* is not a log group ARN with the log-stream wildcard/);
+        const noRole = await awsPlugin.fails("create", awsPlugin.createRequest(T.trail, "bad", { ...trailInputs, name: "bad-trail", cloudWatchLogsRoleArn: undefined }));
+        expect(noRole.details).toMatch(/InvalidCloudWatchLogsLogGroupArnException: CloudWatch Logs delivery needs both/);
+        const noKey = await awsPlugin.fails("create", awsPlugin.createRequest(T.trail, "bad", { ...trailInputs, name: "bad-trail", kmsKeyId: `arn:aws:kms:${MOTO_REGION}:${MOTO_ACCOUNT_ID}:key/0d1e2f3a-4b5c-6d7e-8f90-a1b2c3d4e5f6` }));
+        expect(noKey.details).toMatch(/KmsKeyNotFoundException/);
+        const trail = await awsPlugin.create(T.trail, "guardrails-trail", trailInputs);
+        const trailArn = `arn:aws:cloudtrail:${MOTO_REGION}:${MOTO_ACCOUNT_ID}:trail/airlock-guardrails`;
+        expect(trail.id).toBe(trailArn);
+        expect(trail.outputs).toMatchObject({
+            ...trailInputs,
+            arn: trailArn,
+            homeRegion: MOTO_REGION,
+            isOrganizationTrail: false,
+            s3KeyPrefix: "",
+            snsTopicArn: "",
+            tagsAll: { "airlock:managed": "true" },
+        });
+        const trailStatus = async (): Promise<unknown> => (await motoJson(moto, "cloudtrail", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.GetTrailStatus", { Name: trailArn }))["IsLogging"];
+        expect(await trailStatus()).toBe(true);
+        const paused = await awsPlugin.update(T.trail, "guardrails-trail", trailArn, trail.outputs, trail.inputs, { ...trailInputs, enableLogging: false, s3KeyPrefix: "airlock", tags: { owner: "security" } });
+        expect(paused).toMatchObject({ enableLogging: false, s3KeyPrefix: "airlock", tagsAll: { owner: "security" } });
+        expect(await trailStatus()).toBe(false);
+        expect((await awsPlugin.diff(T.trail, "guardrails-trail", trailArn, paused, trail.inputs, { ...trailInputs, name: "renamed" })).replaces).toEqual(["name"]);
+
+        // The function: a zip the plugin builds from the archive; moto's CodeSha256 is that zip's.
+        const fnRole = await awsPlugin.create(T.role, "guardrails-function", { assumeRolePolicy: TRUST_POLICY });
+        const code = (text: string): Props => ({ [SIG_KEY]: ARCHIVE_SIG, assets: { "index.js": { [SIG_KEY]: ASSET_SIG, text } } });
+        const zipSha = (text: string): string => crypto.createHash("sha256").update(zipArchive([{ name: "index.js", data: Buffer.from(text) }])).digest("base64");
+        const fnInputs: Props = {
+            name: healerName,
+            description: "Airlock: revokes security group rules",
+            role: fnRole.outputs["arn"],
+            runtime: "nodejs22.x",
+            handler: "index.handler",
+            code: code("exports.handler = async () => 'v1';"),
+            sourceCodeHash: "v1-hash",
+            timeout: 60,
+            memorySize: 256,
+            reservedConcurrentExecutions: 5,
+            environment: { variables: { LOG_LEVEL: "info" } },
+            loggingConfig: { logFormat: "Text", logGroup: logs.id },
+            tags: { "airlock:managed": "true" },
+        };
+        const fn = await awsPlugin.create(T.fn, "guardrails-function", fnInputs);
+        const fnArn = `arn:aws:lambda:${MOTO_REGION}:${MOTO_ACCOUNT_ID}:function:${healerName}`;
+        expect(fn.id).toBe(healerName);
+        expect(fn.outputs).toMatchObject({
+            arn: fnArn,
+            invokeArn: `arn:aws:apigateway:${MOTO_REGION}:lambda:path/2015-03-31/functions/${fnArn}/invocations`,
+            qualifiedArn: `${fnArn}:$LATEST`,
+            version: "$LATEST",
+            codeSha256: zipSha("exports.handler = async () => 'v1';"),
+            sourceCodeHash: "v1-hash",
+            timeout: 60,
+            memorySize: 256,
+            runtime: "nodejs22.x",
+            reservedConcurrentExecutions: 5,
+            environment: { variables: { LOG_LEVEL: "info" } },
+            loggingConfig: { logFormat: "Text", logGroup: logs.id, applicationLogLevel: "", systemLogLevel: "" },
+            packageType: "Zip",
+            architectures: ["x86_64"],
+            tagsAll: { "airlock:managed": "true" },
+        });
+        expect(fn.outputs["lastModified"]).not.toBe("");
+        expect(fn.outputs["code"]).toEqual(fnInputs["code"]);
+        const motoFunction = JSON.parse((await motoRequest(moto, "lambda", "GET", `/2015-03-31/functions/${healerName}`)).body) as Record<string, Record<string, unknown>>;
+        expect(motoFunction["Configuration"]).toMatchObject({ Role: fnRole.outputs["arn"], Handler: "index.handler", CodeSha256: zipSha("exports.handler = async () => 'v1';") });
+        expect(motoFunction["Concurrency"]).toEqual({ ReservedConcurrentExecutions: 5 });
+        // Lambda refuses a second function of the same name (moto would replace it).
+        const twice = await awsPlugin.fails("create", awsPlugin.createRequest(T.fn, "twice", fnInputs));
+        expect(twice.details).toMatch(/ResourceConflictException: Function already exist/);
+        // New code, a new configuration, logging kept by the plugin (seen by the next process), concurrency released.
+        const fnNews = {
+            ...fnInputs,
+            code: code("exports.handler = async () => 'v2';"),
+            sourceCodeHash: "v2-hash",
+            timeout: 30,
+            loggingConfig: { logFormat: "JSON", logGroup: logs.id, applicationLogLevel: "INFO", systemLogLevel: "WARN" },
+            reservedConcurrentExecutions: -1,
+        };
+        expect((await awsPlugin.diff(T.fn, "guardrails-function", fn.id, fn.outputs, fn.inputs, fnNews)).diffs).toEqual(["code", "loggingConfig", "reservedConcurrentExecutions", "sourceCodeHash", "timeout"]);
+        const updatedFn = await awsPlugin.update(T.fn, "guardrails-function", fn.id, fn.outputs, fn.inputs, fnNews);
+        expect(updatedFn).toMatchObject({ codeSha256: zipSha("exports.handler = async () => 'v2';"), sourceCodeHash: "v2-hash", timeout: 30, reservedConcurrentExecutions: -1 });
+        const fnNext = await anotherPlugin();
+        expect((await fnNext.read(T.fn, "guardrails-function", fn.id, updatedFn, fnNews)).outputs["loggingConfig"]).toEqual({ logFormat: "JSON", logGroup: logs.id, applicationLogLevel: "INFO", systemLogLevel: "WARN" });
+        expect((await awsPlugin.diff(T.fn, "guardrails-function", fn.id, updatedFn, fnNews, fnNews)).changes).toBe(provproto.DiffResponse.DiffChanges.DIFF_NONE);
+        expect((await awsPlugin.diff(T.fn, "guardrails-function", fn.id, updatedFn, fnNews, { ...fnNews, name: "other" })).replaces).toEqual(["name"]);
+        expect(JSON.parse((await motoRequest(moto, "lambda", "GET", `/2015-03-31/functions/${healerName}`)).body)["Concurrency"]).toBeUndefined();
+
+        // The EventBridge rule (an event pattern, enabled) and its permission to invoke the function.
+        const pattern = JSON.stringify({ source: ["aws.ec2"], "detail-type": ["AWS API Call via CloudTrail"], detail: { eventName: ["AuthorizeSecurityGroupIngress"] } });
+        const rule = await awsPlugin.create(T.eventRule, "guardrails-trigger", { description: "Airlock: security group rules added", eventPattern: pattern, tags: { "airlock:managed": "true" } });
+        expect(rule.inputs["name"]).toMatch(/^guardrails-trigger-[0-9a-f]{7}$/);
+        expect(rule.id).toBe(rule.inputs["name"]);
+        const ruleArn = `arn:aws:events:${MOTO_REGION}:${MOTO_ACCOUNT_ID}:rule/${rule.id}`;
+        expect(rule.outputs).toMatchObject({ arn: ruleArn, eventPattern: pattern, state: "ENABLED", isEnabled: true, eventBusName: "default", tagsAll: { "airlock:managed": "true" } });
+        const permissionInputs = { action: "lambda:InvokeFunction", function: healerName, principal: "events.amazonaws.com", sourceArn: ruleArn, sourceAccount: MOTO_ACCOUNT_ID };
+        const permission = await awsPlugin.create(T.permission, "guardrails-trigger", permissionInputs);
+        expect(permission.id).toMatch(/^terraform-\d{18}[0-9a-f]{8}$/);
+        expect(permission.outputs).toMatchObject({ ...permissionInputs, statementId: permission.id, statementIdPrefix: "" });
+        const statements = (JSON.parse(String(JSON.parse((await motoRequest(moto, "lambda", "GET", `/2015-03-31/functions/${healerName}/policy`)).body)["Policy"])) as { Statement: Array<Record<string, unknown>> }).Statement;
+        expect(statements).toEqual([expect.objectContaining({ Sid: permission.id, Action: "lambda:InvokeFunction", Principal: { Service: "events.amazonaws.com" } })]);
+        const sameSid = await awsPlugin.fails("create", awsPlugin.createRequest(T.permission, "again", { ...permissionInputs, statementId: permission.id }));
+        expect(sameSid.details).toMatch(/ResourceConflictException: The statement id \(terraform-\d+[0-9a-f]+\) provided already exists/);
+        const named = await awsPlugin.create(T.permission, "guardrails-named", { ...permissionInputs, statementIdPrefix: "AllowEvents-" });
+        expect(named.id).toMatch(/^AllowEvents-\d{18}[0-9a-f]{8}$/);
+        expect((await awsPlugin.diff(T.permission, "guardrails-trigger", permission.id, permission.outputs, permission.inputs, { ...permissionInputs, principal: "s3.amazonaws.com" })).replaces).toEqual(["principal"]);
+
+        // The target: `<rule>-<target id>`, a retry policy.
+        const targetInputs = { rule: rule.id, arn: fnArn, retryPolicy: { maximumRetryAttempts: 4, maximumEventAgeInSeconds: 3600 } };
+        const target = await awsPlugin.create(T.eventTarget, "guardrails-trigger", targetInputs);
+        expect(target.id).toMatch(new RegExp(`^${rule.id}-terraform-\\d{18}[0-9a-f]{8}$`));
+        expect(target.outputs).toMatchObject({ ...targetInputs, targetId: target.id.slice(rule.id.length + 1), eventBusName: "default" });
+        // EventBridge refuses to delete a rule that has targets (moto too).
+        expect((await awsPlugin.fails("delete", awsPlugin.deleteRequest(T.eventRule, "guardrails-trigger", rule.id, rule.outputs))).details).toMatch(/Rule can't be deleted since it has targets/);
+        const retargeted = await awsPlugin.update(T.eventTarget, "guardrails-trigger", target.id, target.outputs, target.inputs, { ...targetInputs, retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 600 } });
+        expect(retargeted["retryPolicy"]).toEqual({ maximumRetryAttempts: 2, maximumEventAgeInSeconds: 600 });
+        expect((await awsPlugin.diff(T.eventTarget, "guardrails-trigger", target.id, retargeted, targetInputs, { ...targetInputs, rule: "other" })).replaces).toEqual(["rule"]);
+        const disabled = await awsPlugin.update(T.eventRule, "guardrails-trigger", rule.id, rule.outputs, rule.inputs, { ...rule.inputs, state: "DISABLED" });
+        expect(disabled).toMatchObject({ state: "DISABLED", isEnabled: false, eventPattern: pattern, tagsAll: { "airlock:managed": "true" } });
+
+        // Deletion in the engine's order; reads of what is gone answer nothing.
+        await awsPlugin.delete(T.eventTarget, "guardrails-trigger", target.id, retargeted);
+        expect((await awsPlugin.read(T.eventTarget, "guardrails-trigger", target.id, retargeted, targetInputs)).id).toBe("");
+        await awsPlugin.delete(T.permission, "guardrails-named", named.id, named.outputs);
+        await awsPlugin.delete(T.permission, "guardrails-trigger", permission.id, permission.outputs);
+        expect((await awsPlugin.read(T.permission, "guardrails-trigger", permission.id, permission.outputs, permissionInputs)).id).toBe("");
+        await awsPlugin.delete(T.eventRule, "guardrails-trigger", rule.id, disabled);
+        expect((await awsPlugin.read(T.eventRule, "guardrails-trigger", rule.id, disabled, rule.inputs)).id).toBe("");
+        await awsPlugin.delete(T.fn, "guardrails-function", fn.id, updatedFn);
+        expect((await awsPlugin.read(T.fn, "guardrails-function", fn.id, updatedFn, fnNews)).id).toBe("");
+        expect((await awsPlugin.read(T.permission, "guardrails-trigger", permission.id, permission.outputs, permissionInputs)).id).toBe("");
+        await awsPlugin.delete(T.trail, "guardrails-trail", trailArn, paused);
+        expect((await awsPlugin.read(T.trail, "guardrails-trail", trailArn, paused, trailInputs)).id).toBe("");
+        for (const [name, group] of [
+            ["guardrails-logs", logs],
+            ["guardrails-events", { ...trailEvents, outputs: encrypted }],
+        ] as const) {
+            await awsPlugin.delete(T.logGroup, name, group.id, group.outputs);
+            expect((await awsPlugin.read(T.logGroup, name, group.id, group.outputs, group.inputs)).id).toBe("");
+        }
+        // skipDestroy keeps the group.
+        const kept = await awsPlugin.create(T.logGroup, "guardrails-kept", { name: "/airlock/kept", skipDestroy: true });
+        await awsPlugin.delete(T.logGroup, "guardrails-kept", kept.id, kept.outputs);
+        expect((await awsPlugin.read(T.logGroup, "guardrails-kept", kept.id, kept.outputs, kept.inputs)).id).toBe(kept.id);
+        for (const [name, role] of [
+            ["guardrails-function", fnRole],
+            ["guardrails-to-logs", toLogs],
+        ] as const) {
+            await awsPlugin.delete(T.role, name, role.id, role.outputs);
+        }
+        await awsPlugin.delete(T.bucket, "guardrails-trail-logs", bucket.id, bucket.outputs);
+    }, 120_000);
+
+    test("SSM parameters: created, tiered as SSM resolves Intelligent-Tiering, updated (new versions), tagged; getParameter serves them", async () => {
+        const parameterInputs = { name: "/airlock/guardrails/claim", type: "String", value: "org/airlock/guardrails eu-west-1", tier: "Intelligent-Tiering", description: "claim", tags: { "airlock:managed": "true" } };
+        const parameter = await awsPlugin.create(T.parameter, "guardrails-claim", parameterInputs);
+        const arn = `arn:aws:ssm:${MOTO_REGION}:${MOTO_ACCOUNT_ID}:parameter/airlock/guardrails/claim`;
+        expect(parameter.id).toBe("/airlock/guardrails/claim");
+        expect(parameter.outputs).toMatchObject({ ...parameterInputs, tier: "Standard", arn, version: 1, insecureValue: "", dataType: "text", tagsAll: { "airlock:managed": "true" } });
+        // Asking for Intelligent-Tiering is no change from the tier SSM chose.
+        expect((await awsPlugin.diff(T.parameter, "guardrails-claim", parameter.id, parameter.outputs, parameter.inputs, parameter.inputs)).changes).toBe(provproto.DiffResponse.DiffChanges.DIFF_NONE);
+        const invoked = await awsPlugin.invoke("aws:ssm/getParameter:getParameter", { name: parameter.id });
+        expect(invoked).toMatchObject({ id: parameter.id, name: parameter.id, arn, type: "String", value: parameterInputs.value, insecureValue: parameterInputs.value, version: 1 });
+        // A parameter that exists already is refused unless overwrite (SSM's ParameterAlreadyExists).
+        const taken = await awsPlugin.fails("create", awsPlugin.createRequest(T.parameter, "again", parameterInputs));
+        expect(taken.details).toMatch(/ParameterAlreadyExists/);
+        const overwritten = await awsPlugin.create(T.parameter, "overwrite", { ...parameterInputs, value: "taken over", overwrite: true, tags: { owner: "x" } });
+        expect(overwritten.outputs).toMatchObject({ value: "taken over", version: 2, tagsAll: { "airlock:managed": "true", owner: "x" } });
+        const updated = await awsPlugin.update(T.parameter, "guardrails-claim", parameter.id, overwritten.outputs, parameter.inputs, { ...parameterInputs, value: "org/airlock/other eu-west-1", tags: { team: "security" } });
+        expect(updated).toMatchObject({ value: "org/airlock/other eu-west-1", version: 3, tagsAll: { team: "security" } });
+        expect((await awsPlugin.invoke("aws:ssm/getParameter:getParameter", { name: parameter.id }))["version"]).toBe(3);
+        expect((await awsPlugin.diff(T.parameter, "guardrails-claim", parameter.id, updated, parameterInputs, { ...parameterInputs, name: "/airlock/x" })).replaces).toEqual(["name"]);
+        // A large value needs (and gets) the advanced tier.
+        const big = await awsPlugin.create(T.parameter, "guardrails-big", { name: "/airlock/security-groups/sg-1", type: "String", value: "x".repeat(5000), tier: "Intelligent-Tiering" });
+        expect(big.outputs["tier"]).toBe("Advanced");
+        // A secure string: decrypted value, no insecure value.
+        const secure = await awsPlugin.create(T.parameter, "guardrails-secret", { name: "/airlock/secret", type: "SecureString", value: "s3cret" });
+        expect(secure.outputs).toMatchObject({ type: "SecureString", value: "s3cret", insecureValue: "" });
+        expect(await awsPlugin.invoke("aws:ssm/getParameter:getParameter", { name: "/airlock/secret" })).toMatchObject({ value: "s3cret", insecureValue: "" });
+        for (const [name, p] of [
+            ["guardrails-claim", { id: parameter.id, outputs: updated }],
+            ["guardrails-big", big],
+            ["guardrails-secret", secure],
+        ] as const) {
+            await awsPlugin.delete(T.parameter, name, p.id, p.outputs);
+            expect((await awsPlugin.read(T.parameter, name, p.id, p.outputs, p.outputs)).id).toBe("");
+        }
+        const gone = await awsPlugin.fails("invoke", awsPlugin.invokeRequest("aws:ssm/getParameter:getParameter", { name: parameter.id }));
+        expect(gone.details).toBe(`reading SSM Parameter (${parameter.id}): couldn't find resource`);
     }, 60_000);
 });

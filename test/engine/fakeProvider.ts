@@ -26,8 +26,9 @@
  *        (invokes are moto read-only look-ups).
  *  - Check echoes the news (secrets/unknowns untouched), applies the real provider's autonaming
  *    (tfbridge: `<urn name>-<7 hex>`, derived from the request's random seed, reused from `olds`)
- *    for Bucket.bucket (lowercased, <= 63), Role.name (<= 64), InstanceProfile.name (<= 128) and
- *    SecurityGroup.name (<= 255), and reports missing required inputs as check failures.
+ *    for Bucket.bucket (lowercased, <= 63), Role.name (<= 64), InstanceProfile.name (<= 128),
+ *    SecurityGroup.name (<= 255) and the guardrail types' names (each within AWS's limit; see
+ *    RESOURCE_SPECS), and reports missing required inputs as check failures.
  *  - Diff compares new inputs with the old state the way the bridged provider does: input changes
  *    against the old inputs, drift (after a refresh) against the old outputs, honouring the
  *    request's ignoreChanges paths (e.g. `tags["airlock:bootstrap"]`). Properties that force
@@ -38,10 +39,11 @@
  *    ErrorResourceInitFailed (partial state), like the bridged provider.
  *  - Unknown resource types and invoke tokens fail loudly, naming the token.
  *
- * AWS: EC2, IAM and STS go through the AWS SDK v3 clients in the project's dependencies. KMS and
- * SSM have no SDK client in package.json (and this plugin's S3 client predates @aws-sdk/client-s3
- * there), so they are spoken directly (SigV4-signed HTTP, REST-XML for S3, JSON 1.1 for KMS/SSM)
- * with the small client below. Every endpoint comes from
+ * AWS: EC2, IAM and STS go through the AWS SDK v3 clients in the project's dependencies. KMS, SSM,
+ * Config, CloudTrail, CloudWatch Logs, EventBridge and Lambda are spoken directly (SigV4-signed
+ * HTTP: REST-XML for S3, JSON 1.1 for KMS/SSM/Config/CloudTrail/Logs/EventBridge, REST-JSON for
+ * Lambda) with the small client below (this plugin's S3 client predates @aws-sdk/client-s3 in
+ * package.json). Every endpoint comes from
  * AWS_ENDPOINT_URL[_<SERVICE>]; Configure refuses to run unless it is a loopback address, so this
  * plugin can never touch real AWS. Region: provider config `region`, else AWS_REGION /
  * AWS_DEFAULT_REGION.
@@ -57,9 +59,30 @@
  * Where moto is laxer than AWS, the plugin enforces AWS's behaviour itself (each message says so):
  * deleting a security group still used by a network interface or referenced by another group's
  * rule (DependencyViolation), attaching a volume that is already attached (VolumeInUse), an AMI
- * whose architecture does not match the instance type and bucket policies over 20 KB. moto itself
- * enforces DeleteConflict on DeleteRole (inline policies, attached policies, instance profiles),
- * BucketNotEmpty and 50 tags per EC2 resource.
+ * whose architecture does not match the instance type, bucket policies over 20 KB, deleting an IAM
+ * policy still attached or a group with members or policies (DeleteConflict), a second Lambda
+ * function of the same name or a permission statement id in use (ResourceConflictException), a
+ * trail's missing KMS key or CloudWatch Logs group / role / log-stream wildcard, and deleting a
+ * Config rule that has a remediation configuration (ResourceInUseException). moto itself enforces
+ * DeleteConflict on DeleteRole (inline policies, attached policies, instance profiles),
+ * BucketNotEmpty, 50 tags per EC2 resource, one Config recorder per region, a delivery channel
+ * before recording (and none deleted while recording), AWS-managed Config rules' identifiers and
+ * parameters, and an EventBridge rule with targets not deleted.
+ *
+ * Where moto implements no API at all, the plugin keeps the state itself, in files under
+ * AIRLOCK_FAKE_STATE_DIR (FakeStore: the CLI starts a plugin process per command, so it must
+ * outlive the process; test/engine/engine.ts sets it per workspace): Config remediation
+ * configurations, a Lambda function's logging configuration and KMS key, and a log group's KMS key
+ * set after its creation. Elsewhere it works around moto's quirks (each beside its handler):
+ * CloudTrail calls that moto answers by trail name only, SSM's resolution of Intelligent-Tiering,
+ * and moto's PutConfigRule dropping a rule's tags. moto loads AWS's own managed policies
+ * (SecurityAudit, service-role/AWS_ConfigRole, ...) only with MOTO_IAM_LOAD_MANAGED_POLICIES=true:
+ * without it, attaching one fails with NoSuchEntity where AWS would attach it.
+ *
+ * Lambda functions come from an archive (the engine's struct under the archive signature: an
+ * AssetArchive of text/file assets and nested archives, or a directory); the plugin builds the zip
+ * itself (zipArchive, deterministic) for moto's CreateFunction, which needs no Docker. Nothing is
+ * ever invoked (that would need Docker).
  *
  * Behaviour of the real provider kept on purpose: a security group loses AWS's default allow-all
  * egress rule at creation and, with revokeRulesOnDelete, its own rules before the delete is tried
@@ -69,7 +92,14 @@
  * copied); a KMS key is only scheduled for deletion (deletionWindowInDays); a VolumeAttachment with
  * stopInstanceBeforeDetaching stops the instance first; an instance whose AMI moto does not know is
  * launched from a moto AMI of the instance type's architecture while the state keeps the AMI as
- * given; a role's and a group's inline policies / rules read back on refresh are state only.
+ * given; a role's and a group's inline policies / rules read back on refresh are state only; an
+ * IAM policy's new document is a new default version, the oldest non-default one deleted first when
+ * IAM's 5 exist, and the non-default versions go before the policy; a user group membership adds
+ * and removes only the groups it lists; a trail starts logging unless enableLogging is false.
+ *
+ * Invokes that find nothing fail in pulumi-aws 7.x's words (NOT_FOUND: "no matching IAM Policy
+ * found", "reading SSM Parameter (<name>): couldn't find resource"), which name no AWS error code;
+ * test/support/mocks.ts fails the same way.
  *
  * Set AIRLOCK_FAKE_PROVIDER_LOG=<file> to get one line per call (method, type, name, outcome;
  * never property values). Nothing else is printed after the port: the CLI shows a plugin's stderr.
@@ -407,8 +437,10 @@ function memberAt(value: unknown, path: readonly string[]): unknown {
 export interface DiffSpec {
     /** Properties whose change forces replacement (top-level keys, or "key.sub" for a nested member). */
     readonly replaceOnChange: readonly string[];
-    /** Replacement only when the new inputs say so, e.g. Instance.userData with userDataReplaceOnChange. */
-    readonly replaceWhen?: (key: string, news: Props) => boolean;
+    /** Replacement only when the inputs say so, e.g. Instance.userData with userDataReplaceOnChange (olds: the old state). */
+    readonly replaceWhen?: (key: string, news: Props, olds: Props) => boolean;
+    /** A provider's DiffSuppressFunc: no difference when it answers true for the new input and the old state. */
+    readonly suppress?: Readonly<Record<string, (next: unknown, prevState: unknown) => boolean>>;
     /** Set-typed properties (order does not matter). */
     readonly sets?: readonly string[];
     /** Map-typed properties compared exactly against the state (tags: keys only AWS has are drift). */
@@ -453,7 +485,9 @@ export function diffProperties(
         const hasState = Object.prototype.hasOwnProperty.call(olds, key) && olds[key] !== undefined;
         const prevState = hasState ? olds[key] : prevInput;
         let differs: boolean;
-        if (next === undefined) {
+        if (next !== undefined && !containsUnknown(next) && spec.suppress?.[key]?.(next, prevState) === true) {
+            differs = false;
+        } else if (next === undefined) {
             differs = prevInput !== undefined;
         } else if (containsUnknown(next)) {
             differs = true;
@@ -467,7 +501,7 @@ export function diffProperties(
         if (differs) changed.push(key);
     }
     const replaces = changed.filter((key) => {
-        if (spec.replaceWhen?.(key, news)) return true;
+        if (spec.replaceWhen?.(key, news, olds)) return true;
         return spec.replaceOnChange.some((entry) => {
             const [top, ...member] = entry.split(".");
             if (top !== key) return false;
@@ -676,9 +710,20 @@ async function signedFetch(service: string, region: string, req: { method: strin
     return { status: response.status, headers: response.headers, body: await response.text() };
 }
 
-/** KMS / SSM: JSON 1.1 protocol. */
-async function jsonCall(service: "kms" | "ssm", region: string, action: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const target = service === "kms" ? `TrentService.${action}` : `AmazonSSM.${action}`;
+/** The X-Amz-Target prefix of each service spoken in the JSON 1.1 protocol. */
+const JSON_TARGETS = {
+    kms: "TrentService",
+    ssm: "AmazonSSM",
+    config: "StarlingDoveService",
+    cloudtrail: "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101",
+    logs: "Logs_20140328",
+    events: "AWSEvents",
+} as const;
+export type JsonService = keyof typeof JSON_TARGETS;
+
+/** KMS, SSM, Config, CloudTrail, CloudWatch Logs, EventBridge: JSON 1.1 protocol. */
+async function jsonCall(service: JsonService, region: string, action: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const target = `${JSON_TARGETS[service]}.${action}`;
     const answer = await signedFetch(service, region, {
         method: "POST",
         path: "/",
@@ -694,6 +739,34 @@ async function jsonCall(service: "kms" | "ssm", region: string, action: string, 
     if (answer.status >= 300) {
         const type = String(parsed["__type"] ?? parsed["code"] ?? `HTTP${answer.status}`);
         const code = type.includes("#") ? (type.split("#").pop() as string) : type;
+        const message = String(parsed["message"] ?? parsed["Message"] ?? answer.body.slice(0, 300));
+        throw new AwsError(code, message, answer.status);
+    }
+    return parsed;
+}
+
+/**
+ * Lambda: REST-JSON. `path` is percent-encoded by the caller. Errors carry their code in the
+ * X-Amzn-ErrorType header (moto: also `Type`/`__type` in the body).
+ */
+async function restJsonCall(service: "lambda", region: string, req: { method: string; path: string; query?: Record<string, string>; body?: unknown }): Promise<Record<string, unknown>> {
+    const answer = await signedFetch(service, region, {
+        method: req.method,
+        path: req.path,
+        query: req.query,
+        headers: req.body === undefined ? {} : { "content-type": "application/json" },
+        body: req.body === undefined ? undefined : JSON.stringify(toWire(req.body)),
+    });
+    let parsed: Record<string, unknown> = {};
+    try {
+        parsed = answer.body.trim() === "" ? {} : (JSON.parse(answer.body) as Record<string, unknown>);
+    } catch {
+        // Not JSON.
+    }
+    if (answer.status >= 300) {
+        const header = answer.headers.get("x-amzn-errortype");
+        const type = header ?? String(parsed["__type"] ?? parsed["code"] ?? (typeof parsed["Type"] === "string" && parsed["Type"] !== "User" ? parsed["Type"] : `HTTP${answer.status}`));
+        const code = (type.includes("#") ? (type.split("#").pop() as string) : type).split(":")[0] as string;
         const message = String(parsed["message"] ?? parsed["Message"] ?? answer.body.slice(0, 300));
         throw new AwsError(code, message, answer.status);
     }
@@ -785,6 +858,21 @@ class Aws {
 
     ssm(action: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
         return jsonCall("ssm", this.region, action, input);
+    }
+
+    /** Config, CloudTrail, CloudWatch Logs, EventBridge (JSON 1.1). */
+    json(service: Exclude<JsonService, "kms" | "ssm">, action: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+        return jsonCall(service, this.region, action, input);
+    }
+
+    /** Lambda (REST-JSON); `path` percent-encoded. */
+    lambda(method: string, path: string, body?: unknown, query?: Record<string, string>): Promise<Record<string, unknown>> {
+        return restJsonCall("lambda", this.region, { method, path, body, query });
+    }
+
+    /** What this plugin keeps itself where moto lacks an API (see FakeStore). */
+    async store(): Promise<FakeStore> {
+        return FakeStore.open(process.env, await this.accountId(), this.region);
     }
 
     /** An S3 request (object requests go through the S3 policy front, which judges them as S3 would). */
@@ -1024,6 +1112,123 @@ export const RESOURCE_SPECS: Readonly<Record<string, ResourceSpec>> = {
         required: ["securityGroupId", "ipProtocol"],
         exactlyOneOf: [["cidrIpv4", "cidrIpv6", "prefixListId", "referencedSecurityGroupId"]],
         exactMaps: ["tags"],
+    },
+    // Account guardrails. Autonamed names (the provider autonames every `name` it can) are trimmed to AWS's limits.
+    "aws:iam/policy:Policy": {
+        // aws_iam_policy: name, name_prefix, path and description force a new policy; a new document is a new version.
+        replaceOnChange: ["name", "namePrefix", "path", "description"],
+        required: ["policy"],
+        exactMaps: ["tags"],
+        stateOnly: ["delayAfterPolicyCreationInMs"],
+        autoName: { property: "name", maxLength: 128, unlessSet: ["namePrefix"] },
+    },
+    "aws:iam/group:Group": {
+        // aws_iam_group: a new name or path is an UpdateGroup.
+        replaceOnChange: [],
+        autoName: { property: "name", maxLength: 128 },
+    },
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": {
+        replaceOnChange: ["group", "policyArn"],
+        required: ["group", "policyArn"],
+    },
+    "aws:iam/userGroupMembership:UserGroupMembership": {
+        replaceOnChange: ["user"],
+        required: ["user", "groups"],
+        sets: ["groups"],
+    },
+    "aws:iam/rolePolicy:RolePolicy": {
+        replaceOnChange: ["role", "name", "namePrefix"],
+        required: ["role", "policy"],
+        autoName: { property: "name", maxLength: 128, unlessSet: ["namePrefix"] },
+    },
+    "aws:cfg/recorder:Recorder": {
+        replaceOnChange: ["name", "region"],
+        required: ["roleArn"],
+        autoName: { property: "name", maxLength: 256 },
+    },
+    "aws:cfg/deliveryChannel:DeliveryChannel": {
+        replaceOnChange: ["name", "region"],
+        required: ["s3BucketName"],
+        autoName: { property: "name", maxLength: 256 },
+    },
+    "aws:cfg/recorderStatus:RecorderStatus": {
+        replaceOnChange: ["name", "region"],
+        required: ["isEnabled"],
+        autoName: { property: "name", maxLength: 256 },
+    },
+    "aws:cfg/rule:Rule": {
+        replaceOnChange: ["name", "region"],
+        required: ["source"],
+        exactMaps: ["tags"],
+        autoName: { property: "name", maxLength: 128 },
+    },
+    "aws:cfg/remediationConfiguration:RemediationConfiguration": {
+        replaceOnChange: ["configRuleName", "region"],
+        required: ["configRuleName", "targetId", "targetType"],
+    },
+    "aws:cloudtrail/trail:Trail": {
+        replaceOnChange: ["name", "region"],
+        required: ["s3BucketName"],
+        exactMaps: ["tags"],
+        autoName: { property: "name", maxLength: 128 },
+    },
+    "aws:cloudwatch/logGroup:LogGroup": {
+        replaceOnChange: ["name", "namePrefix", "logGroupClass", "region"],
+        exactMaps: ["tags"],
+        stateOnly: ["skipDestroy"],
+        autoName: { property: "name", maxLength: 512, unlessSet: ["namePrefix"] },
+    },
+    "aws:lambda/function:Function": {
+        replaceOnChange: ["name", "packageType", "region"],
+        required: ["role"],
+        exactlyOneOf: [["code", "imageUri", "s3Bucket"]],
+        exactMaps: ["tags"],
+        stateOnly: ["skipDestroy", "replaceSecurityGroupsOnDestroy", "replacementSecurityGroupIds", "useResourceTimeoutForPropagation"],
+        autoName: { property: "name", maxLength: 64 },
+    },
+    "aws:lambda/permission:Permission": {
+        // aws_lambda_permission: every argument forces a new statement.
+        replaceOnChange: [
+            "action",
+            "eventSourceToken",
+            "function",
+            "functionUrlAuthType",
+            "invokedViaFunctionUrl",
+            "principal",
+            "principalOrgId",
+            "qualifier",
+            "sourceAccount",
+            "sourceArn",
+            "statementId",
+            "statementIdPrefix",
+            "region",
+        ],
+        required: ["action", "function", "principal"],
+    },
+    "aws:cloudwatch/eventRule:EventRule": {
+        replaceOnChange: ["name", "namePrefix", "eventBusName", "region"],
+        exactMaps: ["tags"],
+        stateOnly: ["forceDestroy"],
+        autoName: { property: "name", maxLength: 64, unlessSet: ["namePrefix"] },
+        validate: (news) =>
+            news["isEnabled"] !== undefined && news["state"] !== undefined ? [{ property: "state", reason: 'Conflicting configuration arguments: "state" and "isEnabled" cannot both be set.' }] : [],
+    },
+    "aws:cloudwatch/eventTarget:EventTarget": {
+        replaceOnChange: ["rule", "targetId", "eventBusName", "region"],
+        required: ["rule", "arn"],
+        stateOnly: ["forceDestroy"],
+    },
+    "aws:ssm/parameter:Parameter": {
+        replaceOnChange: ["name", "dataType", "region"],
+        // aws_ssm_parameter: SSM cannot take a parameter from the advanced tier back to the standard one: replaced.
+        replaceWhen: (key, news, olds) => key === "tier" && olds["tier"] === "Advanced" && news["tier"] === "Standard",
+        // aws_ssm_parameter's DiffSuppressFunc: asking for Intelligent-Tiering is no change from the tier SSM chose.
+        suppress: { tier: (next, prevState) => next === "Intelligent-Tiering" && typeof prevState === "string" && prevState !== "" },
+        required: ["type"],
+        exactlyOneOf: [["value", "insecureValue", "valueWo"]],
+        exactMaps: ["tags"],
+        stateOnly: ["overwrite"],
+        autoName: { property: "name", maxLength: 2048 },
     },
 };
 
@@ -2404,6 +2609,1926 @@ function securityGroupRule(direction: "ingress" | "egress"): Handler {
     };
 }
 
+// ---------------------------------------------------------------------------------------------
+// State moto cannot keep, and Lambda's zip files
+// ---------------------------------------------------------------------------------------------
+
+/** The environment variable naming the directory where the plugin keeps what moto cannot. */
+export const FAKE_STATE_DIR_ENV = "AIRLOCK_FAKE_STATE_DIR";
+
+/**
+ * What this plugin keeps itself where moto 5.2.1 implements no API (Config remediation
+ * configurations; a Lambda function's logging configuration and KMS key; a log group's KMS key set
+ * after creation): one JSON file per record under $AIRLOCK_FAKE_STATE_DIR/<account>/<region>/<kind>/,
+ * so that it survives between plugin processes (the CLI starts a new plugin process per command).
+ * The engine harness (test/engine/engine.ts) sets the directory per workspace; without it, a
+ * resource that needs a record fails, naming the variable. A record carries what ties it to moto's
+ * resource (e.g. the Config rule's id), so a record left behind for an earlier moto is not taken
+ * for the current one's.
+ */
+export class FakeStore {
+    private constructor(private readonly dir: string) {}
+
+    static open(env: NodeJS.ProcessEnv, account: string, region: string): FakeStore {
+        const root = env[FAKE_STATE_DIR_ENV];
+        if (!root) {
+            throw new Error(`fakeProvider: ${FAKE_STATE_DIR_ENV} is not set; the test plugin keeps what moto does not implement in that directory (test/engine/engine.ts sets it per workspace)`);
+        }
+        if (!path.isAbsolute(root)) throw new Error(`fakeProvider: ${FAKE_STATE_DIR_ENV} must be an absolute path`);
+        return new FakeStore(path.join(root, account, region));
+    }
+
+    private file(kind: string, key: string): string {
+        return path.join(this.dir, kind, `${crypto.createHash("sha256").update(key).digest("hex").slice(0, 40)}.json`);
+    }
+
+    get<T>(kind: string, key: string): T | undefined {
+        let text: string;
+        try {
+            text = fs.readFileSync(this.file(kind, key), "utf8");
+        } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+            throw err;
+        }
+        const record = JSON.parse(text) as { key: string; value: T };
+        return record.key === key ? record.value : undefined;
+    }
+
+    put<T>(kind: string, key: string, value: T): void {
+        const file = this.file(kind, key);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        const temporary = `${file}.${process.pid}.tmp`;
+        fs.writeFileSync(temporary, JSON.stringify({ key, value }));
+        fs.renameSync(temporary, file);
+    }
+
+    delete(kind: string, key: string): void {
+        fs.rmSync(this.file(kind, key), { force: true });
+    }
+}
+
+/** Pulumi's asset and archive signatures (sdk/go/common/resource/asset.go, archive.go), under SIG_KEY. */
+export const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
+export const ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7";
+
+export interface ZipEntry {
+    readonly name: string;
+    readonly data: Uint8Array;
+}
+
+/**
+ * A zip file (PKWARE APPNOTE: local file headers, deflated or stored data, central directory, end
+ * record; no zip64) with fixed timestamps (1980-01-01 00:00) and regular-file mode 0644, entries in
+ * the given order: the same files always give the same bytes, so Lambda's CodeSha256 is stable.
+ */
+export function zipArchive(entries: readonly ZipEntry[]): Buffer {
+    if (entries.length > 0xffff) throw new Error("fakeProvider: more than 65535 files in a zip (zip64 is not implemented)");
+    const DOS_DATE_1980_01_01 = (0 << 9) | (1 << 5) | 1;
+    const UTF8_NAMES = 0x0800;
+    const parts: Buffer[] = [];
+    const central: Buffer[] = [];
+    let offset = 0;
+    for (const entry of entries) {
+        const name = Buffer.from(entry.name, "utf8");
+        const data = Buffer.from(entry.data);
+        const deflated = zlib.deflateRawSync(data);
+        const stored = deflated.length >= data.length;
+        const body = stored ? data : deflated;
+        const method = stored ? 0 : 8;
+        const crc = zlib.crc32(data) >>> 0;
+        const local = Buffer.alloc(30);
+        local.writeUInt32LE(0x04034b50, 0);
+        local.writeUInt16LE(20, 4);
+        local.writeUInt16LE(UTF8_NAMES, 6);
+        local.writeUInt16LE(method, 8);
+        local.writeUInt16LE(0, 10);
+        local.writeUInt16LE(DOS_DATE_1980_01_01, 12);
+        local.writeUInt32LE(crc, 14);
+        local.writeUInt32LE(body.length, 18);
+        local.writeUInt32LE(data.length, 22);
+        local.writeUInt16LE(name.length, 26);
+        local.writeUInt16LE(0, 28);
+        const header = Buffer.alloc(46);
+        header.writeUInt32LE(0x02014b50, 0);
+        header.writeUInt16LE((3 << 8) | 20, 4); // made by: Unix, zip 2.0
+        header.writeUInt16LE(20, 6);
+        header.writeUInt16LE(UTF8_NAMES, 8);
+        header.writeUInt16LE(method, 10);
+        header.writeUInt16LE(0, 12);
+        header.writeUInt16LE(DOS_DATE_1980_01_01, 14);
+        header.writeUInt32LE(crc, 16);
+        header.writeUInt32LE(body.length, 20);
+        header.writeUInt32LE(data.length, 24);
+        header.writeUInt16LE(name.length, 28);
+        header.writeUInt32LE((0o100644 * 0x10000) >>> 0, 38); // external attributes: a regular file, rw-r--r--
+        header.writeUInt32LE(offset, 42);
+        parts.push(local, name, body);
+        central.push(header, name);
+        offset += local.length + name.length + body.length;
+        if (offset > 0xffffffff) throw new Error("fakeProvider: zip larger than 4 GiB (zip64 is not implemented)");
+    }
+    const centralSize = central.reduce((n, b) => n + b.length, 0);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(entries.length, 8);
+    end.writeUInt16LE(entries.length, 10);
+    end.writeUInt32LE(centralSize, 12);
+    end.writeUInt32LE(offset, 16);
+    return Buffer.concat([...parts, ...central, end]);
+}
+
+function assetBytes(asset: Record<string, unknown>, at: string, baseDir: string): Uint8Array {
+    if (typeof asset["text"] === "string") return new Uint8Array(Buffer.from(asset["text"], "utf8"));
+    if (typeof asset["path"] === "string") return new Uint8Array(fs.readFileSync(path.resolve(baseDir, asset["path"])));
+    throw new Error(`fakeProvider: asset ${at} is neither a text nor a file asset (remote assets are not implemented by the test plugin)`);
+}
+
+/**
+ * The files of an archive as the engine sends it (a struct under the archive signature): an
+ * AssetArchive's `assets` (a nested archive's files go under its name, as Pulumi lays them out) or a
+ * directory `path`. Files sorted by name. Zip/tar files and remote archives are not implemented.
+ */
+export function archiveEntries(value: unknown, baseDir: string = process.cwd()): ZipEntry[] {
+    const out = new Map<string, Uint8Array>();
+    const walkDir = (dir: string, prefix: string): void => {
+        for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+            const full = path.join(dir, e.name);
+            if (e.isDirectory()) walkDir(full, `${prefix}${e.name}/`);
+            else if (e.isFile()) out.set(`${prefix}${e.name}`, new Uint8Array(fs.readFileSync(full)));
+        }
+    };
+    const add = (archive: unknown, prefix: string, at: string): void => {
+        if (!isPlainObject(archive) || archive[SIG_KEY] !== ARCHIVE_SIG) throw new Error(`fakeProvider: ${at} is not an archive`);
+        const assets = archive["assets"];
+        if (isPlainObject(assets)) {
+            for (const [name, member] of Object.entries(assets)) {
+                const memberAt = `${at}.assets[${JSON.stringify(name)}]`;
+                if (isPlainObject(member) && member[SIG_KEY] === ASSET_SIG) out.set(`${prefix}${name}`, assetBytes(member, memberAt, baseDir));
+                else if (isPlainObject(member) && member[SIG_KEY] === ARCHIVE_SIG) add(member, `${prefix}${name}/`, memberAt);
+                else throw new Error(`fakeProvider: ${memberAt} is neither an asset nor an archive`);
+            }
+            return;
+        }
+        if (typeof archive["path"] === "string") {
+            const file = path.resolve(baseDir, archive["path"]);
+            if (!fs.statSync(file).isDirectory()) throw new Error(`fakeProvider: ${at}: file archives (zip, tar) are not implemented by the test plugin; use an AssetArchive or a directory`);
+            walkDir(file, prefix);
+            return;
+        }
+        throw new Error(`fakeProvider: ${at}: remote archives are not implemented by the test plugin`);
+    };
+    add(value, "", "code");
+    return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, data]) => ({ name, data }));
+}
+
+/**
+ * terraform-provider-aws create.NamePrefixFromName: the prefix of a name made by
+ * id.PrefixedUniqueId (prefix + 18-digit timestamp + 8-hex counter), else "".
+ */
+export function namePrefixFromName(name: string): string {
+    const m = /^(.+)\d{18}[0-9a-f]{8}$/.exec(name);
+    return m?.[1] ?? "";
+}
+
+/** Own tags (those the inputs name, or not default tags) and all tags, as every tagged resource reports them. */
+function tagOutputs(aws: Aws, all: Tags, inputs: Props): { tags: Tags; tagsAll: Tags } {
+    const own = tagsOf(inputs["tags"]);
+    return { tags: Object.fromEntries(Object.entries(all).filter(([k]) => k in own || !(k in aws.defaultTags))), tagsAll: all };
+}
+
+function list(inputs: Props, key: string): unknown[] {
+    const v = inputs[key];
+    return Array.isArray(v) ? v : [];
+}
+
+function strings(inputs: Props, key: string): string[] {
+    return list(inputs, key).filter((v): v is string => typeof v === "string");
+}
+
+/** Drops `undefined` members (so they do not reach the wire). */
+function defined<T extends Record<string, unknown>>(value: T): T {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+// --- IAM: managed policies, groups, memberships, inline role policies ---------------------------
+
+async function policyOutputs(aws: Aws, arn: string, inputs: Props): Promise<Props | undefined> {
+    let policy: iamsdk.Policy | undefined;
+    try {
+        policy = (await aws.iam.send(new iamsdk.GetPolicyCommand({ PolicyArn: arn }))).Policy;
+    } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+    }
+    if (!policy) return undefined;
+    const version = (await aws.iam.send(new iamsdk.GetPolicyVersionCommand({ PolicyArn: arn, VersionId: policy.DefaultVersionId }))).PolicyVersion;
+    const document = version?.Document === undefined ? undefined : decodeURIComponent(version.Document);
+    const tags = (await aws.iam.send(new iamsdk.ListPolicyTagsCommand({ PolicyArn: arn }))).Tags;
+    const name = policy.PolicyName ?? "";
+    return {
+        ...inputs,
+        arn,
+        name,
+        namePrefix: namePrefixFromName(name),
+        path: policy.Path ?? "/",
+        description: policy.Description ?? "",
+        policyId: policy.PolicyId ?? "",
+        attachmentCount: policy.AttachmentCount ?? 0,
+        policy: keepEquivalentPolicy(inputs["policy"], document),
+        ...tagOutputs(aws, fromAwsTags(tags), inputs),
+    };
+}
+
+async function policyVersions(aws: Aws, arn: string): Promise<iamsdk.PolicyVersion[]> {
+    return listAll(async (Marker) => {
+        const r = await aws.iam.send(new iamsdk.ListPolicyVersionsCommand({ PolicyArn: arn, Marker }));
+        return { items: r.Versions ?? [], marker: r.IsTruncated ? r.Marker : undefined };
+    });
+}
+
+const iamPolicy: Handler = {
+    async create(aws, { inputs }) {
+        const name = str(inputs, "name") ?? prefixedUniqueId(str(inputs, "namePrefix") ?? "terraform-");
+        const tags = aws.tagsAll(tagsOf(inputs["tags"]));
+        const created = await aws.iam.send(
+            new iamsdk.CreatePolicyCommand({
+                PolicyName: name,
+                Path: str(inputs, "path") ?? "/",
+                PolicyDocument: str(inputs, "policy"),
+                Description: str(inputs, "description"),
+                Tags: Object.keys(tags).length === 0 ? undefined : awsTags(tags),
+            }),
+        );
+        const arn = created.Policy?.Arn;
+        if (!arn) throw new Error("fakeProvider: IAM CreatePolicy answered no Arn");
+        const outputs = await policyOutputs(aws, arn, { ...inputs, name });
+        if (!outputs) throw new Error(`fakeProvider: IAM policy ${arn} vanished right after creation`);
+        return { id: arn, outputs };
+    },
+    read: (aws, id, _state, inputs) => policyOutputs(aws, id, inputs),
+    /**
+     * As terraform-provider-aws: any change but the tags makes a new version, the default one, after
+     * deleting the oldest non-default version when the policy already has IAM's maximum of 5 (its 5 s
+     * pause between CreatePolicyVersion and SetDefaultPolicyVersion is not copied).
+     */
+    async update(aws, id, { olds, news, changed }) {
+        const rest = new Set(changed);
+        const tagsChanged = rest.delete("tags");
+        for (const k of RESOURCE_SPECS["aws:iam/policy:Policy"]?.stateOnly ?? []) rest.delete(k);
+        if (rest.size > 0) {
+            rest.delete("policy");
+            if (rest.size > 0) unsupportedUpdate("aws:iam/policy:Policy", [...rest]);
+            const versions = await policyVersions(aws, id);
+            if (versions.length >= 5) {
+                const oldest = versions
+                    .filter((v) => !v.IsDefaultVersion)
+                    .sort((a, b) => new Date(a.CreateDate ?? 0).getTime() - new Date(b.CreateDate ?? 0).getTime() || (a.VersionId ?? "").localeCompare(b.VersionId ?? "", "en", { numeric: true }))[0];
+                if (oldest?.VersionId) await aws.iam.send(new iamsdk.DeletePolicyVersionCommand({ PolicyArn: id, VersionId: oldest.VersionId }));
+            }
+            const created = await aws.iam.send(new iamsdk.CreatePolicyVersionCommand({ PolicyArn: id, PolicyDocument: str(news, "policy"), SetAsDefault: false }));
+            await aws.iam.send(new iamsdk.SetDefaultPolicyVersionCommand({ PolicyArn: id, VersionId: created.PolicyVersion?.VersionId }));
+        }
+        if (tagsChanged) {
+            const { set, remove } = tagChanges(aws.tagsAll(tagsOf(olds["tags"])), aws.tagsAll(tagsOf(news["tags"])));
+            if (remove.length > 0) await aws.iam.send(new iamsdk.UntagPolicyCommand({ PolicyArn: id, TagKeys: remove }));
+            if (Object.keys(set).length > 0) await aws.iam.send(new iamsdk.TagPolicyCommand({ PolicyArn: id, Tags: awsTags(set) }));
+        }
+        const outputs = await policyOutputs(aws, id, news);
+        if (!outputs) throw new Error(`fakeProvider: IAM policy ${id} is gone`);
+        return outputs;
+    },
+    /** As terraform-provider-aws: the non-default versions go first. IAM refuses a policy still attached (moto does not). */
+    async delete(aws, id) {
+        let policy: iamsdk.Policy | undefined;
+        try {
+            policy = (await aws.iam.send(new iamsdk.GetPolicyCommand({ PolicyArn: id }))).Policy;
+        } catch (err) {
+            if (isNotFound(err)) return;
+            throw err;
+        }
+        if ((policy?.AttachmentCount ?? 0) > 0) {
+            throw new AwsError("DeleteConflict", `Cannot delete a policy attached to entities (${policy?.AttachmentCount} attachments) (enforced by the test plugin; moto does not)`, 409);
+        }
+        for (const v of await policyVersions(aws, id)) {
+            if (!v.IsDefaultVersion && v.VersionId) await aws.iam.send(new iamsdk.DeletePolicyVersionCommand({ PolicyArn: id, VersionId: v.VersionId }));
+        }
+        try {
+            await aws.iam.send(new iamsdk.DeletePolicyCommand({ PolicyArn: id }));
+        } catch (err) {
+            if (!isNotFound(err)) throw err;
+        }
+    },
+};
+
+async function groupOf(aws: Aws, name: string): Promise<iamsdk.GetGroupCommandOutput | undefined> {
+    try {
+        return await aws.iam.send(new iamsdk.GetGroupCommand({ GroupName: name }));
+    } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+    }
+}
+
+async function iamGroupOutputs(aws: Aws, name: string, inputs: Props): Promise<Props | undefined> {
+    const group = (await groupOf(aws, name))?.Group;
+    if (!group) return undefined;
+    return { ...inputs, name: group.GroupName ?? name, path: group.Path ?? "/", arn: group.Arn ?? "", uniqueId: group.GroupId ?? "" };
+}
+
+/** An IAM group (its id is its name; after a rename the state's name is the one to look up). */
+const iamGroup: Handler = {
+    async create(aws, { inputs }) {
+        const name = str(inputs, "name") as string;
+        await aws.iam.send(new iamsdk.CreateGroupCommand({ GroupName: name, Path: str(inputs, "path") ?? "/" }));
+        const outputs = await iamGroupOutputs(aws, name, inputs);
+        if (!outputs) throw new Error(`fakeProvider: IAM group ${name} vanished right after creation`);
+        return { id: name, outputs };
+    },
+    read: (aws, id, state, inputs) => iamGroupOutputs(aws, str(state, "name") ?? id, inputs),
+    async update(aws, id, { olds, news, changed }) {
+        const rest = new Set(changed);
+        const renamed = rest.delete("name");
+        const moved = rest.delete("path");
+        if (rest.size > 0) unsupportedUpdate("aws:iam/group:Group", [...rest]);
+        const current = str(olds, "name") ?? id;
+        const name = str(news, "name") as string;
+        if (!renamed && moved) {
+            // moto 5.2.1 applies NewPath only together with NewGroupName (a path-only UpdateGroup does nothing there).
+            throw new Error("fakeProvider: moving an IAM group to another path without renaming it is not implemented by the test plugin (moto ignores a path-only UpdateGroup)");
+        }
+        if (renamed) await aws.iam.send(new iamsdk.UpdateGroupCommand({ GroupName: current, NewGroupName: name, NewPath: str(news, "path") ?? "/" }));
+        const outputs = await iamGroupOutputs(aws, name, news);
+        if (!outputs) throw new Error(`fakeProvider: IAM group ${name} is gone`);
+        return outputs;
+    },
+    /** As terraform-provider-aws, DeleteGroup alone; IAM refuses a group with members or policies (moto does not). */
+    async delete(aws, id, state) {
+        const name = str(state, "name") ?? id;
+        const group = await groupOf(aws, name);
+        if (!group) return;
+        const attached = (await aws.iam.send(new iamsdk.ListAttachedGroupPoliciesCommand({ GroupName: name }))).AttachedPolicies ?? [];
+        const inline = (await aws.iam.send(new iamsdk.ListGroupPoliciesCommand({ GroupName: name }))).PolicyNames ?? [];
+        if ((group.Users ?? []).length > 0) {
+            throw new AwsError("DeleteConflict", `Cannot delete entity, must remove users from group first (${name}) (enforced by the test plugin; moto does not)`, 409);
+        }
+        if (attached.length > 0 || inline.length > 0) {
+            throw new AwsError("DeleteConflict", `Cannot delete entity, must detach all policies first (${name}) (enforced by the test plugin; moto does not)`, 409);
+        }
+        try {
+            await aws.iam.send(new iamsdk.DeleteGroupCommand({ GroupName: name }));
+        } catch (err) {
+            if (!isNotFound(err)) throw err;
+        }
+    },
+};
+
+async function attachedGroupPolicies(aws: Aws, group: string): Promise<string[]> {
+    return listAll(async (Marker) => {
+        const r = await aws.iam.send(new iamsdk.ListAttachedGroupPoliciesCommand({ GroupName: group, Marker }));
+        return { items: (r.AttachedPolicies ?? []).map((p) => p.PolicyArn ?? ""), marker: r.IsTruncated ? r.Marker : undefined };
+    });
+}
+
+const groupPolicyAttachment: Handler = {
+    async create(aws, { inputs }) {
+        const group = str(inputs, "group") as string;
+        const policyArn = str(inputs, "policyArn") as string;
+        await aws.iam.send(new iamsdk.AttachGroupPolicyCommand({ GroupName: group, PolicyArn: policyArn }));
+        // terraform-provider-aws: id.PrefixedUniqueId("<group>-").
+        return { id: prefixedUniqueId(`${group}-`), outputs: { ...inputs, group, policyArn } };
+    },
+    async read(aws, _id, state, inputs) {
+        const group = str(state, "group") ?? str(inputs, "group");
+        const policyArn = str(state, "policyArn") ?? str(inputs, "policyArn");
+        if (!group || !policyArn) return undefined;
+        try {
+            return (await attachedGroupPolicies(aws, group)).includes(policyArn) ? { ...inputs, group, policyArn } : undefined;
+        } catch (err) {
+            if (isNotFound(err)) return undefined;
+            throw err;
+        }
+    },
+    async update(_aws, _id, { changed }) {
+        unsupportedUpdate("aws:iam/groupPolicyAttachment:GroupPolicyAttachment", [...changed]);
+    },
+    async delete(aws, _id, state) {
+        try {
+            await aws.iam.send(new iamsdk.DetachGroupPolicyCommand({ GroupName: str(state, "group"), PolicyArn: str(state, "policyArn") }));
+        } catch (err) {
+            if (!isNotFound(err)) throw err;
+        }
+    },
+};
+
+/**
+ * aws.iam.UserGroupMembership: adds the user to the listed groups and, on update or delete, removes
+ * the user from the groups it listed and no longer does, never from any other group (the
+ * non-exclusive membership terraform-provider-aws implements). The state's groups are those of the
+ * listed ones the user is in (an empty list when none: the resource goes only with the user).
+ */
+const userGroupMembership: Handler = {
+    async create(aws, { inputs }) {
+        const user = str(inputs, "user") as string;
+        for (const group of strings(inputs, "groups")) await aws.iam.send(new iamsdk.AddUserToGroupCommand({ UserName: user, GroupName: group }));
+        const outputs = await userGroupMembershipOutputs(aws, user, strings(inputs, "groups"), inputs);
+        if (!outputs) throw new Error(`fakeProvider: IAM user ${user} vanished right after joining its groups`);
+        // terraform-provider-aws: id.UniqueId().
+        return { id: prefixedUniqueId("terraform-"), outputs };
+    },
+    read: (aws, _id, state, inputs) => userGroupMembershipOutputs(aws, str(state, "user") ?? (str(inputs, "user") as string), strings(state, "groups"), inputs),
+    async update(aws, _id, { olds, news, changed }) {
+        const rest = new Set(changed);
+        const user = str(olds, "user") as string;
+        if (rest.delete("groups")) {
+            const before = strings(olds, "groups");
+            const after = strings(news, "groups");
+            for (const group of before.filter((g) => !after.includes(g))) await removeUserFromGroup(aws, user, group);
+            for (const group of after.filter((g) => !before.includes(g))) await aws.iam.send(new iamsdk.AddUserToGroupCommand({ UserName: user, GroupName: group }));
+        }
+        if (rest.size > 0) unsupportedUpdate("aws:iam/userGroupMembership:UserGroupMembership", [...rest]);
+        const outputs = await userGroupMembershipOutputs(aws, user, strings(news, "groups"), news);
+        if (!outputs) throw new Error(`fakeProvider: IAM user ${user} is gone`);
+        return outputs;
+    },
+    async delete(aws, _id, state) {
+        const user = str(state, "user") as string;
+        for (const group of strings(state, "groups")) await removeUserFromGroup(aws, user, group);
+    },
+};
+
+async function removeUserFromGroup(aws: Aws, user: string, group: string): Promise<void> {
+    try {
+        await aws.iam.send(new iamsdk.RemoveUserFromGroupCommand({ UserName: user, GroupName: group }));
+    } catch (err) {
+        if (!isNotFound(err)) throw err;
+    }
+}
+
+async function userGroupMembershipOutputs(aws: Aws, user: string, listed: readonly string[], inputs: Props): Promise<Props | undefined> {
+    let groups: string[];
+    try {
+        groups = await listAll(async (Marker) => {
+            const r = await aws.iam.send(new iamsdk.ListGroupsForUserCommand({ UserName: user, Marker }));
+            return { items: (r.Groups ?? []).map((g) => g.GroupName ?? ""), marker: r.IsTruncated ? r.Marker : undefined };
+        });
+    } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+    }
+    return { ...inputs, user, groups: listed.filter((g) => groups.includes(g)) };
+}
+
+/** An aws_iam_role_policy's id, `<role>:<name>`, back into its parts. */
+export function rolePolicyIdParts(id: string): { role: string; name: string } {
+    const colon = id.indexOf(":");
+    if (colon <= 0) throw new Error(`fakeProvider: ${JSON.stringify(id)} is not an IAM role policy id (<role>:<name>)`);
+    return { role: id.slice(0, colon), name: id.slice(colon + 1) };
+}
+
+async function rolePolicyOutputs(aws: Aws, role: string, name: string, inputs: Props): Promise<Props | undefined> {
+    let document: string | undefined;
+    try {
+        document = (await aws.iam.send(new iamsdk.GetRolePolicyCommand({ RoleName: role, PolicyName: name }))).PolicyDocument;
+    } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+    }
+    return {
+        ...inputs,
+        role,
+        name,
+        namePrefix: namePrefixFromName(name),
+        policy: keepEquivalentPolicy(inputs["policy"], document === undefined ? undefined : decodeURIComponent(document)),
+    };
+}
+
+const rolePolicy: Handler = {
+    async create(aws, { inputs }) {
+        const role = str(inputs, "role") as string;
+        const name = str(inputs, "name") ?? prefixedUniqueId(str(inputs, "namePrefix") ?? "terraform-");
+        await aws.iam.send(new iamsdk.PutRolePolicyCommand({ RoleName: role, PolicyName: name, PolicyDocument: str(inputs, "policy") }));
+        const outputs = await rolePolicyOutputs(aws, role, name, inputs);
+        if (!outputs) throw new Error(`fakeProvider: IAM role policy ${role}:${name} vanished right after creation`);
+        return { id: `${role}:${name}`, outputs };
+    },
+    async read(aws, id, _state, inputs) {
+        const { role, name } = rolePolicyIdParts(id);
+        return rolePolicyOutputs(aws, role, name, inputs);
+    },
+    async update(aws, id, { news, changed }) {
+        const { role, name } = rolePolicyIdParts(id);
+        const rest = new Set(changed);
+        if (rest.delete("policy")) await aws.iam.send(new iamsdk.PutRolePolicyCommand({ RoleName: role, PolicyName: name, PolicyDocument: str(news, "policy") }));
+        if (rest.size > 0) unsupportedUpdate("aws:iam/rolePolicy:RolePolicy", [...rest]);
+        const outputs = await rolePolicyOutputs(aws, role, name, news);
+        if (!outputs) throw new Error(`fakeProvider: IAM role policy ${id} is gone`);
+        return outputs;
+    },
+    async delete(aws, id) {
+        const { role, name } = rolePolicyIdParts(id);
+        try {
+            await aws.iam.send(new iamsdk.DeleteRolePolicyCommand({ RoleName: role, PolicyName: name }));
+        } catch (err) {
+            if (!isNotFound(err)) throw err;
+        }
+    },
+};
+
+// --- AWS Config --------------------------------------------------------------------------------
+
+function recordingGroupRequest(inputs: Props): Record<string, unknown> | undefined {
+    const g = obj(inputs, "recordingGroup");
+    if (Object.keys(g).length === 0) return undefined;
+    const exclusion = obj(g, "exclusionByResourceTypes");
+    const strategy = obj(g, "recordingStrategies");
+    return defined({
+        allSupported: bool(g, "allSupported"),
+        includeGlobalResourceTypes: bool(g, "includeGlobalResourceTypes"),
+        resourceTypes: strings(g, "resourceTypes").length > 0 ? strings(g, "resourceTypes") : undefined,
+        exclusionByResourceTypes: strings(exclusion, "resourceTypes").length > 0 ? { resourceTypes: strings(exclusion, "resourceTypes") } : undefined,
+        recordingStrategy: str(strategy, "useOnly") ? { useOnly: str(strategy, "useOnly") } : undefined,
+    });
+}
+
+function recordingModeRequest(inputs: Props): Record<string, unknown> | undefined {
+    const m = obj(inputs, "recordingMode");
+    if (Object.keys(m).length === 0) return undefined;
+    const override = obj(m, "recordingModeOverride");
+    return defined({
+        recordingFrequency: str(m, "recordingFrequency"),
+        recordingModeOverrides:
+            Object.keys(override).length === 0
+                ? undefined
+                : [defined({ description: str(override, "description"), recordingFrequency: str(override, "recordingFrequency"), resourceTypes: strings(override, "resourceTypes") })],
+    });
+}
+
+async function recorderOutputs(aws: Aws, name: string, inputs: Props): Promise<Props | undefined> {
+    let recorder: Record<string, unknown> | undefined;
+    try {
+        recorder = ((await aws.json("config", "DescribeConfigurationRecorders", { ConfigurationRecorderNames: [name] }))["ConfigurationRecorders"] as Array<Record<string, unknown>> | undefined)?.[0];
+    } catch (err) {
+        if (isNotFound(err, "NoSuchConfigurationRecorderException")) return undefined;
+        throw err;
+    }
+    if (!recorder) return undefined;
+    const g = (recorder["recordingGroup"] ?? {}) as Record<string, unknown>;
+    const exclusion = ((g["exclusionByResourceTypes"] ?? {}) as Record<string, unknown>)["resourceTypes"];
+    const strategy = ((g["recordingStrategy"] ?? {}) as Record<string, unknown>)["useOnly"];
+    const mode = (recorder["recordingMode"] ?? {}) as Record<string, unknown>;
+    return {
+        ...inputs,
+        name,
+        roleArn: String(recorder["roleARN"] ?? ""),
+        recordingGroup: {
+            allSupported: g["allSupported"] === true,
+            includeGlobalResourceTypes: g["includeGlobalResourceTypes"] === true,
+            resourceTypes: (g["resourceTypes"] ?? []) as string[],
+            exclusionByResourceTypes: Array.isArray(exclusion) && exclusion.length > 0 ? [{ resourceTypes: exclusion }] : [],
+            recordingStrategies: typeof strategy === "string" ? [{ useOnly: strategy }] : [],
+        },
+        // moto keeps no recording mode: AWS's default, continuous recording, unless the inputs say otherwise.
+        recordingMode: { recordingFrequency: String(mode["recordingFrequency"] ?? str(obj(inputs, "recordingMode"), "recordingFrequency") ?? "CONTINUOUS") },
+        region: aws.region,
+    };
+}
+
+/** The configuration recorder (PutConfigurationRecorder creates and updates; moto allows one per region, as AWS). */
+const cfgRecorder: Handler = {
+    async create(aws, { inputs }) {
+        const name = str(inputs, "name") as string;
+        await aws.json("config", "PutConfigurationRecorder", {
+            ConfigurationRecorder: defined({ name, roleARN: str(inputs, "roleArn"), recordingGroup: recordingGroupRequest(inputs), recordingMode: recordingModeRequest(inputs) }),
+        });
+        const outputs = await recorderOutputs(aws, name, inputs);
+        if (!outputs) throw new Error(`fakeProvider: Config recorder ${name} vanished right after creation`);
+        return { id: name, outputs };
+    },
+    read: (aws, id, _state, inputs) => recorderOutputs(aws, id, inputs),
+    async update(aws, id, { news }) {
+        await aws.json("config", "PutConfigurationRecorder", {
+            ConfigurationRecorder: defined({ name: id, roleARN: str(news, "roleArn"), recordingGroup: recordingGroupRequest(news), recordingMode: recordingModeRequest(news) }),
+        });
+        const outputs = await recorderOutputs(aws, id, news);
+        if (!outputs) throw new Error(`fakeProvider: Config recorder ${id} is gone`);
+        return outputs;
+    },
+    async delete(aws, id) {
+        try {
+            await aws.json("config", "DeleteConfigurationRecorder", { ConfigurationRecorderName: id });
+        } catch (err) {
+            if (!isNotFound(err, "NoSuchConfigurationRecorderException")) throw err;
+        }
+    },
+};
+
+function deliveryChannelRequest(name: string, inputs: Props): Record<string, unknown> {
+    const snapshot = obj(inputs, "snapshotDeliveryProperties");
+    return defined({
+        name,
+        s3BucketName: str(inputs, "s3BucketName"),
+        s3KeyPrefix: str(inputs, "s3KeyPrefix"),
+        s3KmsKeyArn: str(inputs, "s3KmsKeyArn"),
+        snsTopicARN: str(inputs, "snsTopicArn"),
+        configSnapshotDeliveryProperties: str(snapshot, "deliveryFrequency") ? { deliveryFrequency: str(snapshot, "deliveryFrequency") } : undefined,
+    });
+}
+
+async function deliveryChannelOutputs(aws: Aws, name: string, inputs: Props): Promise<Props | undefined> {
+    let channel: Record<string, unknown> | undefined;
+    try {
+        channel = ((await aws.json("config", "DescribeDeliveryChannels", { DeliveryChannelNames: [name] }))["DeliveryChannels"] as Array<Record<string, unknown>> | undefined)?.[0];
+    } catch (err) {
+        if (isNotFound(err, "NoSuchDeliveryChannelException")) return undefined;
+        throw err;
+    }
+    if (!channel) return undefined;
+    const frequency = ((channel["configSnapshotDeliveryProperties"] ?? {}) as Record<string, unknown>)["deliveryFrequency"];
+    return defined({
+        ...inputs,
+        name,
+        s3BucketName: String(channel["s3BucketName"] ?? ""),
+        s3KeyPrefix: String(channel["s3KeyPrefix"] ?? ""),
+        s3KmsKeyArn: String(channel["s3KmsKeyArn"] ?? ""),
+        snsTopicArn: String(channel["snsTopicARN"] ?? ""),
+        snapshotDeliveryProperties: typeof frequency === "string" ? { deliveryFrequency: frequency } : undefined,
+        region: aws.region,
+    });
+}
+
+/** The delivery channel (PutDeliveryChannel creates and updates; moto wants the recorder and the bucket to exist, as AWS). */
+const cfgDeliveryChannel: Handler = {
+    async create(aws, { inputs }) {
+        const name = str(inputs, "name") as string;
+        await aws.json("config", "PutDeliveryChannel", { DeliveryChannel: deliveryChannelRequest(name, inputs) });
+        const outputs = await deliveryChannelOutputs(aws, name, inputs);
+        if (!outputs) throw new Error(`fakeProvider: Config delivery channel ${name} vanished right after creation`);
+        return { id: name, outputs };
+    },
+    read: (aws, id, _state, inputs) => deliveryChannelOutputs(aws, id, inputs),
+    async update(aws, id, { news }) {
+        await aws.json("config", "PutDeliveryChannel", { DeliveryChannel: deliveryChannelRequest(id, news) });
+        const outputs = await deliveryChannelOutputs(aws, id, news);
+        if (!outputs) throw new Error(`fakeProvider: Config delivery channel ${id} is gone`);
+        return outputs;
+    },
+    /** moto refuses while the recorder records (LastDeliveryChannelDeleteFailedException), as AWS. */
+    async delete(aws, id) {
+        try {
+            await aws.json("config", "DeleteDeliveryChannel", { DeliveryChannelName: id });
+        } catch (err) {
+            if (!isNotFound(err, "NoSuchDeliveryChannelException")) throw err;
+        }
+    },
+};
+
+async function recorderStatusOutputs(aws: Aws, name: string, inputs: Props): Promise<Props | undefined> {
+    let status: Record<string, unknown> | undefined;
+    try {
+        status = ((await aws.json("config", "DescribeConfigurationRecorderStatus", { ConfigurationRecorderNames: [name] }))["ConfigurationRecordersStatus"] as
+            | Array<Record<string, unknown>>
+            | undefined)?.[0];
+    } catch (err) {
+        if (isNotFound(err, "NoSuchConfigurationRecorderException")) return undefined;
+        throw err;
+    }
+    if (!status) return undefined;
+    return { ...inputs, name, isEnabled: status["recording"] === true, region: aws.region };
+}
+
+async function setRecording(aws: Aws, name: string, enabled: boolean): Promise<void> {
+    await aws.json("config", enabled ? "StartConfigurationRecorder" : "StopConfigurationRecorder", { ConfigurationRecorderName: name });
+}
+
+/** Whether the recorder records (moto starts one only with a delivery channel, as AWS). Deleting it stops the recorder. */
+const cfgRecorderStatus: Handler = {
+    async create(aws, { inputs }) {
+        const name = str(inputs, "name") as string;
+        await setRecording(aws, name, bool(inputs, "isEnabled") === true);
+        const outputs = await recorderStatusOutputs(aws, name, inputs);
+        if (!outputs) throw new Error(`fakeProvider: Config recorder ${name} vanished right after starting`);
+        return { id: name, outputs };
+    },
+    read: (aws, id, _state, inputs) => recorderStatusOutputs(aws, id, inputs),
+    async update(aws, id, { news, changed }) {
+        const rest = new Set(changed);
+        if (rest.delete("isEnabled")) await setRecording(aws, id, bool(news, "isEnabled") === true);
+        if (rest.size > 0) unsupportedUpdate("aws:cfg/recorderStatus:RecorderStatus", [...rest]);
+        const outputs = await recorderStatusOutputs(aws, id, news);
+        if (!outputs) throw new Error(`fakeProvider: Config recorder ${id} is gone`);
+        return outputs;
+    },
+    async delete(aws, id) {
+        try {
+            await setRecording(aws, id, false);
+        } catch (err) {
+            if (!isNotFound(err, "NoSuchConfigurationRecorderException")) throw err;
+        }
+    },
+};
+
+async function describeConfigRule(aws: Aws, name: string): Promise<Record<string, unknown> | undefined> {
+    try {
+        const rule = ((await aws.json("config", "DescribeConfigRules", { ConfigRuleNames: [name] }))["ConfigRules"] as Array<Record<string, unknown>> | undefined)?.[0];
+        return rule && !String(rule["ConfigRuleState"] ?? "").startsWith("DELETING") ? rule : undefined;
+    } catch (err) {
+        if (isNotFound(err, "NoSuchConfigRuleException")) return undefined;
+        throw err;
+    }
+}
+
+function configRuleRequest(name: string, inputs: Props): Record<string, unknown> {
+    const source = obj(inputs, "source");
+    const scope = obj(inputs, "scope");
+    const custom = obj(source, "customPolicyDetails");
+    return defined({
+        ConfigRuleName: name,
+        Description: str(inputs, "description"),
+        InputParameters: str(inputs, "inputParameters"),
+        MaximumExecutionFrequency: str(inputs, "maximumExecutionFrequency"),
+        Scope:
+            Object.keys(scope).length === 0
+                ? undefined
+                : defined({
+                      ComplianceResourceTypes: strings(scope, "complianceResourceTypes").length > 0 ? strings(scope, "complianceResourceTypes") : undefined,
+                      ComplianceResourceId: str(scope, "complianceResourceId"),
+                      TagKey: str(scope, "tagKey"),
+                      TagValue: str(scope, "tagValue"),
+                  }),
+        Source: defined({
+            Owner: str(source, "owner"),
+            SourceIdentifier: str(source, "sourceIdentifier"),
+            SourceDetails:
+                list(source, "sourceDetails").length === 0
+                    ? undefined
+                    : (list(source, "sourceDetails") as Props[]).map((d) =>
+                          defined({ EventSource: str(d, "eventSource"), MessageType: str(d, "messageType"), MaximumExecutionFrequency: str(d, "maximumExecutionFrequency") }),
+                      ),
+            CustomPolicyDetails:
+                Object.keys(custom).length === 0
+                    ? undefined
+                    : defined({ PolicyRuntime: str(custom, "policyRuntime"), PolicyText: str(custom, "policyText"), EnableDebugLogDelivery: bool(custom, "enableDebugLogDelivery") }),
+        }),
+        EvaluationModes: list(inputs, "evaluationModes").length === 0 ? undefined : (list(inputs, "evaluationModes") as Props[]).map((m) => ({ Mode: str(m, "mode") })),
+    });
+}
+
+async function configRuleOutputs(aws: Aws, name: string, inputs: Props): Promise<Props | undefined> {
+    const rule = await describeConfigRule(aws, name);
+    if (!rule) return undefined;
+    const arn = String(rule["ConfigRuleArn"] ?? "");
+    const tagList = ((await aws.json("config", "ListTagsForResource", { ResourceArn: arn }))["Tags"] ?? []) as Array<{ Key?: string; Value?: string }>;
+    const source = (rule["Source"] ?? {}) as Record<string, unknown>;
+    const scope = rule["Scope"] as Record<string, unknown> | undefined;
+    const modes = (rule["EvaluationModes"] ?? []) as Array<Record<string, unknown>>;
+    const inputParameters = typeof rule["InputParameters"] === "string" ? (rule["InputParameters"] as string) : undefined;
+    return defined({
+        ...inputs,
+        name,
+        arn,
+        ruleId: String(rule["ConfigRuleId"] ?? ""),
+        description: String(rule["Description"] ?? ""),
+        inputParameters: keepEquivalentPolicy(inputs["inputParameters"], inputParameters) ?? "",
+        maximumExecutionFrequency: String(rule["MaximumExecutionFrequency"] ?? ""),
+        scope: scope
+            ? {
+                  complianceResourceTypes: (scope["ComplianceResourceTypes"] ?? []) as string[],
+                  complianceResourceId: String(scope["ComplianceResourceId"] ?? ""),
+                  tagKey: String(scope["TagKey"] ?? ""),
+                  tagValue: String(scope["TagValue"] ?? ""),
+              }
+            : undefined,
+        source: {
+            owner: String(source["Owner"] ?? ""),
+            sourceIdentifier: String(source["SourceIdentifier"] ?? ""),
+            sourceDetails: ((source["SourceDetails"] ?? []) as Array<Record<string, unknown>>).map((d) => ({
+                eventSource: String(d["EventSource"] ?? ""),
+                messageType: String(d["MessageType"] ?? ""),
+                maximumExecutionFrequency: String(d["MaximumExecutionFrequency"] ?? ""),
+            })),
+        },
+        // moto keeps no evaluation modes: AWS's default is detective evaluation.
+        evaluationModes: modes.length > 0 ? modes.map((m) => ({ mode: String(m["Mode"] ?? "") })) : [{ mode: "DETECTIVE" }],
+        ...tagOutputs(aws, fromAwsTags(tagList), inputs),
+        region: aws.region,
+    });
+}
+
+/** The kind and key of a remediation configuration's record in the FakeStore. */
+const REMEDIATION_KIND = "config-remediation-configurations";
+
+interface RemediationRecord {
+    /** The id of the Config rule it belongs to (a rule of the same name made later is another rule). */
+    readonly ruleId: string;
+    readonly arn: string;
+    /** As AWS's DescribeRemediationConfigurations would answer it. */
+    readonly configuration: Record<string, unknown>;
+}
+
+/** The remediation configuration of a rule, if the rule (the same one) still exists. */
+async function remediationOf(aws: Aws, ruleName: string): Promise<RemediationRecord | undefined> {
+    const record = (await aws.store()).get<RemediationRecord>(REMEDIATION_KIND, ruleName);
+    if (!record) return undefined;
+    const rule = await describeConfigRule(aws, ruleName);
+    return rule && rule["ConfigRuleId"] === record.ruleId ? record : undefined;
+}
+
+/**
+ * A Config rule (PutConfigRule creates and updates; moto checks an AWS-managed rule's identifier and
+ * its parameters against AWS's list, as AWS does). AWS refuses to delete a rule that still has a
+ * remediation configuration; the plugin keeps those (moto has none), so it enforces that itself.
+ */
+const cfgRule: Handler = {
+    async create(aws, { inputs }) {
+        const name = str(inputs, "name") as string;
+        const tags = aws.tagsAll(tagsOf(inputs["tags"]));
+        await aws.json("config", "PutConfigRule", { ConfigRule: configRuleRequest(name, inputs), Tags: Object.keys(tags).length === 0 ? undefined : awsTags(tags) });
+        const outputs = await configRuleOutputs(aws, name, inputs);
+        if (!outputs) throw new Error(`fakeProvider: Config rule ${name} vanished right after creation`);
+        return { id: name, outputs };
+    },
+    read: (aws, id, _state, inputs) => configRuleOutputs(aws, id, inputs),
+    async update(aws, id, { news, changed }) {
+        const rest = new Set(changed);
+        rest.delete("tags");
+        // moto's PutConfigRule replaces the rule's tags with the request's (AWS keeps them): send them all, which is also the update of the tags.
+        const tags = aws.tagsAll(tagsOf(news["tags"]));
+        if (rest.size > 0 || changed.has("tags")) {
+            await aws.json("config", "PutConfigRule", { ConfigRule: configRuleRequest(id, news), Tags: Object.keys(tags).length === 0 ? undefined : awsTags(tags) });
+        }
+        const outputs = await configRuleOutputs(aws, id, news);
+        if (!outputs) throw new Error(`fakeProvider: Config rule ${id} is gone`);
+        return outputs;
+    },
+    async delete(aws, id) {
+        if (await remediationOf(aws, id)) {
+            throw new AwsError(
+                "ResourceInUseException",
+                `The rule ${id} is currently being used by a remediation configuration; delete the remediation configuration first (enforced by the test plugin, which keeps remediation configurations; moto has none)`,
+                400,
+            );
+        }
+        try {
+            await aws.json("config", "DeleteConfigRule", { ConfigRuleName: id });
+        } catch (err) {
+            if (!isNotFound(err, "NoSuchConfigRuleException")) throw err;
+        }
+    },
+};
+
+/** RemediationParameterValues as AWS takes them, refusing what AWS refuses (InvalidParameterValueException). */
+function remediationParameters(inputs: Props): Record<string, unknown> | undefined {
+    const params = list(inputs, "parameters") as Props[];
+    if (params.length === 0) return undefined;
+    if (params.length > 25) throw new AwsError("InvalidParameterValueException", "A remediation configuration takes at most 25 parameters (enforced by the test plugin)", 400);
+    const out: Record<string, unknown> = {};
+    for (const p of params) {
+        const name = str(p, "name") ?? "";
+        const resourceValue = str(p, "resourceValue");
+        const staticValue = str(p, "staticValue");
+        const staticValues = strings(p, "staticValues");
+        const given = [resourceValue !== undefined, staticValue !== undefined, staticValues.length > 0].filter(Boolean).length;
+        if (given !== 1 || (resourceValue !== undefined && resourceValue !== "RESOURCE_ID")) {
+            throw new AwsError(
+                "InvalidParameterValueException",
+                `There were invalid RemediationParameterValues for configurations for AWS Config Rules: parameter ${JSON.stringify(name)} needs exactly one of a resource value (RESOURCE_ID) or static values (enforced by the test plugin)`,
+                400,
+            );
+        }
+        out[name] = resourceValue !== undefined ? { ResourceValue: { Value: resourceValue } } : { StaticValue: { Values: staticValue !== undefined ? [staticValue] : staticValues } };
+    }
+    return out;
+}
+
+/** terraform-provider-aws's flattening of a remediation configuration's parameters: sorted by name. */
+function flattenRemediationParameters(parameters: Record<string, unknown> | undefined): Props[] {
+    return Object.entries(parameters ?? {})
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([name, raw]) => {
+            const value = (raw ?? {}) as { ResourceValue?: { Value?: string }; StaticValue?: { Values?: string[] } };
+            const values = value.StaticValue?.Values ?? [];
+            return {
+                name,
+                resourceValue: value.ResourceValue?.Value ?? "",
+                staticValue: values.length === 1 ? (values[0] as string) : "",
+                staticValues: values.length > 1 ? values : [],
+            };
+        });
+}
+
+async function remediationOutputs(aws: Aws, ruleName: string, inputs: Props): Promise<Props | undefined> {
+    const record = await remediationOf(aws, ruleName);
+    if (!record) return undefined;
+    const c = record.configuration;
+    const ssm = ((c["ExecutionControls"] ?? {}) as Record<string, unknown>)["SsmControls"] as Record<string, unknown> | undefined;
+    return defined({
+        ...inputs,
+        arn: record.arn,
+        configRuleName: ruleName,
+        targetType: String(c["TargetType"] ?? ""),
+        targetId: String(c["TargetId"] ?? ""),
+        targetVersion: String(c["TargetVersion"] ?? ""),
+        resourceType: String(c["ResourceType"] ?? ""),
+        automatic: c["Automatic"] === true,
+        maximumAutomaticAttempts: typeof c["MaximumAutomaticAttempts"] === "number" ? c["MaximumAutomaticAttempts"] : 0,
+        retryAttemptSeconds: typeof c["RetryAttemptSeconds"] === "number" ? c["RetryAttemptSeconds"] : 0,
+        parameters: flattenRemediationParameters(c["Parameters"] as Record<string, unknown> | undefined),
+        executionControls: ssm
+            ? {
+                  ssmControls: defined({
+                      concurrentExecutionRatePercentage: typeof ssm["ConcurrentExecutionRatePercentage"] === "number" ? ssm["ConcurrentExecutionRatePercentage"] : undefined,
+                      errorPercentage: typeof ssm["ErrorPercentage"] === "number" ? ssm["ErrorPercentage"] : undefined,
+                  }),
+              }
+            : undefined,
+        region: aws.region,
+    });
+}
+
+/** PutRemediationConfigurations, kept by the plugin (see FakeStore): the rule must exist in moto. */
+async function putRemediation(aws: Aws, inputs: Props): Promise<string> {
+    const ruleName = str(inputs, "configRuleName") as string;
+    const rule = await describeConfigRule(aws, ruleName);
+    if (!rule) {
+        throw new AwsError("NoSuchConfigRuleException", `The ConfigRule '${ruleName}' provided in the request is invalid. Please check the configRule name (enforced by the test plugin)`, 400);
+    }
+    const targetType = str(inputs, "targetType");
+    if (targetType !== "SSM_DOCUMENT") throw new AwsError("ValidationException", `targetType must be SSM_DOCUMENT, not ${JSON.stringify(targetType)} (enforced by the test plugin)`, 400);
+    const store = await aws.store();
+    const previous = store.get<RemediationRecord>(REMEDIATION_KIND, ruleName);
+    const ssm = obj(obj(inputs, "executionControls"), "ssmControls");
+    const configuration = defined({
+        ConfigRuleName: ruleName,
+        TargetType: targetType,
+        TargetId: str(inputs, "targetId"),
+        TargetVersion: str(inputs, "targetVersion"),
+        ResourceType: str(inputs, "resourceType"),
+        Parameters: remediationParameters(inputs),
+        Automatic: bool(inputs, "automatic"),
+        MaximumAutomaticAttempts: num(inputs, "maximumAutomaticAttempts"),
+        RetryAttemptSeconds: num(inputs, "retryAttemptSeconds"),
+        ExecutionControls:
+            Object.keys(ssm).length === 0
+                ? undefined
+                : { SsmControls: defined({ ConcurrentExecutionRatePercentage: num(ssm, "concurrentExecutionRatePercentage"), ErrorPercentage: num(ssm, "errorPercentage") }) },
+    });
+    const ruleId = String(rule["ConfigRuleId"] ?? "");
+    const arn = previous && previous.ruleId === ruleId ? previous.arn : await aws.arn("config", `remediation-configuration/${ruleName}/${crypto.randomUUID()}`);
+    store.put<RemediationRecord>(REMEDIATION_KIND, ruleName, { ruleId, arn, configuration });
+    return ruleName;
+}
+
+/**
+ * A Config rule's remediation configuration (its id is the rule's name). moto 5.2.1 implements no
+ * remediation API (Put/Describe/DeleteRemediationConfigurations), so the plugin keeps the
+ * configuration itself, in the FakeStore (AIRLOCK_FAKE_STATE_DIR), tied to the rule's id: it is
+ * gone when the rule is. Never executed.
+ */
+const cfgRemediation: Handler = {
+    async create(aws, { inputs }) {
+        const id = await putRemediation(aws, inputs);
+        const outputs = await remediationOutputs(aws, id, inputs);
+        if (!outputs) throw new Error(`fakeProvider: the remediation configuration of ${id} vanished right after creation`);
+        return { id, outputs };
+    },
+    read: (aws, id, _state, inputs) => remediationOutputs(aws, id, inputs),
+    async update(aws, id, { news }) {
+        await putRemediation(aws, { ...news, configRuleName: id });
+        const outputs = await remediationOutputs(aws, id, news);
+        if (!outputs) throw new Error(`fakeProvider: the remediation configuration of ${id} is gone`);
+        return outputs;
+    },
+    async delete(aws, id) {
+        (await aws.store()).delete(REMEDIATION_KIND, id);
+    },
+};
+
+// --- CloudTrail --------------------------------------------------------------------------------
+
+/** A KMS key as CloudTrail records it: its ARN (KmsKeyNotFoundException when KMS does not know it). */
+async function trailKmsKeyArn(aws: Aws, keyId: string): Promise<string> {
+    try {
+        const meta = ((await aws.kms("DescribeKey", { KeyId: keyId }))["KeyMetadata"] ?? {}) as Record<string, unknown>;
+        return String(meta["Arn"] ?? keyId);
+    } catch (err) {
+        if (isNotFound(err, "NotFoundException")) throw new AwsError("KmsKeyNotFoundException", `KMS key ${keyId} does not exist (enforced by the test plugin; moto does not)`, 400);
+        throw err;
+    }
+}
+
+/**
+ * CloudTrail's checks of the CloudWatch Logs delivery that moto does not make: both ARNs or neither,
+ * the group's ARN with the log-stream wildcard (`<group arn>:*`, as CloudTrail requires), the group
+ * and the role existing.
+ */
+async function checkTrailCloudWatch(aws: Aws, inputs: Props): Promise<void> {
+    const groupArn = str(inputs, "cloudWatchLogsGroupArn");
+    const roleArn = str(inputs, "cloudWatchLogsRoleArn");
+    if (groupArn === undefined && roleArn === undefined) return;
+    if (groupArn === undefined || roleArn === undefined) {
+        throw new AwsError("InvalidCloudWatchLogsLogGroupArnException", "CloudWatch Logs delivery needs both the log group ARN and the role ARN (enforced by the test plugin; moto does not)", 400);
+    }
+    const m = /^arn:[^:]+:logs:[^:]+:\d{12}:log-group:(.+):\*$/.exec(groupArn);
+    if (!m) {
+        throw new AwsError("InvalidCloudWatchLogsLogGroupArnException", `${groupArn} is not a log group ARN with the log-stream wildcard (<arn>:*) (enforced by the test plugin; moto does not)`, 400);
+    }
+    const groupName = m[1] as string;
+    const found = ((await aws.json("logs", "DescribeLogGroups", { logGroupNamePrefix: groupName }))["logGroups"] as Array<Record<string, unknown>> | undefined) ?? [];
+    if (!found.some((g) => g["logGroupName"] === groupName)) {
+        throw new AwsError("InvalidCloudWatchLogsLogGroupArnException", `the log group ${groupName} does not exist (enforced by the test plugin; moto does not)`, 400);
+    }
+    try {
+        await aws.iam.send(new iamsdk.GetRoleCommand({ RoleName: roleArn.split("/").pop() }));
+    } catch (err) {
+        if (isNotFound(err)) throw new AwsError("InvalidCloudWatchLogsRoleArnException", `the role ${roleArn} does not exist (enforced by the test plugin; moto does not)`, 400);
+        throw err;
+    }
+}
+
+function checkTrailSelectors(inputs: Props): void {
+    for (const k of ["eventSelectors", "advancedEventSelectors", "insightSelectors"]) {
+        if (list(inputs, k).length > 0) throw new Error(`fakeProvider: ${k} of aws:cloudtrail/trail:Trail are not implemented by the test plugin`);
+    }
+}
+
+async function trailOutputs(aws: Aws, arn: string, inputs: Props): Promise<Props | undefined> {
+    let trail: Record<string, unknown>;
+    try {
+        trail = ((await aws.json("cloudtrail", "GetTrail", { Name: arn }))["Trail"] ?? {}) as Record<string, unknown>;
+    } catch (err) {
+        if (isNotFound(err, "TrailNotFoundException")) return undefined;
+        throw err;
+    }
+    const status = await aws.json("cloudtrail", "GetTrailStatus", { Name: arn });
+    const tagged = ((await aws.json("cloudtrail", "ListTags", { ResourceIdList: [arn] }))["ResourceTagList"] ?? []) as Array<{ TagsList?: Array<{ Key?: string; Value?: string }> }>;
+    const homeRegion = String(trail["HomeRegion"] ?? arn.split(":")[3] ?? aws.region);
+    return {
+        ...inputs,
+        arn: String(trail["TrailARN"] ?? arn),
+        name: String(trail["Name"] ?? ""),
+        homeRegion,
+        s3BucketName: String(trail["S3BucketName"] ?? ""),
+        s3KeyPrefix: String(trail["S3KeyPrefix"] ?? ""),
+        includeGlobalServiceEvents: trail["IncludeGlobalServiceEvents"] === true,
+        isMultiRegionTrail: trail["IsMultiRegionTrail"] === true,
+        isOrganizationTrail: trail["IsOrganizationTrail"] === true,
+        enableLogFileValidation: trail["LogFileValidationEnabled"] === true,
+        enableLogging: status["IsLogging"] === true,
+        kmsKeyId: String(trail["KmsKeyId"] ?? ""),
+        cloudWatchLogsGroupArn: String(trail["CloudWatchLogsLogGroupArn"] ?? ""),
+        cloudWatchLogsRoleArn: String(trail["CloudWatchLogsRoleArn"] ?? ""),
+        snsTopicName: String(trail["SnsTopicName"] ?? ""),
+        snsTopicArn: String(trail["SnsTopicARN"] ?? ""),
+        eventSelectors: [],
+        advancedEventSelectors: [],
+        insightSelectors: [],
+        ...tagOutputs(aws, fromAwsTags(tagged[0]?.TagsList), inputs),
+        region: aws.region,
+    };
+}
+
+/**
+ * The name to give moto for a trail known by its ARN: moto's StartLogging, StopLogging and
+ * DeleteTrail look trails up by name only (an ARN fails with HTTP 500, or deletes nothing), where
+ * CloudTrail takes either.
+ */
+function trailNameOf(arnOrName: string): string {
+    const m = /^arn:[^:]+:cloudtrail:[^:]*:\d{12}:trail\/(.+)$/.exec(arnOrName);
+    return m?.[1] ?? arnOrName;
+}
+
+/**
+ * A CloudTrail trail; its id is its ARN (terraform-provider-aws v6). Logging starts at creation
+ * unless enableLogging is false (CloudTrail creates trails not logging). moto checks that the bucket
+ * exists but, unlike CloudTrail, not its policy, nor the KMS key's; the plugin checks the key and
+ * the CloudWatch Logs delivery exist (checkTrailCloudWatch). Event and insight selectors are not
+ * implemented.
+ */
+const cloudtrailTrail: Handler = {
+    async create(aws, { inputs, progress }) {
+        checkTrailSelectors(inputs);
+        await checkTrailCloudWatch(aws, inputs);
+        const kmsKeyId = str(inputs, "kmsKeyId");
+        const tags = aws.tagsAll(tagsOf(inputs["tags"]));
+        const created = await aws.json(
+            "cloudtrail",
+            "CreateTrail",
+            defined({
+                Name: str(inputs, "name"),
+                S3BucketName: str(inputs, "s3BucketName"),
+                S3KeyPrefix: str(inputs, "s3KeyPrefix"),
+                SnsTopicName: str(inputs, "snsTopicName"),
+                IncludeGlobalServiceEvents: bool(inputs, "includeGlobalServiceEvents") ?? true,
+                IsMultiRegionTrail: bool(inputs, "isMultiRegionTrail") ?? false,
+                IsOrganizationTrail: bool(inputs, "isOrganizationTrail") ?? false,
+                EnableLogFileValidation: bool(inputs, "enableLogFileValidation") ?? false,
+                CloudWatchLogsLogGroupArn: str(inputs, "cloudWatchLogsGroupArn"),
+                CloudWatchLogsRoleArn: str(inputs, "cloudWatchLogsRoleArn"),
+                KmsKeyId: kmsKeyId === undefined ? undefined : await trailKmsKeyArn(aws, kmsKeyId),
+                TagsList: Object.keys(tags).length === 0 ? undefined : awsTags(tags),
+            }),
+        );
+        const arn = String(created["TrailARN"] ?? "");
+        if (!arn) throw new Error("fakeProvider: CloudTrail CreateTrail answered no TrailARN");
+        progress(arn, { ...inputs, arn });
+        if (bool(inputs, "enableLogging") !== false) await aws.json("cloudtrail", "StartLogging", { Name: trailNameOf(arn) });
+        const outputs = await trailOutputs(aws, arn, inputs);
+        if (!outputs) throw new Error(`fakeProvider: trail ${arn} vanished right after creation`);
+        return { id: arn, outputs };
+    },
+    read: (aws, id, _state, inputs) => trailOutputs(aws, id, inputs),
+    async update(aws, id, { olds, news, changed }) {
+        checkTrailSelectors(news);
+        const rest = new Set(changed);
+        const take = (k: string): boolean => rest.delete(k);
+        const request: Record<string, unknown> = { Name: id };
+        const cloudWatch = [take("cloudWatchLogsGroupArn"), take("cloudWatchLogsRoleArn")].some(Boolean);
+        if (cloudWatch) {
+            await checkTrailCloudWatch(aws, news);
+            request["CloudWatchLogsLogGroupArn"] = str(news, "cloudWatchLogsGroupArn") ?? "";
+            request["CloudWatchLogsRoleArn"] = str(news, "cloudWatchLogsRoleArn") ?? "";
+        }
+        if (take("enableLogFileValidation")) request["EnableLogFileValidation"] = bool(news, "enableLogFileValidation") ?? false;
+        if (take("includeGlobalServiceEvents")) request["IncludeGlobalServiceEvents"] = bool(news, "includeGlobalServiceEvents") ?? true;
+        if (take("isMultiRegionTrail")) request["IsMultiRegionTrail"] = bool(news, "isMultiRegionTrail") ?? false;
+        if (take("isOrganizationTrail")) request["IsOrganizationTrail"] = bool(news, "isOrganizationTrail") ?? false;
+        if (take("kmsKeyId")) {
+            const keyId = str(news, "kmsKeyId");
+            request["KmsKeyId"] = keyId === undefined ? "" : await trailKmsKeyArn(aws, keyId);
+        }
+        if (take("s3BucketName")) request["S3BucketName"] = str(news, "s3BucketName");
+        if (take("s3KeyPrefix")) request["S3KeyPrefix"] = str(news, "s3KeyPrefix") ?? "";
+        if (take("snsTopicName")) request["SnsTopicName"] = str(news, "snsTopicName") ?? "";
+        if (Object.keys(request).length > 1) await aws.json("cloudtrail", "UpdateTrail", request);
+        if (take("enableLogging")) await aws.json("cloudtrail", bool(news, "enableLogging") === false ? "StopLogging" : "StartLogging", { Name: trailNameOf(id) });
+        if (take("tags")) {
+            const { set, remove } = tagChanges(aws.tagsAll(tagsOf(olds["tags"])), aws.tagsAll(tagsOf(news["tags"])));
+            if (remove.length > 0) await aws.json("cloudtrail", "RemoveTags", { ResourceId: id, TagsList: remove.map((Key) => ({ Key })) });
+            if (Object.keys(set).length > 0) await aws.json("cloudtrail", "AddTags", { ResourceId: id, TagsList: awsTags(set) });
+        }
+        for (const k of ["eventSelectors", "advancedEventSelectors", "insightSelectors"]) rest.delete(k);
+        if (rest.size > 0) unsupportedUpdate("aws:cloudtrail/trail:Trail", [...rest]);
+        const outputs = await trailOutputs(aws, id, news);
+        if (!outputs) throw new Error(`fakeProvider: trail ${id} is gone`);
+        return outputs;
+    },
+    async delete(aws, id) {
+        try {
+            await aws.json("cloudtrail", "DeleteTrail", { Name: trailNameOf(id) });
+        } catch (err) {
+            if (!isNotFound(err, "TrailNotFoundException")) throw err;
+        }
+    },
+};
+
+// --- CloudWatch Logs ---------------------------------------------------------------------------
+
+/** A log group's KMS key set after its creation (moto implements no AssociateKmsKey / DisassociateKmsKey). */
+const LOG_GROUP_KMS_KIND = "logs-log-group-kms-keys";
+
+interface LogGroupKmsRecord {
+    /** The group's creationTime: a group of the same name made later is another group. */
+    readonly creationTime: number;
+    readonly kmsKeyId: string;
+}
+
+async function describeLogGroup(aws: Aws, name: string): Promise<Record<string, unknown> | undefined> {
+    let nextToken: string | undefined;
+    do {
+        const page = await aws.json("logs", "DescribeLogGroups", defined({ logGroupNamePrefix: name, nextToken }));
+        const found = ((page["logGroups"] ?? []) as Array<Record<string, unknown>>).find((g) => g["logGroupName"] === name);
+        if (found) return found;
+        nextToken = typeof page["nextToken"] === "string" ? page["nextToken"] : undefined;
+    } while (nextToken);
+    return undefined;
+}
+
+/** The provider's log group ARN: without CloudWatch Logs' ":*" suffix. */
+function trimLogGroupArn(arn: string): string {
+    return arn.endsWith(":*") ? arn.slice(0, -2) : arn;
+}
+
+async function logGroupOutputs(aws: Aws, name: string, inputs: Props): Promise<Props | undefined> {
+    const group = await describeLogGroup(aws, name);
+    if (!group) return undefined;
+    const arn = trimLogGroupArn(String(group["logGroupArn"] ?? group["arn"] ?? (await aws.arn("logs", `log-group:${name}`))));
+    const tags = ((await aws.json("logs", "ListTagsForResource", { resourceArn: arn }))["tags"] ?? {}) as Tags;
+    const kms = (await aws.store()).get<LogGroupKmsRecord>(LOG_GROUP_KMS_KIND, name);
+    const kmsKeyId = kms && kms.creationTime === group["creationTime"] ? kms.kmsKeyId : String(group["kmsKeyId"] ?? "");
+    return {
+        ...inputs,
+        name,
+        namePrefix: str(inputs, "namePrefix") ?? "",
+        arn,
+        retentionInDays: typeof group["retentionInDays"] === "number" ? group["retentionInDays"] : 0,
+        kmsKeyId,
+        logGroupClass: String(group["logGroupClass"] ?? "STANDARD"),
+        deletionProtectionEnabled: group["deletionProtectionEnabled"] === true,
+        skipDestroy: bool(inputs, "skipDestroy") ?? false,
+        ...tagOutputs(aws, tags, inputs),
+        region: aws.region,
+    };
+}
+
+/**
+ * A CloudWatch Logs log group. moto lacks AssociateKmsKey / DisassociateKmsKey: a KMS key set or
+ * removed after creation is kept in the FakeStore (tied to the group's creation time) and reported
+ * from there; deletion protection is not implemented.
+ */
+const logGroup: Handler = {
+    async create(aws, { inputs, progress }) {
+        if (bool(inputs, "deletionProtectionEnabled") === true) throw new Error("fakeProvider: deletionProtectionEnabled of aws:cloudwatch/logGroup:LogGroup is not implemented by the test plugin");
+        const name = str(inputs, "name") ?? prefixedUniqueId(str(inputs, "namePrefix") ?? "terraform-");
+        const tags = aws.tagsAll(tagsOf(inputs["tags"]));
+        await aws.json("logs", "CreateLogGroup", defined({ logGroupName: name, kmsKeyId: str(inputs, "kmsKeyId"), logGroupClass: str(inputs, "logGroupClass"), tags: Object.keys(tags).length === 0 ? undefined : tags }));
+        (await aws.store()).delete(LOG_GROUP_KMS_KIND, name);
+        progress(name, { ...inputs, name });
+        const retention = num(inputs, "retentionInDays");
+        if (retention !== undefined && retention > 0) await aws.json("logs", "PutRetentionPolicy", { logGroupName: name, retentionInDays: retention });
+        const outputs = await logGroupOutputs(aws, name, { ...inputs, name });
+        if (!outputs) throw new Error(`fakeProvider: log group ${name} vanished right after creation`);
+        return { id: name, outputs };
+    },
+    read: (aws, id, _state, inputs) => logGroupOutputs(aws, id, inputs),
+    async update(aws, id, { olds, news, changed }) {
+        const rest = new Set(changed);
+        if (rest.delete("retentionInDays")) {
+            const retention = num(news, "retentionInDays");
+            if (retention !== undefined && retention > 0) await aws.json("logs", "PutRetentionPolicy", { logGroupName: id, retentionInDays: retention });
+            else await aws.json("logs", "DeleteRetentionPolicy", { logGroupName: id });
+        }
+        if (rest.delete("kmsKeyId")) {
+            const group = await describeLogGroup(aws, id);
+            if (!group) throw new Error(`fakeProvider: log group ${id} is gone`);
+            (await aws.store()).put<LogGroupKmsRecord>(LOG_GROUP_KMS_KIND, id, { creationTime: Number(group["creationTime"] ?? 0), kmsKeyId: str(news, "kmsKeyId") ?? "" });
+        }
+        if (rest.delete("tags")) {
+            const arn = str(olds, "arn") ?? (await aws.arn("logs", `log-group:${id}`));
+            const { set, remove } = tagChanges(aws.tagsAll(tagsOf(olds["tags"])), aws.tagsAll(tagsOf(news["tags"])));
+            if (remove.length > 0) await aws.json("logs", "UntagResource", { resourceArn: arn, tagKeys: remove });
+            if (Object.keys(set).length > 0) await aws.json("logs", "TagResource", { resourceArn: arn, tags: set });
+        }
+        for (const k of RESOURCE_SPECS["aws:cloudwatch/logGroup:LogGroup"]?.stateOnly ?? []) rest.delete(k);
+        if (rest.size > 0) unsupportedUpdate("aws:cloudwatch/logGroup:LogGroup", [...rest]);
+        const outputs = await logGroupOutputs(aws, id, news);
+        if (!outputs) throw new Error(`fakeProvider: log group ${id} is gone`);
+        return outputs;
+    },
+    async delete(aws, id, state) {
+        if (bool(state, "skipDestroy")) return;
+        try {
+            await aws.json("logs", "DeleteLogGroup", { logGroupName: id });
+        } catch (err) {
+            if (!isNotFound(err, "ResourceNotFoundException")) throw err;
+        }
+        (await aws.store()).delete(LOG_GROUP_KMS_KIND, id);
+    },
+};
+
+// --- Lambda ------------------------------------------------------------------------------------
+
+/** A function's settings moto 5.2.1 does not keep (LoggingConfig, KMSKeyArn), as Lambda would answer them. */
+const FUNCTION_SETTINGS_KIND = "lambda-function-settings";
+
+interface FunctionSettingsRecord {
+    readonly loggingConfig: { LogFormat: string; LogGroup: string; ApplicationLogLevel?: string; SystemLogLevel?: string };
+    readonly kmsKeyArn?: string;
+}
+
+function functionPath(name: string, rest = ""): string {
+    return `/2015-03-31/functions/${encodeRfc3986(name)}${rest}`;
+}
+
+/** A function named by name, ARN or partial ARN: its name (the plugin's calls name functions by name). */
+function functionNameOf(nameOrArn: string): string {
+    const m = /^(?:arn:[^:]+:lambda:[^:]+:\d{12}:function:|\d{12}:function:)?([^:]+)(?::[^:]+)?$/.exec(nameOrArn);
+    return m?.[1] ?? nameOrArn;
+}
+
+function loggingConfigRequest(name: string, inputs: Props): FunctionSettingsRecord["loggingConfig"] {
+    const c = obj(inputs, "loggingConfig");
+    const format = str(c, "logFormat") ?? "Text";
+    const applicationLogLevel = str(c, "applicationLogLevel");
+    const systemLogLevel = str(c, "systemLogLevel");
+    if (format !== "JSON" && (applicationLogLevel || systemLogLevel)) {
+        throw new AwsError("InvalidParameterValueException", "Log levels can only be set with the JSON log format (enforced by the test plugin; moto keeps no logging configuration)", 400);
+    }
+    return defined({ LogFormat: format, LogGroup: str(c, "logGroup") ?? `/aws/lambda/${name}`, ApplicationLogLevel: applicationLogLevel, SystemLogLevel: systemLogLevel });
+}
+
+function checkFunctionInputs(inputs: Props): void {
+    for (const k of ["imageUri", "s3Bucket", "s3Key", "s3ObjectVersion", "imageConfig", "fileSystemConfig", "deadLetterConfig", "snapStart", "codeSigningConfigArn", "capacityProviderConfig", "durableConfig", "tenancyConfig"]) {
+        const v = inputs[k];
+        if (v !== undefined && v !== null && v !== "" && !(Array.isArray(v) && v.length === 0) && !(isPlainObject(v) && Object.keys(v).length === 0)) {
+            throw new Error(`fakeProvider: ${k} of aws:lambda/function:Function is not implemented by the test plugin`);
+        }
+    }
+    if (strings(obj(inputs, "vpcConfig"), "subnetIds").length > 0) throw new Error("fakeProvider: vpcConfig of aws:lambda/function:Function is not implemented by the test plugin");
+    if (bool(inputs, "publish") === true) throw new Error("fakeProvider: publish (versions) of aws:lambda/function:Function is not implemented by the test plugin");
+}
+
+/** The function's zip, base64, from its `code` archive. */
+function functionZip(inputs: Props): string {
+    if (inputs["code"] === undefined) throw new Error("fakeProvider: aws:lambda/function:Function needs `code` (the only package source the test plugin implements)");
+    return zipArchive(archiveEntries(inputs["code"])).toString("base64");
+}
+
+async function getFunction(aws: Aws, name: string): Promise<Record<string, unknown> | undefined> {
+    try {
+        return await aws.lambda("GET", functionPath(name));
+    } catch (err) {
+        if (isNotFound(err, "ResourceNotFoundException")) return undefined;
+        throw err;
+    }
+}
+
+async function functionOutputs(aws: Aws, name: string, inputs: Props): Promise<Props | undefined> {
+    const fn = await getFunction(aws, name);
+    if (!fn) return undefined;
+    const c = (fn["Configuration"] ?? {}) as Record<string, unknown>;
+    const arn = String(c["FunctionArn"] ?? (await aws.arn("lambda", `function:${name}`)));
+    const version = String(c["Version"] ?? "$LATEST");
+    const settings = (await aws.store()).get<FunctionSettingsRecord>(FUNCTION_SETTINGS_KIND, arn);
+    const logging = settings?.loggingConfig ?? { LogFormat: "Text", LogGroup: `/aws/lambda/${name}` };
+    const concurrency = ((fn["Concurrency"] ?? {}) as Record<string, unknown>)["ReservedConcurrentExecutions"];
+    const variables = ((c["Environment"] ?? {}) as Record<string, unknown>)["Variables"] as Record<string, string> | undefined;
+    const codeSha256 = String(c["CodeSha256"] ?? "");
+    const { partition } = aws.partition;
+    const invokeArn = `arn:${partition}:apigateway:${aws.region}:lambda:path/2015-03-31/functions/${arn}/invocations`;
+    const qualifiedArn = `${arn}:${version}`;
+    return {
+        ...inputs,
+        name,
+        arn,
+        invokeArn,
+        qualifiedArn,
+        qualifiedInvokeArn: `arn:${partition}:apigateway:${aws.region}:lambda:path/2015-03-31/functions/${qualifiedArn}/invocations`,
+        responseStreamingInvokeArn: `arn:${partition}:apigateway:${aws.region}:lambda:path/2021-11-15/functions/${arn}/response-streaming-invocations`,
+        version,
+        lastModified: String(c["LastModified"] ?? ""),
+        role: String(c["Role"] ?? ""),
+        runtime: String(c["Runtime"] ?? ""),
+        handler: String(c["Handler"] ?? ""),
+        description: String(c["Description"] ?? ""),
+        timeout: Number(c["Timeout"] ?? 3),
+        memorySize: Number(c["MemorySize"] ?? 128),
+        packageType: String(c["PackageType"] ?? "Zip"),
+        architectures: (c["Architectures"] ?? ["x86_64"]) as string[],
+        codeSha256,
+        // A synthetic argument of the provider's (terraform-provider-aws v6): the program's own hash when it gives one.
+        sourceCodeHash: str(inputs, "sourceCodeHash") ?? codeSha256,
+        sourceCodeSize: Number(c["CodeSize"] ?? 0),
+        environment: variables && Object.keys(variables).length > 0 ? { variables } : undefined,
+        ephemeralStorage: { size: Number(((c["EphemeralStorage"] ?? {}) as Record<string, unknown>)["Size"] ?? 512) },
+        tracingConfig: { mode: String(((c["TracingConfig"] ?? {}) as Record<string, unknown>)["Mode"] ?? "PassThrough") },
+        loggingConfig: {
+            logFormat: logging.LogFormat,
+            logGroup: logging.LogGroup,
+            applicationLogLevel: logging.ApplicationLogLevel ?? "",
+            systemLogLevel: logging.SystemLogLevel ?? "",
+        },
+        kmsKeyArn: settings?.kmsKeyArn ?? "",
+        layers: ((c["Layers"] ?? []) as Array<Record<string, unknown>>).map((l) => String(l["Arn"] ?? "")),
+        reservedConcurrentExecutions: typeof concurrency === "number" ? concurrency : -1,
+        publish: false,
+        skipDestroy: bool(inputs, "skipDestroy") ?? false,
+        signingJobArn: String(c["SigningJobArn"] ?? ""),
+        signingProfileVersionArn: String(c["SigningProfileVersionArn"] ?? ""),
+        ...tagOutputs(aws, (fn["Tags"] ?? {}) as Tags, inputs),
+        region: aws.region,
+    };
+}
+
+async function putFunctionSettings(aws: Aws, arn: string, name: string, inputs: Props): Promise<void> {
+    (await aws.store()).put<FunctionSettingsRecord>(FUNCTION_SETTINGS_KIND, arn, defined({ loggingConfig: loggingConfigRequest(name, inputs), kmsKeyArn: str(inputs, "kmsKeyArn") }));
+}
+
+async function setConcurrency(aws: Aws, name: string, reserved: number | undefined): Promise<void> {
+    if (reserved !== undefined && reserved >= 0) {
+        await aws.lambda("PUT", `/2017-10-31/functions/${encodeRfc3986(name)}/concurrency`, { ReservedConcurrentExecutions: reserved });
+    } else {
+        await aws.lambda("DELETE", `/2017-10-31/functions/${encodeRfc3986(name)}/concurrency`);
+    }
+}
+
+const FUNCTION_CONFIGURATION_KEYS = ["description", "handler", "memorySize", "role", "runtime", "timeout", "environment", "layers"] as const;
+
+/**
+ * A Lambda function from an archive (`code`): the plugin builds the zip itself (zipArchive) and
+ * moto's CreateFunction takes it (moto needs Docker only to invoke, which the plugin never does).
+ * moto checks the role exists; Lambda's ResourceConflictException for an existing name is enforced
+ * by the plugin (moto would replace the function). moto keeps no logging configuration nor KMS
+ * key: those are kept in the FakeStore, keyed by the function's ARN, and answered as Lambda would
+ * (its default logging: Text to /aws/lambda/<name>). Images, S3 packages, VPCs, versions and the
+ * other settings moto ignores are not implemented (they fail, naming the property).
+ */
+const lambdaFunction: Handler = {
+    async create(aws, { inputs, progress }) {
+        checkFunctionInputs(inputs);
+        const name = str(inputs, "name") as string;
+        if (await getFunction(aws, name)) {
+            throw new AwsError("ResourceConflictException", `Function already exist: ${name} (enforced by the test plugin; moto would replace it)`, 409);
+        }
+        const zip = functionZip(inputs);
+        const settings = loggingConfigRequest(name, inputs);
+        const tags = aws.tagsAll(tagsOf(inputs["tags"]));
+        const variables = obj(inputs, "environment")["variables"];
+        const ephemeral = num(obj(inputs, "ephemeralStorage"), "size");
+        const tracing = str(obj(inputs, "tracingConfig"), "mode");
+        const created = await aws.lambda(
+            "POST",
+            "/2015-03-31/functions",
+            defined({
+                FunctionName: name,
+                Role: str(inputs, "role"),
+                Runtime: str(inputs, "runtime"),
+                Handler: str(inputs, "handler"),
+                Description: str(inputs, "description"),
+                Timeout: num(inputs, "timeout"),
+                MemorySize: num(inputs, "memorySize"),
+                PackageType: str(inputs, "packageType") ?? "Zip",
+                Architectures: strings(inputs, "architectures").length > 0 ? strings(inputs, "architectures") : undefined,
+                Code: { ZipFile: zip },
+                Environment: isPlainObject(variables) ? { Variables: tagsOf(variables) } : undefined,
+                Layers: strings(inputs, "layers").length > 0 ? strings(inputs, "layers") : undefined,
+                EphemeralStorage: ephemeral === undefined ? undefined : { Size: ephemeral },
+                TracingConfig: tracing === undefined ? undefined : { Mode: tracing },
+                LoggingConfig: settings,
+                KMSKeyArn: str(inputs, "kmsKeyArn"),
+                Tags: Object.keys(tags).length === 0 ? undefined : tags,
+            }),
+        );
+        const arn = String(created["FunctionArn"] ?? (await aws.arn("lambda", `function:${name}`)));
+        progress(name, { ...inputs, name, arn });
+        await putFunctionSettings(aws, arn, name, inputs);
+        const reserved = num(inputs, "reservedConcurrentExecutions");
+        if (reserved !== undefined && reserved >= 0) await setConcurrency(aws, name, reserved);
+        const outputs = await functionOutputs(aws, name, inputs);
+        if (!outputs) throw new Error(`fakeProvider: function ${name} vanished right after creation`);
+        return { id: name, outputs };
+    },
+    read: (aws, id, _state, inputs) => functionOutputs(aws, id, inputs),
+    async update(aws, id, { olds, news, changed }) {
+        checkFunctionInputs(news);
+        const rest = new Set(changed);
+        const configuration = FUNCTION_CONFIGURATION_KEYS.filter((k) => rest.delete(k));
+        if (configuration.length > 0) {
+            const variables = obj(news, "environment")["variables"];
+            await aws.lambda(
+                "PUT",
+                functionPath(id, "/configuration"),
+                defined({
+                    Description: str(news, "description") ?? "",
+                    Handler: str(news, "handler"),
+                    MemorySize: num(news, "memorySize"),
+                    Role: str(news, "role"),
+                    Runtime: str(news, "runtime"),
+                    Timeout: num(news, "timeout"),
+                    Environment: { Variables: isPlainObject(variables) ? tagsOf(variables) : {} },
+                    Layers: strings(news, "layers"),
+                }),
+            );
+        }
+        const settingsChanged = [rest.delete("loggingConfig"), rest.delete("kmsKeyArn")].some(Boolean);
+        if (settingsChanged) {
+            const arn = str(olds, "arn") ?? (await aws.arn("lambda", `function:${id}`));
+            await putFunctionSettings(aws, arn, id, news);
+        }
+        const codeChanged = [rest.delete("code"), rest.delete("sourceCodeHash"), rest.delete("architectures")].some(Boolean);
+        if (codeChanged) {
+            await aws.lambda(
+                "PUT",
+                functionPath(id, "/code"),
+                defined({ ZipFile: functionZip(news), Architectures: strings(news, "architectures").length > 0 ? strings(news, "architectures") : undefined }),
+            );
+        }
+        if (rest.delete("reservedConcurrentExecutions")) await setConcurrency(aws, id, num(news, "reservedConcurrentExecutions"));
+        if (rest.delete("tags")) {
+            const arn = str(olds, "arn") ?? (await aws.arn("lambda", `function:${id}`));
+            const { set, remove } = tagChanges(aws.tagsAll(tagsOf(olds["tags"])), aws.tagsAll(tagsOf(news["tags"])));
+            const tagsPath = `/2017-03-31/tags/${encodeRfc3986(arn)}`;
+            if (remove.length > 0) await aws.lambda("DELETE", `${tagsPath}?${remove.map((k) => `tagKeys=${encodeRfc3986(k)}`).join("&")}`);
+            if (Object.keys(set).length > 0) await aws.lambda("POST", tagsPath, { Tags: set });
+        }
+        for (const k of RESOURCE_SPECS["aws:lambda/function:Function"]?.stateOnly ?? []) rest.delete(k);
+        if (rest.size > 0) unsupportedUpdate("aws:lambda/function:Function", [...rest]);
+        const outputs = await functionOutputs(aws, id, news);
+        if (!outputs) throw new Error(`fakeProvider: function ${id} is gone`);
+        return outputs;
+    },
+    async delete(aws, id, state) {
+        if (bool(state, "skipDestroy")) return;
+        try {
+            await aws.lambda("DELETE", functionPath(id));
+        } catch (err) {
+            if (!isNotFound(err, "ResourceNotFoundException")) throw err;
+        }
+        const arn = str(state, "arn");
+        if (arn) (await aws.store()).delete(FUNCTION_SETTINGS_KIND, arn);
+    },
+};
+
+/** The statements of a function's resource policy (none when it has no policy). */
+async function functionPolicyStatements(aws: Aws, functionName: string, qualifier: string | undefined): Promise<Array<Record<string, unknown>>> {
+    let answer: Record<string, unknown>;
+    try {
+        answer = await aws.lambda("GET", functionPath(functionName, "/policy"), undefined, qualifier ? { Qualifier: qualifier } : undefined);
+    } catch (err) {
+        if (isNotFound(err, "ResourceNotFoundException")) return [];
+        throw err;
+    }
+    const policy = typeof answer["Policy"] === "string" ? (JSON.parse(answer["Policy"]) as Record<string, unknown>) : {};
+    return (policy["Statement"] ?? []) as Array<Record<string, unknown>>;
+}
+
+async function permissionOutputs(aws: Aws, statementId: string, inputs: Props): Promise<Props | undefined> {
+    const fn = functionNameOf(str(inputs, "function") ?? "");
+    if (!(await getFunction(aws, fn))) return undefined;
+    const statement = (await functionPolicyStatements(aws, fn, str(inputs, "qualifier"))).find((s) => s["Sid"] === statementId);
+    if (!statement) return undefined;
+    const principal = statement["Principal"];
+    const condition = (statement["Condition"] ?? {}) as Record<string, Record<string, unknown>>;
+    const action = statement["Action"];
+    return {
+        ...inputs,
+        statementId,
+        statementIdPrefix: str(inputs, "statementIdPrefix") ?? "",
+        action: Array.isArray(action) ? String(action[0] ?? "") : String(action ?? ""),
+        principal: isPlainObject(principal) ? String(principal["Service"] ?? principal["AWS"] ?? "") : String(principal ?? ""),
+        sourceArn: String(condition["ArnLike"]?.["AWS:SourceArn"] ?? str(inputs, "sourceArn") ?? ""),
+        sourceAccount: String(condition["StringEquals"]?.["AWS:SourceAccount"] ?? str(inputs, "sourceAccount") ?? ""),
+        qualifier: str(inputs, "qualifier") ?? "",
+        region: aws.region,
+    };
+}
+
+/**
+ * A statement of a function's resource policy (its id is the statement id; every property forces
+ * replacement, as in terraform-provider-aws). Lambda's ResourceConflictException for a statement id
+ * already in use is enforced by the plugin (moto would add a second one).
+ */
+const lambdaPermission: Handler = {
+    async create(aws, { inputs }) {
+        const statementId = str(inputs, "statementId") ?? prefixedUniqueId(str(inputs, "statementIdPrefix") ?? "terraform-");
+        const fn = functionNameOf(str(inputs, "function") as string);
+        const qualifier = str(inputs, "qualifier");
+        if ((await functionPolicyStatements(aws, fn, qualifier)).some((s) => s["Sid"] === statementId)) {
+            throw new AwsError(
+                "ResourceConflictException",
+                `The statement id (${statementId}) provided already exists. Please provide a new statement id, or remove the existing statement. (enforced by the test plugin; moto does not)`,
+                409,
+            );
+        }
+        await aws.lambda(
+            "POST",
+            functionPath(fn, "/policy"),
+            defined({
+                StatementId: statementId,
+                Action: str(inputs, "action"),
+                Principal: str(inputs, "principal"),
+                SourceArn: str(inputs, "sourceArn"),
+                SourceAccount: str(inputs, "sourceAccount"),
+                EventSourceToken: str(inputs, "eventSourceToken"),
+                PrincipalOrgID: str(inputs, "principalOrgId"),
+                FunctionUrlAuthType: str(inputs, "functionUrlAuthType"),
+            }),
+            qualifier ? { Qualifier: qualifier } : undefined,
+        );
+        const outputs = await permissionOutputs(aws, statementId, inputs);
+        if (!outputs) throw new Error(`fakeProvider: permission ${statementId} of ${fn} vanished right after creation`);
+        return { id: statementId, outputs };
+    },
+    read: (aws, id, state, inputs) => permissionOutputs(aws, id, { ...inputs, function: str(inputs, "function") ?? str(state, "function") }),
+    async update(_aws, _id, { changed }) {
+        unsupportedUpdate("aws:lambda/permission:Permission", [...changed]);
+    },
+    async delete(aws, id, state) {
+        const fn = functionNameOf(str(state, "function") ?? "");
+        const qualifier = str(state, "qualifier");
+        try {
+            await aws.lambda("DELETE", functionPath(fn, `/policy/${encodeRfc3986(id)}`), undefined, qualifier ? { Qualifier: qualifier } : undefined);
+        } catch (err) {
+            if (!isNotFound(err, "ResourceNotFoundException")) throw err;
+        }
+    },
+};
+
+// --- EventBridge -------------------------------------------------------------------------------
+
+function eventBusOf(inputs: Props): string {
+    return str(inputs, "eventBusName") ?? "default";
+}
+
+/** An aws_cloudwatch_event_rule's id: the name on the default bus, else `<bus>/<name>`. */
+export function eventRuleIdParts(id: string): { bus: string; name: string } {
+    const slash = id.lastIndexOf("/");
+    return slash < 0 ? { bus: "default", name: id } : { bus: id.slice(0, slash), name: id.slice(slash + 1) };
+}
+
+function eventRuleState(inputs: Props): string {
+    return str(inputs, "state") ?? (bool(inputs, "isEnabled") === false ? "DISABLED" : "ENABLED");
+}
+
+function putRuleRequest(name: string, inputs: Props): Record<string, unknown> {
+    const bus = eventBusOf(inputs);
+    return defined({
+        Name: name,
+        EventBusName: bus === "default" ? undefined : bus,
+        EventPattern: str(inputs, "eventPattern"),
+        ScheduleExpression: str(inputs, "scheduleExpression"),
+        Description: str(inputs, "description"),
+        RoleArn: str(inputs, "roleArn"),
+        State: eventRuleState(inputs),
+    });
+}
+
+async function eventRuleOutputs(aws: Aws, id: string, inputs: Props): Promise<Props | undefined> {
+    const { bus, name } = eventRuleIdParts(id);
+    let rule: Record<string, unknown>;
+    try {
+        rule = await aws.json("events", "DescribeRule", defined({ Name: name, EventBusName: bus === "default" ? undefined : bus }));
+    } catch (err) {
+        if (isNotFound(err, "ResourceNotFoundException")) return undefined;
+        throw err;
+    }
+    const arn = String(rule["Arn"] ?? "");
+    const tagList = ((await aws.json("events", "ListTagsForResource", { ResourceARN: arn }))["Tags"] ?? []) as Array<{ Key?: string; Value?: string }>;
+    const state = String(rule["State"] ?? "ENABLED");
+    return {
+        ...inputs,
+        name,
+        namePrefix: str(inputs, "namePrefix") ?? "",
+        arn,
+        eventBusName: bus,
+        eventPattern: keepEquivalentPolicy(inputs["eventPattern"], typeof rule["EventPattern"] === "string" ? rule["EventPattern"] : undefined) ?? "",
+        scheduleExpression: String(rule["ScheduleExpression"] ?? ""),
+        description: String(rule["Description"] ?? ""),
+        roleArn: String(rule["RoleArn"] ?? ""),
+        state,
+        isEnabled: state !== "DISABLED",
+        forceDestroy: bool(inputs, "forceDestroy") ?? false,
+        ...tagOutputs(aws, fromAwsTags(tagList), inputs),
+        region: aws.region,
+    };
+}
+
+/** An EventBridge rule (PutRule creates and updates). EventBridge refuses to delete a rule with targets (moto too), unless forceDestroy. */
+const eventRule: Handler = {
+    async create(aws, { inputs }) {
+        const name = str(inputs, "name") ?? prefixedUniqueId(str(inputs, "namePrefix") ?? "terraform-");
+        const tags = aws.tagsAll(tagsOf(inputs["tags"]));
+        await aws.json("events", "PutRule", { ...putRuleRequest(name, inputs), ...(Object.keys(tags).length === 0 ? {} : { Tags: awsTags(tags) }) });
+        const bus = eventBusOf(inputs);
+        const id = bus === "default" ? name : `${bus}/${name}`;
+        const outputs = await eventRuleOutputs(aws, id, { ...inputs, name });
+        if (!outputs) throw new Error(`fakeProvider: event rule ${id} vanished right after creation`);
+        return { id, outputs };
+    },
+    read: (aws, id, _state, inputs) => eventRuleOutputs(aws, id, inputs),
+    async update(aws, id, { olds, news, changed }) {
+        const rest = new Set(changed);
+        const tagsChanged = rest.delete("tags");
+        for (const k of RESOURCE_SPECS["aws:cloudwatch/eventRule:EventRule"]?.stateOnly ?? []) rest.delete(k);
+        if (rest.size > 0) await aws.json("events", "PutRule", putRuleRequest(eventRuleIdParts(id).name, news));
+        if (tagsChanged) {
+            const arn = str(olds, "arn") as string;
+            const { set, remove } = tagChanges(aws.tagsAll(tagsOf(olds["tags"])), aws.tagsAll(tagsOf(news["tags"])));
+            if (remove.length > 0) await aws.json("events", "UntagResource", { ResourceARN: arn, TagKeys: remove });
+            if (Object.keys(set).length > 0) await aws.json("events", "TagResource", { ResourceARN: arn, Tags: awsTags(set) });
+        }
+        const outputs = await eventRuleOutputs(aws, id, news);
+        if (!outputs) throw new Error(`fakeProvider: event rule ${id} is gone`);
+        return outputs;
+    },
+    async delete(aws, id, state) {
+        const { bus, name } = eventRuleIdParts(id);
+        try {
+            await aws.json("events", "DeleteRule", defined({ Name: name, EventBusName: bus === "default" ? undefined : bus, Force: bool(state, "forceDestroy") }));
+        } catch (err) {
+            if (!isNotFound(err, "ResourceNotFoundException")) throw err;
+        }
+    },
+};
+
+function eventTargetRequest(targetId: string, inputs: Props): Record<string, unknown> {
+    const retry = obj(inputs, "retryPolicy");
+    const deadLetter = obj(inputs, "deadLetterConfig");
+    for (const k of ["ecsTarget", "batchTarget", "kinesisTarget", "sqsTarget", "httpTarget", "redshiftTarget", "sagemakerPipelineTarget", "appsyncTarget", "inputTransformer", "runCommandTargets"]) {
+        const v = inputs[k];
+        if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) throw new Error(`fakeProvider: ${k} of aws:cloudwatch/eventTarget:EventTarget is not implemented by the test plugin`);
+    }
+    return defined({
+        Id: targetId,
+        Arn: str(inputs, "arn"),
+        RoleArn: str(inputs, "roleArn"),
+        Input: str(inputs, "input"),
+        InputPath: str(inputs, "inputPath"),
+        RetryPolicy:
+            Object.keys(retry).length === 0
+                ? undefined
+                : defined({ MaximumRetryAttempts: num(retry, "maximumRetryAttempts"), MaximumEventAgeInSeconds: num(retry, "maximumEventAgeInSeconds") }),
+        DeadLetterConfig: str(deadLetter, "arn") ? { Arn: str(deadLetter, "arn") } : undefined,
+    });
+}
+
+async function eventTargetOutputs(aws: Aws, rule: string, bus: string, targetId: string, inputs: Props): Promise<Props | undefined> {
+    let targets: Array<Record<string, unknown>>;
+    try {
+        targets = ((await aws.json("events", "ListTargetsByRule", defined({ Rule: rule, EventBusName: bus === "default" ? undefined : bus })))["Targets"] ?? []) as Array<Record<string, unknown>>;
+    } catch (err) {
+        if (isNotFound(err, "ResourceNotFoundException")) return undefined;
+        throw err;
+    }
+    const t = targets.find((x) => x["Id"] === targetId);
+    if (!t) return undefined;
+    const retry = t["RetryPolicy"] as Record<string, unknown> | undefined;
+    const deadLetter = t["DeadLetterConfig"] as Record<string, unknown> | undefined;
+    return defined({
+        ...inputs,
+        rule,
+        targetId,
+        eventBusName: bus,
+        arn: String(t["Arn"] ?? ""),
+        roleArn: String(t["RoleArn"] ?? ""),
+        input: String(t["Input"] ?? ""),
+        inputPath: String(t["InputPath"] ?? ""),
+        retryPolicy: retry ? defined({ maximumRetryAttempts: retry["MaximumRetryAttempts"], maximumEventAgeInSeconds: retry["MaximumEventAgeInSeconds"] }) : undefined,
+        deadLetterConfig: deadLetter ? { arn: String(deadLetter["Arn"] ?? "") } : undefined,
+        forceDestroy: bool(inputs, "forceDestroy") ?? false,
+        region: aws.region,
+    });
+}
+
+/** An aws_cloudwatch_event_target's id: `<rule>-<target id>` on the default bus, else `<bus>-<rule>-<target id>`. */
+export function eventTargetId(bus: string, rule: string, targetId: string): string {
+    return bus === "default" ? `${rule}-${targetId}` : `${bus}-${rule}-${targetId}`;
+}
+
+/** A target of an EventBridge rule (PutTargets creates and updates). */
+const eventTarget: Handler = {
+    async create(aws, { inputs }) {
+        const rule = str(inputs, "rule") as string;
+        const bus = eventBusOf(inputs);
+        // terraform-provider-aws: id.UniqueId() when no target id is given.
+        const targetId = str(inputs, "targetId") ?? prefixedUniqueId("terraform-");
+        const answer = await aws.json("events", "PutTargets", defined({ Rule: rule, EventBusName: bus === "default" ? undefined : bus, Targets: [eventTargetRequest(targetId, inputs)] }));
+        if (Number(answer["FailedEntryCount"] ?? 0) > 0) throw new Error(`fakeProvider: PutTargets failed: ${JSON.stringify(answer["FailedEntries"])}`);
+        const outputs = await eventTargetOutputs(aws, rule, bus, targetId, inputs);
+        if (!outputs) throw new Error(`fakeProvider: target ${targetId} of ${rule} vanished right after creation`);
+        return { id: eventTargetId(bus, rule, targetId), outputs };
+    },
+    read: (aws, _id, state, inputs) => eventTargetOutputs(aws, str(state, "rule") as string, eventBusOf(state), str(state, "targetId") as string, inputs),
+    async update(aws, _id, { olds, news, changed }) {
+        const rest = new Set(changed);
+        for (const k of RESOURCE_SPECS["aws:cloudwatch/eventTarget:EventTarget"]?.stateOnly ?? []) rest.delete(k);
+        const rule = str(olds, "rule") as string;
+        const bus = eventBusOf(olds);
+        const targetId = str(olds, "targetId") as string;
+        if (rest.size > 0) {
+            const answer = await aws.json("events", "PutTargets", defined({ Rule: rule, EventBusName: bus === "default" ? undefined : bus, Targets: [eventTargetRequest(targetId, news)] }));
+            if (Number(answer["FailedEntryCount"] ?? 0) > 0) throw new Error(`fakeProvider: PutTargets failed: ${JSON.stringify(answer["FailedEntries"])}`);
+        }
+        const outputs = await eventTargetOutputs(aws, rule, bus, targetId, news);
+        if (!outputs) throw new Error(`fakeProvider: target ${targetId} of ${rule} is gone`);
+        return outputs;
+    },
+    async delete(aws, _id, state) {
+        const bus = eventBusOf(state);
+        try {
+            await aws.json("events", "RemoveTargets", defined({ Rule: str(state, "rule"), EventBusName: bus === "default" ? undefined : bus, Ids: [str(state, "targetId")], Force: bool(state, "forceDestroy") }));
+        } catch (err) {
+            if (!isNotFound(err, "ResourceNotFoundException")) throw err;
+        }
+    },
+};
+
+// --- SSM parameters ----------------------------------------------------------------------------
+
+/** SSM's 4 KB limit of a standard parameter's value. */
+const SSM_STANDARD_MAX_BYTES = 4096;
+
+/**
+ * The tier SSM reports: "Intelligent-Tiering" is a request, resolved to Standard, or Advanced when
+ * the value needs it (moto reports the request as is).
+ */
+export function resolvedParameterTier(tier: string | undefined, value: string): string {
+    if (tier === "Advanced") return "Advanced";
+    if (tier === "Intelligent-Tiering") return Buffer.byteLength(value, "utf8") > SSM_STANDARD_MAX_BYTES ? "Advanced" : "Standard";
+    return "Standard";
+}
+
+async function parameterOutputs(aws: Aws, name: string, inputs: Props): Promise<Props | undefined> {
+    let p: Record<string, unknown>;
+    try {
+        p = ((await aws.ssm("GetParameter", { Name: name, WithDecryption: true }))["Parameter"] ?? {}) as Record<string, unknown>;
+    } catch (err) {
+        if (errorCode(err) === "ParameterNotFound") return undefined;
+        throw err;
+    }
+    const metadata =
+        ((await aws.ssm("DescribeParameters", { ParameterFilters: [{ Key: "Name", Option: "Equals", Values: [name] }] }))["Parameters"] as Array<Record<string, unknown>> | undefined)?.[0] ?? {};
+    const tagList = ((await aws.ssm("ListTagsForResource", { ResourceType: "Parameter", ResourceId: name }))["TagList"] ?? []) as Array<{ Key?: string; Value?: string }>;
+    const type = String(p["Type"] ?? "String");
+    const value = String(p["Value"] ?? "");
+    const insecure = str(inputs, "insecureValue") !== undefined && type !== "SecureString";
+    return {
+        ...inputs,
+        name,
+        arn: String(p["ARN"] ?? (await aws.arn("ssm", `parameter${name.startsWith("/") ? "" : "/"}${name}`))),
+        type,
+        value: insecure ? "" : value,
+        insecureValue: insecure ? value : "",
+        version: Number(p["Version"] ?? 1),
+        dataType: String(metadata["DataType"] ?? p["DataType"] ?? "text"),
+        description: String(metadata["Description"] ?? ""),
+        allowedPattern: String(metadata["AllowedPattern"] ?? ""),
+        keyId: String(metadata["KeyId"] ?? ""),
+        tier: resolvedParameterTier(typeof metadata["Tier"] === "string" ? metadata["Tier"] : undefined, value),
+        hasValueWo: false,
+        ...tagOutputs(aws, fromAwsTags(tagList), inputs),
+        region: aws.region,
+    };
+}
+
+function parameterValue(inputs: Props): string {
+    const v = inputs["insecureValue"] ?? inputs["value"];
+    return typeof v === "string" ? v : "";
+}
+
+/**
+ * An SSM parameter (value secret-capable: the engine re-marks the output secret). As
+ * terraform-provider-aws: PutParameter, with Overwrite from `overwrite` (default: false at creation,
+ * true on update) and, with Overwrite, the tags set separately (SSM refuses both in one call).
+ * Write-only values are not implemented.
+ */
+const ssmParameter: Handler = {
+    async create(aws, { inputs, progress }) {
+        if (inputs["valueWo"] !== undefined) throw new Error("fakeProvider: valueWo of aws:ssm/parameter:Parameter is not implemented by the test plugin");
+        const name = str(inputs, "name") as string;
+        const type = str(inputs, "type");
+        const overwrite = bool(inputs, "overwrite") ?? false;
+        const tags = aws.tagsAll(tagsOf(inputs["tags"]));
+        await aws.ssm(
+            "PutParameter",
+            defined({
+                Name: name,
+                Type: type,
+                Value: parameterValue(inputs),
+                Description: str(inputs, "description"),
+                Tier: str(inputs, "tier"),
+                AllowedPattern: str(inputs, "allowedPattern"),
+                DataType: str(inputs, "dataType"),
+                KeyId: type === "SecureString" ? str(inputs, "keyId") : undefined,
+                Overwrite: overwrite,
+                Tags: !overwrite && Object.keys(tags).length > 0 ? awsTags(tags) : undefined,
+            }),
+        );
+        progress(name, { ...inputs, name });
+        if (overwrite && Object.keys(tags).length > 0) await aws.ssm("AddTagsToResource", { ResourceType: "Parameter", ResourceId: name, Tags: awsTags(tags) });
+        const outputs = await parameterOutputs(aws, name, inputs);
+        if (!outputs) throw new Error(`fakeProvider: SSM parameter ${name} vanished right after creation`);
+        return { id: name, outputs };
+    },
+    read: (aws, id, _state, inputs) => parameterOutputs(aws, id, inputs),
+    async update(aws, id, { olds, news, changed }) {
+        const rest = new Set(changed);
+        const tagsChanged = rest.delete("tags");
+        rest.delete("overwrite");
+        if (rest.size > 0) {
+            const type = str(news, "type");
+            await aws.ssm(
+                "PutParameter",
+                defined({
+                    Name: id,
+                    Type: type,
+                    Value: parameterValue(news),
+                    Overwrite: bool(news, "overwrite") ?? true,
+                    Tier: str(news, "tier"),
+                    AllowedPattern: str(news, "allowedPattern") ?? "",
+                    Description: rest.has("description") ? (str(news, "description") ?? "") : undefined,
+                    DataType: rest.has("dataType") ? str(news, "dataType") : undefined,
+                    KeyId: rest.has("keyId") && type === "SecureString" ? str(news, "keyId") : undefined,
+                }),
+            );
+        }
+        if (tagsChanged) {
+            const { set, remove } = tagChanges(aws.tagsAll(tagsOf(olds["tags"])), aws.tagsAll(tagsOf(news["tags"])));
+            if (remove.length > 0) await aws.ssm("RemoveTagsFromResource", { ResourceType: "Parameter", ResourceId: id, TagKeys: remove });
+            if (Object.keys(set).length > 0) await aws.ssm("AddTagsToResource", { ResourceType: "Parameter", ResourceId: id, Tags: awsTags(set) });
+        }
+        const outputs = await parameterOutputs(aws, id, news);
+        if (!outputs) throw new Error(`fakeProvider: SSM parameter ${id} is gone`);
+        return outputs;
+    },
+    async delete(aws, id, state) {
+        try {
+            await aws.ssm("DeleteParameter", { Name: str(state, "name") ?? id });
+        } catch (err) {
+            if (errorCode(err) !== "ParameterNotFound") throw err;
+        }
+    },
+};
+
 export const HANDLERS: Readonly<Record<string, Handler>> = {
     "aws:kms/key:Key": kmsKey,
     "aws:kms/alias:Alias": kmsAlias,
@@ -2422,6 +4547,23 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
     "aws:ec2/securityGroup:SecurityGroup": securityGroup,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": securityGroupRule("ingress"),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": securityGroupRule("egress"),
+    "aws:iam/policy:Policy": iamPolicy,
+    "aws:iam/group:Group": iamGroup,
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": groupPolicyAttachment,
+    "aws:iam/userGroupMembership:UserGroupMembership": userGroupMembership,
+    "aws:iam/rolePolicy:RolePolicy": rolePolicy,
+    "aws:cfg/recorder:Recorder": cfgRecorder,
+    "aws:cfg/deliveryChannel:DeliveryChannel": cfgDeliveryChannel,
+    "aws:cfg/recorderStatus:RecorderStatus": cfgRecorderStatus,
+    "aws:cfg/rule:Rule": cfgRule,
+    "aws:cfg/remediationConfiguration:RemediationConfiguration": cfgRemediation,
+    "aws:cloudtrail/trail:Trail": cloudtrailTrail,
+    "aws:cloudwatch/logGroup:LogGroup": logGroup,
+    "aws:lambda/function:Function": lambdaFunction,
+    "aws:lambda/permission:Permission": lambdaPermission,
+    "aws:cloudwatch/eventRule:EventRule": eventRule,
+    "aws:cloudwatch/eventTarget:EventTarget": eventTarget,
+    "aws:ssm/parameter:Parameter": ssmParameter,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -2429,6 +4571,20 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
 // ---------------------------------------------------------------------------------------------
 
 type Invoke = (aws: Aws, args: Props) => Promise<Props>;
+
+/**
+ * How pulumi-aws 7.x (terraform-provider-aws v6) words a look-up that found nothing:
+ * aws_iam_policy's data source answers tfresource.SingularDataSourceFindError("IAM Policy"),
+ * aws_ssm_parameter's (and aws_iam_policy's by ARN) a retry.NotFoundError around AWS's
+ * ParameterNotFound / NoSuchEntity, whose text is "couldn't find resource". No AWS error code in
+ * them. test/support/mocks.ts (NOT_FOUND_MESSAGES) words them the same.
+ */
+export const NOT_FOUND = {
+    policy: "no matching IAM Policy found",
+    policyMultiple: "multiple IAM Policys matched; use additional constraints to reduce matches to a single IAM Policy",
+    policyArn: (arn: string): string => `reading IAM Policy (${arn}): couldn't find resource`,
+    parameter: (name: string): string => `reading SSM Parameter (${name}): couldn't find resource`,
+} as const;
 
 export const INVOKES: Readonly<Record<string, Invoke>> = {
     "aws:index/getPartition:getPartition": async (aws) => {
@@ -2504,6 +4660,50 @@ export const INVOKES: Readonly<Record<string, Invoke>> = {
         };
     },
     /**
+     * aws_iam_policy's data source: by ARN, else by name and/or path prefix over ListPolicies (every
+     * scope, as the provider lists them); the default version's document, URL-decoded. Nothing
+     * matching fails with the provider's words (NOT_FOUND), at once: the provider retries a name
+     * for IAM's 2-minute propagation time first.
+     */
+    "aws:iam/getPolicy:getPolicy": async (aws, args) => {
+        let arn = str(args, "arn");
+        const name = str(args, "name");
+        const pathPrefix = str(args, "pathPrefix");
+        if (!arn) {
+            const found = (
+                await listAll(async (Marker) => {
+                    const r = await aws.iam.send(new iamsdk.ListPoliciesCommand({ PathPrefix: pathPrefix, Marker }));
+                    return { items: r.Policies ?? [], marker: r.IsTruncated ? r.Marker : undefined };
+                })
+            ).filter((p) => name === undefined || p.PolicyName === name);
+            if (found.length === 0) throw new Error(NOT_FOUND.policy);
+            if (found.length > 1) throw new Error(NOT_FOUND.policyMultiple);
+            arn = found[0]?.Arn ?? "";
+        }
+        let policy: iamsdk.Policy | undefined;
+        try {
+            policy = (await aws.iam.send(new iamsdk.GetPolicyCommand({ PolicyArn: arn }))).Policy;
+        } catch (err) {
+            if (isNotFound(err)) throw new Error(NOT_FOUND.policyArn(arn));
+            throw err;
+        }
+        if (!policy) throw new Error(NOT_FOUND.policyArn(arn));
+        const version = (await aws.iam.send(new iamsdk.GetPolicyVersionCommand({ PolicyArn: arn, VersionId: policy.DefaultVersionId }))).PolicyVersion;
+        return defined({
+            ...args,
+            id: arn,
+            arn,
+            name: policy.PolicyName ?? "",
+            path: policy.Path ?? "/",
+            pathPrefix,
+            description: policy.Description ?? "",
+            policyId: policy.PolicyId ?? "",
+            attachmentCount: policy.AttachmentCount ?? 0,
+            policy: version?.Document === undefined ? "" : decodeURIComponent(version.Document),
+            tags: fromAwsTags((await aws.iam.send(new iamsdk.ListPolicyTagsCommand({ PolicyArn: arn }))).Tags),
+        });
+    },
+    /**
      * moto's SSM first (moto carries the Amazon Linux `/aws/service/ami-amazon-linux-latest/...`
      * parameters, with AMIs moto's EC2 knows). AWS's other public AMI parameters (Debian, Ubuntu, ...)
      * that moto lacks are answered with a moto AMI of the architecture the parameter names.
@@ -2527,8 +4727,10 @@ export const INVOKES: Readonly<Record<string, Invoke>> = {
                 withDecryption,
             };
         } catch (err) {
+            if (errorCode(err) !== "ParameterNotFound") throw err;
             const arch = amiParameterArchitecture(name);
-            if (errorCode(err) !== "ParameterNotFound" || arch === undefined) throw err;
+            // The provider's words (retry.NotFoundError around ParameterNotFound): the error code is not in them.
+            if (arch === undefined) throw new Error(NOT_FOUND.parameter(name));
             const image = await aws.standInImage(arch);
             const value = image.ImageId ?? "";
             return {
