@@ -39,6 +39,55 @@ export const HEALER_EVENT_PATTERN = {
     },
 } as const;
 
+/**
+ * The schedule of the healer's periodic sweep (an EventBridge schedule expression): events can be
+ * lost (EventBridge gives up after its retries, CloudTrail's delivery to EventBridge is best effort,
+ * a rule added while the trail was stopped makes no event), so every managed group is also healed
+ * on this schedule, whatever happened to the events.
+ */
+export const HEALER_SWEEP_SCHEDULE = "rate(1 hour)";
+
+/**
+ * Whether an event is an EventBridge schedule's ("Scheduled Event" from aws.events): the healer
+ * then sweeps every managed group of its region instead of reading the event's call.
+ */
+export function isScheduledEvent(event: unknown): boolean {
+    return field(event, "source") === "aws.events" && field(event, "detail-type") === "Scheduled Event";
+}
+
+/** The part of the managed groups one sweep heals (see sweepWindow). */
+export interface SweepWindow {
+    /** The groups to heal this run, at most `maxGroups`. */
+    readonly groupIds: readonly string[];
+    /** How many distinct groups there are in all. */
+    readonly total: number;
+    /** The index, in the sorted ids, of the first one healed this run. */
+    readonly first: number;
+}
+
+/**
+ * Which of the managed groups one sweep heals: all of them when they are at most `maxGroups`;
+ * otherwise `maxGroups` consecutive ones (ids sorted, wrapping round), starting where the previous
+ * hour's run stopped, so that hourly runs go through all of them in turn instead of healing the
+ * same first ones forever. The hour comes from the scheduled event's `time` (hours since the epoch;
+ * 0 when it is missing or not a date), so the choice needs no state and is the same on a retry.
+ */
+export function sweepWindow(groupIds: readonly string[], maxGroups: number, time?: string): SweepWindow {
+    if (!Number.isInteger(maxGroups) || maxGroups < 1) {
+        throw new RangeError(`sweepWindow: \`maxGroups\` must be a positive integer (got ${maxGroups}).`);
+    }
+    const ids = [...new Set(groupIds)].sort();
+    const total = ids.length;
+    if (total <= maxGroups) {
+        return { groupIds: ids, total, first: 0 };
+    }
+    const millis = time === undefined ? Number.NaN : Date.parse(time);
+    const hour = Number.isFinite(millis) ? Math.floor(millis / 3_600_000) : 0;
+    const first = (((hour % total) * maxGroups) % total + total) % total;
+    const selected = Array.from({ length: maxGroups }, (_, i) => ids[(first + i) % total] as string);
+    return { groupIds: selected, total, first };
+}
+
 /** AWS's security group ids: sg- and 8 or 17 hexadecimal digits. */
 const GROUP_ID = /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const PREFIX_LIST_ID = /^pl-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;

@@ -9,14 +9,17 @@ import * as path from "path";
 import {
     BASELINE_PARAMETER_PREFIX,
     HEALER_EVENT_PATTERN,
+    HEALER_SWEEP_SCHEDULE,
     baselineParameterName,
     canonicalCidr,
     groupIdsOfEvent,
+    isScheduledEvent,
     normalizeProtocol,
     parseBaseline,
     rulesToRevoke,
     serializeBaseline,
     summarizeEvent,
+    sweepWindow,
     type CurrentRule,
     type DeclaredRule,
 } from "../functions/securityGroupBaseline";
@@ -331,5 +334,91 @@ describe("HEALER_EVENT_PATTERN", () => {
 
     it("names no Revoke* call, so the healer's own revocations cannot trigger it", () => {
         expect(JSON.stringify(HEALER_EVENT_PATTERN)).not.toMatch(/Revoke/);
+    });
+});
+
+describe("the periodic sweep's trigger", () => {
+    /** An EventBridge schedule's event, as AWS documents it. */
+    const scheduled = {
+        version: "0",
+        id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        source: "aws.events",
+        account: "123456789012",
+        time: "2025-03-14T10:17:00Z",
+        region: "us-east-1",
+        resources: ["arn:aws:events:us-east-1:123456789012:rule/airlock-guardrails-sweep"],
+        detail: {},
+    };
+
+    it("HEALER_SWEEP_SCHEDULE is hourly, in EventBridge's rate syntax (singular unit for 1)", () => {
+        expect(HEALER_SWEEP_SCHEDULE).toBe("rate(1 hour)");
+        expect(HEALER_SWEEP_SCHEDULE).toMatch(/^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$/);
+    });
+
+    it("isScheduledEvent: an EventBridge schedule's event", () => {
+        expect(isScheduledEvent(scheduled)).toBe(true);
+        expect(isScheduledEvent({ source: "aws.events", "detail-type": "Scheduled Event" })).toBe(true);
+    });
+
+    it.each<[string, unknown]>([
+        ["null", null],
+        ["a string", "Scheduled Event"],
+        ["an array", [scheduled]],
+        ["an empty object", {}],
+        ["a CloudTrail record", loadEvent("authorize-security-group-ingress.json")],
+        ["a Scheduled Event from another source (PutEvents by someone)", { ...scheduled, source: "custom.airlock" }],
+        ["another aws.events detail-type", { ...scheduled, "detail-type": "EventBridge Scheduler Invocation" }],
+        ["a lower-case detail-type", { ...scheduled, "detail-type": "scheduled event" }],
+    ])("isScheduledEvent: not %s", (_what, event) => {
+        expect(isScheduledEvent(event)).toBe(false);
+    });
+
+    it("a scheduled event still names no group as a CloudTrail record (the handler sweeps instead)", () => {
+        expect(summarizeEvent(scheduled).groupIds).toEqual([]);
+        expect(HEALER_EVENT_PATTERN.source).not.toContain("aws.events");
+    });
+});
+
+describe("sweepWindow", () => {
+    const ids = ["sg-00000003", "sg-00000001", "sg-00000005", "sg-00000002", "sg-00000004"];
+    const sorted = [...ids].sort();
+    const at = (hour: number): string => new Date(hour * 3_600_000 + 17 * 60_000).toISOString();
+
+    it("takes every group, sorted and without duplicates, when they are at most the bound", () => {
+        expect(sweepWindow([...ids, "sg-00000001"], 5, at(123))).toEqual({ groupIds: sorted, total: 5, first: 0 });
+        expect(sweepWindow([], 200)).toEqual({ groupIds: [], total: 0, first: 0 });
+    });
+
+    it("takes the bound, consecutive by id and wrapping round, from where the previous hour stopped", () => {
+        const hour = 3 * 490_000; // a multiple of 5: starts at the first id
+        expect(sweepWindow(ids, 2, at(hour))).toEqual({ groupIds: ["sg-00000001", "sg-00000002"], total: 5, first: 0 });
+        expect(sweepWindow(ids, 2, at(hour + 1))).toEqual({ groupIds: ["sg-00000003", "sg-00000004"], total: 5, first: 2 });
+        expect(sweepWindow(ids, 2, at(hour + 2))).toEqual({ groupIds: ["sg-00000005", "sg-00000001"], total: 5, first: 4 });
+        expect(sweepWindow(ids, 2, at(hour + 3))).toEqual({ groupIds: ["sg-00000002", "sg-00000003"], total: 5, first: 1 });
+    });
+
+    it.each([1, 2, 3, 4])("every group is healed within ceil(total / bound) consecutive hours (bound %d)", (bound) => {
+        const start = 486_917;
+        const seen = new Set<string>();
+        for (let h = 0; h < Math.ceil(ids.length / bound); h++) {
+            const window = sweepWindow(ids, bound, at(start + h));
+            expect(window.groupIds).toHaveLength(bound);
+            window.groupIds.forEach((id) => seen.add(id));
+        }
+        expect([...seen].sort()).toEqual(sorted);
+    });
+
+    it("is the same for the same hour (a retried sweep heals the same groups) and does not depend on the input's order", () => {
+        expect(sweepWindow(ids, 2, "2025-03-14T10:59:59Z")).toEqual(sweepWindow([...ids].reverse(), 2, "2025-03-14T10:00:00Z"));
+    });
+
+    it("starts at the first group when the event has no usable time", () => {
+        expect(sweepWindow(ids, 2).first).toBe(0);
+        expect(sweepWindow(ids, 2, "yesterday").first).toBe(0);
+    });
+
+    it.each([0, -1, 1.5, Number.NaN])("refuses a bound of %p", (bound) => {
+        expect(() => sweepWindow(ids, bound)).toThrow("`maxGroups` must be a positive integer");
     });
 });

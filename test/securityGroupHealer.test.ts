@@ -30,6 +30,7 @@ import {
     CreateVpcCommand,
     DeleteSecurityGroupCommand,
     DescribeSecurityGroupRulesCommand,
+    DescribeSecurityGroupsCommand,
     EC2Client,
     ModifySecurityGroupRulesCommand,
     RevokeSecurityGroupEgressCommand,
@@ -38,8 +39,8 @@ import {
 } from "@aws-sdk/client-ec2";
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { bundleHealer } from "../functions/bundle";
-import { HEALER_EVENT_PATTERN, baselineParameterName, serializeBaseline, type DeclaredRule } from "../functions/securityGroupBaseline";
-import { handler, type Decision, type HealerResult } from "../functions/securityGroupHealer";
+import { HEALER_EVENT_PATTERN, HEALER_SWEEP_SCHEDULE, baselineParameterName, serializeBaseline, type DeclaredRule } from "../functions/securityGroupBaseline";
+import { HEALER_SWEEP_MAX_GROUPS, handler, sweep, type Decision, type HealerResult } from "../functions/securityGroupHealer";
 import { MANAGED_TAG } from "../policies/keyNaming";
 import { Moto, VENV_BIN, awsClientConfig, clientEnv, startMoto } from "./support/moto";
 
@@ -208,6 +209,7 @@ describe("the healer against moto, driven by recorded CloudTrail events", () => 
                 {
                     level: "warn",
                     action: "revoked",
+                    trigger: "event",
                     groupId: world.managed,
                     ruleId: added,
                     rule: { direction: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, peer: "0.0.0.0/0" },
@@ -429,6 +431,319 @@ describe("the healer against moto, driven by recorded CloudTrail events", () => 
     });
 });
 
+/** An EventBridge schedule's event, as the sweep's rule (HEALER_SWEEP_SCHEDULE) sends it. */
+function scheduledEvent(time = "2025-03-14T10:17:00Z", id = "8d5f0c3e-5b1a-4f0e-9c2d-3f6a1b2c4d5e"): unknown {
+    return {
+        version: "0",
+        id,
+        "detail-type": "Scheduled Event",
+        source: "aws.events",
+        account: "123456789012",
+        time,
+        region: "us-east-1",
+        resources: ["arn:aws:events:us-east-1:123456789012:rule/airlock-guardrails-sweep"],
+        detail: {},
+    };
+}
+
+/** A second Airlock-managed group in the world's VPC: HTTPS from the VPC, no egress, baseline published. */
+async function makeSecondManaged(world: World, name = "airlock-remediation"): Promise<string> {
+    const id = await createGroup(world.vpcId, name, { Name: name, [MANAGED_TAG]: "true" });
+    await ec2.send(new RevokeSecurityGroupEgressCommand({ GroupId: id, IpPermissions: [{ IpProtocol: "-1", IpRanges: [{ CidrIp: "0.0.0.0/0" }] }] }));
+    await authorize(id, "ingress", tcp(443, "10.20.0.0/16"));
+    await publishBaseline(id, [{ ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "10.20.0.0/16" }], []);
+    return id;
+}
+
+const SECOND_DECLARED = ["ingress tcp 443-443 10.20.0.0/16"];
+const SWEEP_CAUSE = "not in the declared baseline (found by the periodic sweep)";
+
+/** Makes every EC2 call that `fails` picks reject with `error` (the handler's client included: same class). */
+function failingEc2(fails: (command: { constructor: { name: string }; input: unknown }) => boolean, error: Error): jest.SpyInstance {
+    const original = EC2Client.prototype.send;
+    return jest.spyOn(EC2Client.prototype, "send").mockImplementation(function (this: EC2Client, command: never, ...rest: never[]) {
+        if (fails(command as { constructor: { name: string }; input: unknown })) {
+            return Promise.reject(error);
+        }
+        return (original as (...args: unknown[]) => unknown).call(this, command, ...rest);
+    } as never);
+}
+
+function throttled(): Error {
+    return Object.assign(new Error("Request limit exceeded."), { name: "RequestLimitExceeded" });
+}
+
+describe("the periodic sweep (a scheduled event)", () => {
+    it("heals every managed group with drift, and leaves unmanaged groups untouched and unread", async () => {
+        const world = await makeWorld();
+        const second = await makeSecondManaged(world);
+        const ssh = await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        const smtp = await authorize(world.managed, "egress", tcp(25, "0.0.0.0/0"));
+        const rdp = await authorize(second, "ingress", { IpProtocol: "tcp", FromPort: 3389, ToPort: 3389, Ipv6Ranges: [{ CidrIpv6: "::/0" }] });
+        const foreign = await authorize(world.unmanaged, "ingress", tcp(22, "0.0.0.0/0"));
+        const scannerBefore = await rulesOf(world.scanner, true);
+        const unmanagedBefore = await rulesOf(world.unmanaged, true);
+        const from = (await moto.requests()).length;
+
+        const { result, lines } = await capturingLogs(() => handler(scheduledEvent()));
+        const requests = (await moto.requests()).slice(from);
+
+        expect(await rulesOf(world.managed)).toEqual(declaredRules(world));
+        expect(await rulesOf(second)).toEqual(SECOND_DECLARED);
+        expect(await rulesOf(world.unmanaged, true)).toEqual(unmanagedBefore);
+        expect(unmanagedBefore).toContain(`ingress tcp 22-22 0.0.0.0/0 ${foreign}`);
+        expect(await rulesOf(world.scanner, true)).toEqual(scannerBefore);
+
+        expect(result.decisions).toEqual(lines);
+        expect(lines.every((l) => l.trigger === "sweep" && l.eventId === "8d5f0c3e-5b1a-4f0e-9c2d-3f6a1b2c4d5e" && l.eventName === undefined && l.principal === undefined)).toBe(true);
+        expect(lines.filter((l) => l.action === "revoked").sort((a, b) => (a.ruleId ?? "").localeCompare(b.ruleId ?? ""))).toEqual(
+            [
+                { groupId: world.managed, ruleId: ssh, rule: { direction: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, peer: "0.0.0.0/0" } },
+                { groupId: world.managed, ruleId: smtp, rule: { direction: "egress", protocol: "tcp", fromPort: 25, toPort: 25, peer: "0.0.0.0/0" } },
+                { groupId: second, ruleId: rdp, rule: { direction: "ingress", protocol: "tcp", fromPort: 3389, toPort: 3389, peer: "::/0" } },
+            ]
+                .map((r) => ({ level: "warn", action: "revoked", trigger: "sweep", ...r, reason: SWEEP_CAUSE, eventId: "8d5f0c3e-5b1a-4f0e-9c2d-3f6a1b2c4d5e" }))
+                .sort((a, b) => a.ruleId.localeCompare(b.ruleId)),
+        );
+        expect(lines.filter((l) => l.action === "left-alone").map((l) => l.groupId).sort()).toEqual([...Array(5).fill(world.managed), second].sort());
+        // Only the two managed groups appear; the summary is the last line.
+        expect([...new Set(lines.map((l) => l.groupId).filter((g) => g !== undefined))].sort()).toEqual([world.managed, second].sort());
+        expect(lines[lines.length - 1]).toEqual({
+            level: "info",
+            action: "swept",
+            trigger: "sweep",
+            reason: "checked 2 of 2 groups tagged airlock:managed=true: 3 rule(s) revoked, 0 group(s) without a readable baseline, 0 group(s) failed",
+            eventId: "8d5f0c3e-5b1a-4f0e-9c2d-3f6a1b2c4d5e",
+        });
+
+        // The listing asks EC2 for the managed groups (tag filter, pages of 1000); nothing names an unmanaged group.
+        const listing = requests[0];
+        expect(listing?.action).toBe("DescribeSecurityGroups");
+        const query = new URLSearchParams(listing?.body ?? "");
+        expect([query.get("Filter.1.Name"), query.get("Filter.1.Value.1"), query.get("MaxResults"), query.get("GroupId.1")]).toEqual(["tag:airlock:managed", "true", "1000", null]);
+        for (const r of requests) {
+            expect(`${r.path} ${r.body}`).not.toContain(world.unmanaged);
+            expect(`${r.path} ${r.body}`).not.toContain(world.scanner);
+        }
+        // Exactly the calls the role allows (policies/securityGroupHealer.ts): nothing new for the sweep.
+        expect([...new Set(requests.map((r) => `${r.service}:${r.action ?? r.headers["X-Amz-Target"]}`))].sort()).toEqual([
+            "ec2:DescribeSecurityGroupRules",
+            "ec2:DescribeSecurityGroups",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupIngress",
+            "ssm:AmazonSSM.GetParameter",
+        ]);
+    });
+
+    it("decides for a group exactly as an event does (only the trigger, the event's fields and the revocation's cause differ)", async () => {
+        // The same world twice, healed once by an event and once by a sweep; ids differ, so they are named by role.
+        const normalized = (world: World, lines: readonly Decision[]): string[] =>
+            lines
+                .filter((l) => l.groupId === world.managed)
+                .map(({ trigger: _t, eventId: _i, eventName: _n, principal: _p, ruleId: _r, ...rest }) =>
+                    JSON.stringify(rest).split(world.managed).join("<managed>").split(world.scanner).join("<scanner>").replace(/ \((AuthorizeSecurityGroupIngress by [^)]+|found by the periodic sweep)\)/, " (<cause>)"),
+                )
+                .sort();
+        const drift = async (world: World): Promise<void> => {
+            await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+            await authorize(world.managed, "egress", { IpProtocol: "-1", IpRanges: [{ CidrIp: "0.0.0.0/0" }] });
+        };
+
+        const first = await makeWorld();
+        await drift(first);
+        const byEvent = await capturingLogs(() => handler(recordedEvent("authorize-security-group-ingress.json", first.managed)));
+        await moto.reset();
+        const second = await makeWorld();
+        await drift(second);
+        const bySweep = await capturingLogs(() => handler(scheduledEvent()));
+
+        expect(normalized(second, bySweep.lines)).toEqual(normalized(first, byEvent.lines));
+        expect(actions(byEvent.lines).filter((a) => a === "revoked")).toHaveLength(2);
+        expect(await rulesOf(second.managed)).toEqual(declaredRules(second));
+    });
+
+    it("a managed group without a baseline is logged and left as it is, and the others are healed", async () => {
+        const world = await makeWorld();
+        const second = await makeSecondManaged(world);
+        await ssm.send(new DeleteParameterCommand({ Name: baselineParameterName(world.managed) }));
+        await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        const rdp = await authorize(second, "ingress", tcp(3389, "0.0.0.0/0"));
+        const before = await rulesOf(world.managed, true);
+
+        const { lines } = await capturingLogs(() => handler(scheduledEvent()));
+
+        expect(await rulesOf(world.managed, true)).toEqual(before);
+        expect(await rulesOf(second)).toEqual(SECOND_DECLARED);
+        expect(lines.filter((l) => l.groupId === world.managed)).toEqual([
+            {
+                level: "error",
+                action: "no-baseline",
+                trigger: "sweep",
+                groupId: world.managed,
+                reason: `managed group without a baseline (/airlock/security-groups/${world.managed}); nothing reverted`,
+                eventId: "8d5f0c3e-5b1a-4f0e-9c2d-3f6a1b2c4d5e",
+            },
+        ]);
+        expect(lines.filter((l) => l.action === "revoked").map((l) => [l.groupId, l.ruleId])).toEqual([[second, rdp]]);
+        expect(lines[lines.length - 1]?.reason).toBe(
+            "checked 2 of 2 groups tagged airlock:managed=true: 1 rule(s) revoked, 1 group(s) without a readable baseline, 0 group(s) failed",
+        );
+    });
+
+    it("a second sweep changes nothing and revokes nothing", async () => {
+        const world = await makeWorld();
+        const second = await makeSecondManaged(world);
+        await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        await authorize(second, "egress", tcp(25, "0.0.0.0/0"));
+        await capturingLogs(() => handler(scheduledEvent()));
+        const after = { managed: await rulesOf(world.managed, true), second: await rulesOf(second, true) };
+        const from = (await moto.requests()).length;
+
+        const { lines } = await capturingLogs(() => handler(scheduledEvent("2025-03-14T11:17:00Z", "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f")));
+
+        expect({ managed: await rulesOf(world.managed, true), second: await rulesOf(second, true) }).toEqual(after);
+        expect(actions(lines)).toEqual([...Array(6).fill("left-alone"), "swept"]);
+        expect(lines[6]?.reason).toBe("checked 2 of 2 groups tagged airlock:managed=true: 0 rule(s) revoked, 0 group(s) without a readable baseline, 0 group(s) failed");
+        expect((await actionsSince(from)).filter((a) => /Revoke/.test(a))).toEqual([]);
+    });
+
+    it("a sweep with no managed group in the region lists, heals nothing, and says so", async () => {
+        const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.30.0.0/16" }));
+        await createGroup(vpc.Vpc?.VpcId ?? "", "someone-elses", { Name: "someone-elses", [MANAGED_TAG]: "false" });
+        const from = (await moto.requests()).length;
+
+        const { lines } = await capturingLogs(() => handler(scheduledEvent()));
+
+        expect(await actionsSince(from)).toEqual(["ec2:DescribeSecurityGroups"]);
+        expect(lines).toEqual([
+            expect.objectContaining({ level: "info", action: "swept", trigger: "sweep", reason: "checked 0 of 0 groups tagged airlock:managed=true: 0 rule(s) revoked, 0 group(s) without a readable baseline, 0 group(s) failed" }),
+        ]);
+    });
+
+    it("a group that cannot be healed does not stop the others; the sweep then fails, after its summary", async () => {
+        const world = await makeWorld();
+        const second = await makeSecondManaged(world);
+        await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        await authorize(second, "ingress", tcp(22, "0.0.0.0/0"));
+        // EC2 throttles reading the managed group's rules (after the SDK's own retries, as it can in AWS).
+        const spy = failingEc2((command) => command.constructor.name === "DescribeSecurityGroupRulesCommand" && JSON.stringify(command.input).includes(world.managed), throttled());
+        let outcome: { lines: Decision[]; error?: Error };
+        try {
+            const logs = jest.spyOn(console, "log").mockImplementation(() => undefined);
+            let error: Error | undefined;
+            try {
+                await handler(scheduledEvent());
+            } catch (e) {
+                error = e as Error;
+            }
+            outcome = { lines: logs.mock.calls.map((args) => JSON.parse(String(args[0])) as Decision), error };
+            logs.mockRestore();
+        } finally {
+            spy.mockRestore();
+        }
+
+        expect(outcome.error?.message).toBe(`Security group healer sweep: 1 group(s) failed: ${world.managed}: RequestLimitExceeded: Request limit exceeded.`);
+        expect(await rulesOf(second)).toEqual(SECOND_DECLARED);
+        expect(await rulesOf(world.managed)).toContain("ingress tcp 22-22 0.0.0.0/0");
+        expect(outcome.lines.filter((l) => l.groupId === world.managed)).toEqual([
+            {
+                level: "error",
+                action: "failed",
+                trigger: "sweep",
+                groupId: world.managed,
+                reason: "could not heal the group (RequestLimitExceeded: Request limit exceeded.); the next sweep will try again",
+                eventId: "8d5f0c3e-5b1a-4f0e-9c2d-3f6a1b2c4d5e",
+            },
+        ]);
+        expect(outcome.lines[outcome.lines.length - 1]).toMatchObject({
+            level: "error",
+            action: "swept",
+            reason: "checked 1 of 2 groups tagged airlock:managed=true: 1 rule(s) revoked, 0 group(s) without a readable baseline, 1 group(s) failed",
+        });
+    });
+
+    it("fails at once, logging why, when the managed groups cannot be listed", async () => {
+        const world = await makeWorld();
+        await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        const spy = failingEc2((command) => command.constructor.name === "DescribeSecurityGroupsCommand", throttled());
+        try {
+            const logs = jest.spyOn(console, "log").mockImplementation(() => undefined);
+            try {
+                await expect(handler(scheduledEvent())).rejects.toThrow("Security group healer sweep: listing the managed groups: RequestLimitExceeded: Request limit exceeded.");
+                expect(logs.mock.calls.map((args) => JSON.parse(String(args[0])) as Decision)).toEqual([
+                    {
+                        level: "error",
+                        action: "failed",
+                        trigger: "sweep",
+                        reason: "could not list the groups tagged airlock:managed=true (RequestLimitExceeded: Request limit exceeded.); nothing healed, the next sweep will try again",
+                        eventId: "8d5f0c3e-5b1a-4f0e-9c2d-3f6a1b2c4d5e",
+                    },
+                ]);
+            } finally {
+                logs.mockRestore();
+            }
+        } finally {
+            spy.mockRestore();
+        }
+        expect(await rulesOf(world.managed)).toContain("ingress tcp 22-22 0.0.0.0/0");
+    });
+
+    it("heals at most its bound per run, says so, and the next hours' runs take the others in turn", async () => {
+        expect(HEALER_SWEEP_MAX_GROUPS).toBe(200);
+        expect(HEALER_SWEEP_SCHEDULE).toBe("rate(1 hour)");
+        const world = await makeWorld();
+        const groups = [world.managed, await makeSecondManaged(world, "airlock-b"), await makeSecondManaged(world, "airlock-c")];
+        for (const group of groups) {
+            await authorize(group, "ingress", tcp(23, "0.0.0.0/0"));
+        }
+        const drifted = async (): Promise<string[]> => {
+            const out: string[] = [];
+            for (const group of groups) if ((await rulesOf(group)).includes("ingress tcp 23-23 0.0.0.0/0")) out.push(group);
+            return out;
+        };
+
+        const run = await capturingLogs(() => sweep(scheduledEvent("2025-03-14T10:17:00Z"), 2));
+
+        expect(run.lines[0]).toMatchObject({ level: "warn", action: "sweep-limited", trigger: "sweep" });
+        expect(run.lines[0]?.reason).toMatch(
+            /^3 groups tagged airlock:managed=true, more than the 2 a sweep heals: this run heals 2 of them \(by group id, from number [123], wrapping round\); the next runs take the following ones$/,
+        );
+        const healed = new Set(run.lines.map((l) => l.groupId).filter((g) => g !== undefined));
+        expect(healed.size).toBe(2);
+        expect(await drifted()).toEqual(groups.filter((g) => !healed.has(g)));
+        expect(run.lines[run.lines.length - 1]?.reason).toMatch(/^checked 2 of 3 groups tagged airlock:managed=true: 2 rule\(s\) revoked,/);
+
+        // The next hour's run starts where this one stopped: the group left over is healed.
+        const next = await capturingLogs(() => sweep(scheduledEvent("2025-03-14T11:17:00Z"), 2));
+        expect(await drifted()).toEqual([]);
+        expect(next.lines.filter((l) => l.action === "revoked")).toHaveLength(1);
+        expect(new Set(next.lines.map((l) => l.groupId).filter((g) => g !== undefined)).size).toBe(2);
+    });
+
+    it("reads the group's tags again before healing it: a group untagged since the listing is left alone", async () => {
+        const world = await makeWorld();
+        await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        // The listing (with the tag filter) still sees it managed; the group's own description no longer does.
+        const original = EC2Client.prototype.send;
+        const spy = jest.spyOn(EC2Client.prototype, "send").mockImplementation(async function (this: EC2Client, command: never, ...rest: never[]) {
+            const answer = (await (original as (...args: unknown[]) => Promise<unknown>).call(this, command, ...rest)) as { SecurityGroups?: { Tags?: unknown }[] };
+            const input = (command as { input: { GroupIds?: string[] } }).input;
+            if ((command as object) instanceof DescribeSecurityGroupsCommand && input.GroupIds?.includes(world.managed)) {
+                for (const group of answer.SecurityGroups ?? []) group.Tags = [{ Key: "Name", Value: "airlock-production" }];
+            }
+            return answer;
+        } as never);
+        let lines: Decision[];
+        try {
+            ({ lines } = await capturingLogs(() => handler(scheduledEvent())));
+        } finally {
+            spy.mockRestore();
+        }
+        expect(lines.filter((l) => l.groupId === world.managed)).toEqual([expect.objectContaining({ level: "info", action: "unmanaged", trigger: "sweep" })]);
+        expect(await rulesOf(world.managed)).toContain("ingress tcp 22-22 0.0.0.0/0");
+    });
+});
+
 describe("the trigger's event pattern, in moto's EventBridge matcher", () => {
     // moto's TestEventPattern is not implemented; its matcher (the one PutEvents uses) is run directly.
     function matches(events: Record<string, unknown>): Record<string, boolean> {
@@ -483,19 +798,10 @@ describe("the bundle (functions/bundle.ts)", () => {
         expect(first.code).not.toContain("sourceMappingURL");
     });
 
-    it("runs as the Lambda runtime would load it (index.handler, the SDK inside): it heals a managed group against moto", async () => {
-        const { code } = bundleHealer();
-        const file = path.join(dir, "index.js");
-        fs.writeFileSync(file, code);
-        // Nothing to resolve outside the bundle but Node's own modules (the one other name is in a
-        // message of the SDK's SigV4a signer, which EC2 and SSM do not use).
-        const required = [...new Set(code.match(/require\("[^"]+"\)/g))].filter((r) => !r.startsWith('require("node:'));
-        expect(required).toEqual(['require("@aws-sdk/signature-v4-crt")']);
-        expect(code).toContain('[require("@aws-sdk/signature-v4-crt");]');
-        const world = await makeWorld();
-        const added = await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+    /** Runs the bundle's index.handler on `event` in a plain Node process, as the Lambda runtime loads it. */
+    async function runBundled(event: unknown): Promise<{ lines: Decision[]; result?: HealerResult; error?: string }> {
         const eventFile = path.join(dir, "event.json");
-        fs.writeFileSync(eventFile, JSON.stringify(recordedEvent("authorize-security-group-ingress.json", world.managed, added)));
+        fs.writeFileSync(eventFile, JSON.stringify(event));
         // A plain Node process in the bundle's directory, as the runtime loads it: jest's module
         // sandbox cannot run the SDK's dynamic import("node:http"), and the repository's
         // node_modules must not be reachable.
@@ -506,11 +812,43 @@ describe("the bundle (functions/bundle.ts)", () => {
         ].join("\n");
         const { stdout, stderr } = await execFile(process.execPath, ["-e", runner, eventFile], { cwd: dir, env: clientEnv(moto, { PATH: process.env.PATH }) });
         const outcome = JSON.parse(stderr) as { result?: HealerResult; error?: string };
+        return { ...outcome, lines: stdout.trim().split("\n").map((line) => JSON.parse(line) as Decision) };
+    }
+
+    it("runs as the Lambda runtime would load it (index.handler, the SDK inside): it heals against moto on an event and on the schedule", async () => {
+        const { code } = bundleHealer();
+        const file = path.join(dir, "index.js");
+        fs.writeFileSync(file, code);
+        // Nothing to resolve outside the bundle but Node's own modules (the one other name is in a
+        // message of the SDK's SigV4a signer, which EC2 and SSM do not use).
+        const required = [...new Set(code.match(/require\("[^"]+"\)/g))].filter((r) => !r.startsWith('require("node:'));
+        expect(required).toEqual(['require("@aws-sdk/signature-v4-crt")']);
+        expect(code).toContain('[require("@aws-sdk/signature-v4-crt");]');
+        const world = await makeWorld();
+        const added = await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        const outcome = await runBundled(recordedEvent("authorize-security-group-ingress.json", world.managed, added));
         expect(outcome.error).toBeUndefined();
-        const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as Decision);
+        const lines = outcome.lines;
         expect(lines).toEqual(outcome.result?.decisions);
         expect(lines.filter((d) => d.action === "revoked").map((d) => d.ruleId)).toEqual([added]);
         expect(actions(lines).sort()).toEqual(["revoked", ...Array(5).fill("left-alone")].sort());
+        expect(lines.every((d) => d.trigger === "event")).toBe(true);
         expect(await rulesOf(world.managed)).toEqual(declaredRules(world));
+
+        // The schedule's event: the bundle sweeps every managed group (no event was ever sent for these).
+        const second = await makeSecondManaged(world);
+        const lost = await authorize(world.managed, "egress", tcp(25, "0.0.0.0/0"));
+        const rdp = await authorize(second, "ingress", tcp(3389, "0.0.0.0/0"));
+        const foreign = await authorize(world.unmanaged, "ingress", tcp(22, "0.0.0.0/0"));
+        const swept = await runBundled(scheduledEvent());
+        expect(swept.error).toBeUndefined();
+        expect(swept.lines).toEqual(swept.result?.decisions);
+        expect(swept.lines.every((d) => d.trigger === "sweep")).toBe(true);
+        expect(swept.lines.filter((d) => d.action === "revoked").map((d) => d.ruleId).sort()).toEqual([lost, rdp].sort());
+        expect(swept.lines[swept.lines.length - 1]).toMatchObject({ action: "swept", reason: expect.stringMatching(/^checked 2 of 2 groups .*: 2 rule\(s\) revoked, 0 group\(s\) without a readable baseline, 0 group\(s\) failed$/) });
+        expect(await rulesOf(world.managed)).toEqual(declaredRules(world));
+        expect(await rulesOf(second)).toEqual(SECOND_DECLARED);
+        expect(await rulesOf(world.unmanaged)).toContain("ingress tcp 22-22 0.0.0.0/0");
+        expect(foreign).toMatch(/^sgr-/);
     });
 });

@@ -43,6 +43,9 @@ describe("the healer's role policy", () => {
     it.each<[string, string, string, Record<string, string>]>([
         ["describes security groups", "ec2:DescribeSecurityGroups", "*", {}],
         ["describes security group rules", "ec2:DescribeSecurityGroupRules", "*", {}],
+        // The periodic sweep's listing (DescribeSecurityGroups filtered on tag:airlock:managed=true) needs
+        // nothing more; its other calls are an event's (test/securityGroupHealer.test.ts checks the set).
+        ["lists the groups tagged airlock:managed=true (the periodic sweep)", "ec2:DescribeSecurityGroups", "*", {}],
         ["revokes ingress on a managed group", "ec2:RevokeSecurityGroupIngress", GROUP, MANAGED],
         ["revokes egress on a managed group", "ec2:RevokeSecurityGroupEgress", GROUP, MANAGED],
         ["reads a group's baseline", "ssm:GetParameter", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/airlock/security-groups/sg-0123456789abcdef0`, {}],
