@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { writeHealerBundle } from "../functions/bundle";
-import { HEALER_EVENT_PATTERN } from "../functions/securityGroupBaseline";
+import { HEALER_EVENT_PATTERN, HEALER_SWEEP_SCHEDULE } from "../functions/securityGroupBaseline";
 import { toJson } from "../policies/document";
 import { MANAGED_TAG } from "../policies/keyNaming";
 import { healerRolePolicy, healerTrustPolicy } from "../policies/securityGroupHealer";
@@ -24,7 +24,8 @@ export interface SecurityGroupHealerArgs {
  * EventBridge rule on the CloudTrail events that add or change security group rules invokes a
  * function (functions/securityGroupHealer.ts, bundled here) that revokes, on groups tagged
  * `airlock:managed=true` only, every rule not in the baseline the instance stack published for that
- * group (`/airlock/security-groups/<id>`). Its own revocations do not match the rule: no loop.
+ * group (`/airlock/security-groups/<id>`). Its own revocations do not match the rule: no loop. An
+ * hourly schedule runs the same function over every managed group (the sweep), for lost events.
  */
 export class SecurityGroupHealer extends pulumi.ComponentResource {
     declare public readonly functionName: pulumi.Output<string>;
@@ -61,7 +62,8 @@ export class SecurityGroupHealer extends pulumi.ComponentResource {
                 runtime: "nodejs22.x",
                 handler: "index.handler",
                 code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.FileAsset(bundle.file) }),
-                timeout: 60,
+                // An hourly sweep heals up to 200 groups, two at a time.
+                timeout: 300,
                 memorySize: 256,
                 // One event at a time per group is enough; a burst must not exhaust the account's concurrency.
                 reservedConcurrentExecutions: 5,
@@ -88,6 +90,25 @@ export class SecurityGroupHealer extends pulumi.ComponentResource {
             `${name}-trigger`,
             { rule: rule.name, arn: fn.arn, retryPolicy: { maximumRetryAttempts: 4, maximumEventAgeInSeconds: 3600 } },
             { parent: this, dependsOn: [invoke] },
+        );
+
+        // Events can be lost (EventBridge gives up after its retries; CloudTrail delivery is best
+        // effort; nothing is emitted while the trail is stopped): an hourly sweep heals every
+        // managed group of the region through the same code.
+        const schedule = new aws.cloudwatch.EventRule(
+            `${name}-sweep`,
+            { description: "Airlock: hourly sweep of the region's Airlock-managed security groups", scheduleExpression: HEALER_SWEEP_SCHEDULE, tags },
+            child,
+        );
+        const invokeOnSchedule = new aws.lambda.Permission(
+            `${name}-sweep`,
+            { action: "lambda:InvokeFunction", function: fn.name, principal: "events.amazonaws.com", sourceArn: schedule.arn, sourceAccount: args.accountId },
+            child,
+        );
+        new aws.cloudwatch.EventTarget(
+            `${name}-sweep`,
+            { rule: schedule.name, arn: fn.arn, retryPolicy: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 3600 } },
+            { parent: this, dependsOn: [invokeOnSchedule] },
         );
 
         this.functionName = fn.name;

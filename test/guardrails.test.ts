@@ -102,7 +102,7 @@ const { MANAGED_RULES, REMEDIATION_DEFAULTS, configDeliveryBucketPolicy, remedia
     require("../policies/configRules") as typeof import("../policies/configRules");
 const { configRecorderDeliveryPolicy, configRecorderTrustPolicy } = require("../policies/configRecorder") as typeof import("../policies/configRecorder");
 const { healerRolePolicy, healerTrustPolicy } = require("../policies/securityGroupHealer") as typeof import("../policies/securityGroupHealer");
-const { HEALER_EVENT_PATTERN, parseBaseline } = require("../functions/securityGroupBaseline") as typeof import("../functions/securityGroupBaseline");
+const { HEALER_EVENT_PATTERN, HEALER_SWEEP_SCHEDULE, parseBaseline } = require("../functions/securityGroupBaseline") as typeof import("../functions/securityGroupBaseline");
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const json = (text: string) => JSON.parse(text) as unknown;
@@ -258,12 +258,19 @@ describe("SecurityGroupHealer", () => {
     it("runs the bundled function on the CloudTrail events that add or change rules, with exactly its policy", async () => {
         await declare(() => new SecurityGroupHealer("guardrails", { region: "eu-west-1", accountId: ACCOUNT_ID }));
         const [fn] = engine.ofType("aws:lambda/function:Function");
-        expect(fn?.inputs).toMatchObject({ runtime: "nodejs22.x", handler: "index.handler", timeout: 60, reservedConcurrentExecutions: 5 });
-        const [rule] = engine.ofType("aws:cloudwatch/eventRule:EventRule");
+        expect(fn?.inputs).toMatchObject({ runtime: "nodejs22.x", handler: "index.handler", timeout: 300, reservedConcurrentExecutions: 5 });
+        const rules = engine.ofType("aws:cloudwatch/eventRule:EventRule");
+        const rule = rules.find((r) => r.inputs.eventPattern !== undefined);
         expect(json(rule!.inputs.eventPattern)).toEqual(plain(HEALER_EVENT_PATTERN));
-        const [permission] = engine.ofType("aws:lambda/permission:Permission");
-        expect(permission?.inputs).toMatchObject({ action: "lambda:InvokeFunction", principal: "events.amazonaws.com", sourceArn: rule?.state.arn, sourceAccount: ACCOUNT_ID });
-        expect(engine.ofType("aws:cloudwatch/eventTarget:EventTarget")[0]?.inputs).toMatchObject({ rule: rule?.state.name, arn: fn?.state.arn });
+        const schedule = rules.find((r) => r.inputs.scheduleExpression !== undefined);
+        expect(schedule?.inputs.scheduleExpression).toBe(HEALER_SWEEP_SCHEDULE);
+        expect(rules).toHaveLength(2);
+        // Each rule may invoke the function, and only through its own permission.
+        for (const trigger of [rule, schedule]) {
+            const permissions = engine.ofType("aws:lambda/permission:Permission").filter((p) => p.inputs.sourceArn === trigger?.state.arn);
+            expect(permissions.map((p) => p.inputs)).toEqual([expect.objectContaining({ action: "lambda:InvokeFunction", principal: "events.amazonaws.com", sourceAccount: ACCOUNT_ID })]);
+            expect(engine.ofType("aws:cloudwatch/eventTarget:EventTarget").filter((t) => t.inputs.rule === trigger?.state.name).map((t) => t.inputs.arn)).toEqual([fn?.state.arn]);
+        }
         const [group] = engine.ofType("aws:cloudwatch/logGroup:LogGroup");
         expect(group?.inputs.name).toBe(`/aws/lambda/${fn?.inputs.name}`);
         const [role] = engine.ofType("aws:iam/role:Role");
