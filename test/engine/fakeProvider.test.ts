@@ -90,7 +90,7 @@ import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { S3PolicyFront, frontOptionsFor, s3ClientFor, startS3PolicyFront } from "../support/s3PolicyFront";
 import { keyBucketPolicy } from "../../policies/keyBucket";
 import { keyObjectKey } from "../../policies/keyNaming";
-import { NOT_FOUND_MESSAGES } from "../support/mocks";
+import { NOT_FOUND_MESSAGES, installMocks } from "../support/mocks";
 import { SIG_KEY } from "../support/wire";
 
 type Props = Record<string, unknown>;
@@ -445,6 +445,33 @@ describe("fakeProvider: pure logic", () => {
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+
+    test("the mock engine answers the same look-ups: seeded policies and parameters, then nothing, in the same words", async () => {
+        const engine = installMocks();
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const aws = require("@pulumi/aws") as typeof import("@pulumi/aws");
+        const failure = async (lookup: () => Promise<unknown>): Promise<string> => {
+            try {
+                await lookup();
+            } catch (err) {
+                return err instanceof Error ? err.message : String(err);
+            }
+            throw new Error("the look-up succeeded");
+        };
+        const seeded = engine.seedPolicy("Force_MFA", { tags: { "airlock:owner": "org/airlock/prod" } });
+        engine.seedParameter("/airlock/guardrails/claim", "org/airlock/prod eu-west-1");
+        const policy = await aws.iam.getPolicy({ name: "Force_MFA" });
+        expect(policy).toMatchObject({ arn: seeded.arn, name: "Force_MFA", path: "/", tags: { "airlock:owner": "org/airlock/prod" }, policy: seeded.document });
+        expect((await aws.iam.getPolicy({ arn: seeded.arn })).name).toBe("Force_MFA");
+        expect((await aws.ssm.getParameter({ name: "/airlock/guardrails/claim" })).value).toBe("org/airlock/prod eu-west-1");
+        // AWS's public AMI parameters still answer an AMI id.
+        expect((await aws.ssm.getParameter({ name: "/aws/service/debian/release/12/latest/arm64" })).value).toMatch(/^ami-[0-9a-f]{17}$/);
+        expect(await failure(() => aws.iam.getPolicy({ name: "Force_MFA", pathPrefix: "/other/" }))).toContain(NOT_FOUND.policy);
+        expect(await failure(() => aws.ssm.getParameter({ name: "/airlock/other" }))).toContain(NOT_FOUND.parameter("/airlock/other"));
+        engine.reset();
+        expect(await failure(() => aws.iam.getPolicy({ name: "Force_MFA" }))).toContain(NOT_FOUND.policy);
+        expect(await failure(() => aws.ssm.getParameter({ name: "/airlock/guardrails/claim" }))).toContain(NOT_FOUND.parameter("/airlock/guardrails/claim"));
     });
 
     test("guardrail resources: ids, name prefixes, SSM tiers, not-found words shared with the mock engine", () => {
@@ -1849,6 +1876,10 @@ describe("fakeProvider: the plugin over gRPC against moto", () => {
         expect(rule.id).toBe(rule.inputs["name"]);
         const ruleArn = `arn:aws:events:${MOTO_REGION}:${MOTO_ACCOUNT_ID}:rule/${rule.id}`;
         expect(rule.outputs).toMatchObject({ arn: ruleArn, eventPattern: pattern, state: "ENABLED", isEnabled: true, eventBusName: "default", tagsAll: { "airlock:managed": "true" } });
+        // A schedule, as the healer's hourly sweep has.
+        const sweep = await awsPlugin.create(T.eventRule, "guardrails-sweep", { description: "Airlock: hourly sweep", scheduleExpression: "rate(1 hour)" });
+        expect(sweep.outputs).toMatchObject({ scheduleExpression: "rate(1 hour)", eventPattern: "", state: "ENABLED" });
+        await awsPlugin.delete(T.eventRule, "guardrails-sweep", sweep.id, sweep.outputs);
         const permissionInputs = { action: "lambda:InvokeFunction", function: healerName, principal: "events.amazonaws.com", sourceArn: ruleArn, sourceAccount: MOTO_ACCOUNT_ID };
         const permission = await awsPlugin.create(T.permission, "guardrails-trigger", permissionInputs);
         expect(permission.id).toMatch(/^terraform-\d{18}[0-9a-f]{8}$/);
@@ -1929,6 +1960,13 @@ describe("fakeProvider: the plugin over gRPC against moto", () => {
         // A large value needs (and gets) the advanced tier.
         const big = await awsPlugin.create(T.parameter, "guardrails-big", { name: "/airlock/security-groups/sg-1", type: "String", value: "x".repeat(5000), tier: "Intelligent-Tiering" });
         expect(big.outputs["tier"]).toBe("Advanced");
+        // Readable on purpose (insecureValue, as SecurityZones publishes baselines): read back there, `value` empty.
+        const baseline = await awsPlugin.create(T.parameter, "guardrails-baseline", { name: "/airlock/security-groups/sg-2", type: "String", insecureValue: '{"ingress":[]}', tier: "Intelligent-Tiering" });
+        expect(baseline.outputs).toMatchObject({ insecureValue: '{"ingress":[]}', value: "", tier: "Standard" });
+        expect((await awsPlugin.diff(T.parameter, "guardrails-baseline", baseline.id, baseline.outputs, baseline.inputs, baseline.inputs)).changes).toBe(provproto.DiffResponse.DiffChanges.DIFF_NONE);
+        const rebased = await awsPlugin.update(T.parameter, "guardrails-baseline", baseline.id, baseline.outputs, baseline.inputs, { ...baseline.inputs, insecureValue: '{"ingress":[1]}' });
+        expect(rebased).toMatchObject({ insecureValue: '{"ingress":[1]}', version: 2 });
+        await awsPlugin.delete(T.parameter, "guardrails-baseline", baseline.id, rebased);
         // A secure string: decrypted value, no insecure value.
         const secure = await awsPlugin.create(T.parameter, "guardrails-secret", { name: "/airlock/secret", type: "SecureString", value: "s3cret" });
         expect(secure.outputs).toMatchObject({ type: "SecureString", value: "s3cret", insecureValue: "" });

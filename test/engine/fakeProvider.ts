@@ -2739,7 +2739,11 @@ export function zipArchive(entries: readonly ZipEntry[]): Buffer {
 
 function assetBytes(asset: Record<string, unknown>, at: string, baseDir: string): Uint8Array {
     if (typeof asset["text"] === "string") return new Uint8Array(Buffer.from(asset["text"], "utf8"));
-    if (typeof asset["path"] === "string") return new Uint8Array(fs.readFileSync(path.resolve(baseDir, asset["path"])));
+    if (typeof asset["path"] === "string") {
+        const file = path.resolve(baseDir, asset["path"]);
+        if (!fs.existsSync(file)) throw new Error(`fakeProvider: ${at}: no file ${asset["path"]} in ${baseDir}`);
+        return new Uint8Array(fs.readFileSync(file));
+    }
     throw new Error(`fakeProvider: asset ${at} is neither a text nor a file asset (remote assets are not implemented by the test plugin)`);
 }
 
@@ -2747,8 +2751,10 @@ function assetBytes(asset: Record<string, unknown>, at: string, baseDir: string)
  * The files of an archive as the engine sends it (a struct under the archive signature): an
  * AssetArchive's `assets` (a nested archive's files go under its name, as Pulumi lays them out) or a
  * directory `path`. Files sorted by name. Zip/tar files and remote archives are not implemented.
+ * Relative paths are the program's: the engine gives providers its root directory
+ * (PULUMI_ROOT_DIRECTORY) and starts them there.
  */
-export function archiveEntries(value: unknown, baseDir: string = process.cwd()): ZipEntry[] {
+export function archiveEntries(value: unknown, baseDir: string = process.env["PULUMI_ROOT_DIRECTORY"] || process.cwd()): ZipEntry[] {
     const out = new Map<string, Uint8Array>();
     const walkDir = (dir: string, prefix: string): void => {
         for (const e of fs.readdirSync(dir, { withFileTypes: true })) {

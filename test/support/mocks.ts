@@ -223,8 +223,11 @@ function stateFor(type: string, name: string, inputs: Record<string, any>): { id
         case "aws:ssm/parameter:Parameter": {
             const parameterName = nameOf(inputs, name);
             // SSM resolves Intelligent-Tiering to the tier the value needs.
-            const tier = inputs.tier === "Advanced" || (inputs.tier === "Intelligent-Tiering" && Buffer.byteLength(String(inputs.value ?? "")) > 4096) ? "Advanced" : "Standard";
-            return { id: parameterName, state: { name: parameterName, arn: parameterArn(parameterName), version: 1, tier, dataType: inputs.dataType ?? "text", region: REGION } };
+            const value = String(inputs.insecureValue ?? inputs.value ?? "");
+            const tier = inputs.tier === "Advanced" || (inputs.tier === "Intelligent-Tiering" && Buffer.byteLength(value) > 4096) ? "Advanced" : "Standard";
+            // With insecureValue the provider reads the value back there, and `value` stays empty.
+            const values = inputs.insecureValue !== undefined ? { value: "", insecureValue: value } : { insecureValue: "" };
+            return { id: parameterName, state: { name: parameterName, arn: parameterArn(parameterName), version: 1, tier, dataType: inputs.dataType ?? "text", ...values, region: REGION } };
         }
         case "aws:ebs/volume:Volume": {
             const id = `vol-${hex(17)}`;
@@ -353,12 +356,20 @@ export function installMocks(options: { preview?: boolean; stack?: string } = {}
             },
             call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
                 calls.push({ token: args.token, inputs: args.inputs });
-                return callResult(args.token, args.inputs, seeds);
+                try {
+                    return callResult(args.token, args.inputs, seeds);
+                } catch (err) {
+                    // The SDK rethrows a failed invoke as new Error(err.details), as it does a gRPC
+                    // error from the engine: without details the program would see an empty message.
+                    throw Object.assign(err as Error, { details: (err as Error).message });
+                }
             },
         },
         "airlock",
         options.stack ?? "test",
         preview,
+        // What a self-managed (file or S3) backend calls every stack's organization.
+        "organization",
     );
     return {
         resources,
