@@ -4,7 +4,7 @@ import { KeyVault } from "./components/keyVault";
 import { Lookups } from "./components/lookups";
 import { SecureInstance } from "./components/secureInstance";
 import { SecurityZones } from "./components/securityZones";
-import { AccountGuardrails, GuardrailsOutputs, claimConflicts, findClaims } from "./components/accountGuardrails";
+import { AccountGuardrails, GuardrailsOutputs, claimConflicts, findClaims, forceMfaPolicyArn } from "./components/accountGuardrails";
 import type { GuardrailsConfig } from "./config/guardrails";
 import { LoadedConfig, loadConfig } from "./config/load";
 
@@ -27,7 +27,8 @@ function rescanTrigger(stack: string | undefined, own: string | undefined): stri
 /** The account guardrails half: refused before anything is declared when another stack holds its singletons. */
 async function declareGuardrails(config: LoadedConfig, guardrails: GuardrailsConfig, accountId: string): Promise<pulumi.Output<GuardrailsOutputs>> {
     const stack = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
-    const conflicts = claimConflicts(stack, config.region, guardrails, await findClaims(guardrails));
+    const { partition } = await aws.getPartition();
+    const conflicts = claimConflicts(stack, config.region, guardrails, await findClaims(guardrails, forceMfaPolicyArn(partition, accountId)));
     if (conflicts.length > 0) {
         throw new pulumi.RunError(conflicts.join("\n"));
     }

@@ -25,6 +25,11 @@ export interface FoundClaims {
     readonly forceMfaTags?: Readonly<Record<string, string>>;
 }
 
+/** Where Force_MFA is when the guardrails made it (they give it no path). */
+export function forceMfaPolicyArn(partition: string, accountId: string): string {
+    return `arn:${partition}:iam::${accountId}:policy/${GROUP_POLICY_NAMES.forceMfa}`;
+}
+
 /** The stack's claim parameter value. */
 export function claimValue(stack: string, globalRegion: string): string {
     return JSON.stringify({ stack, globalRegion });
@@ -64,14 +69,26 @@ export function claimConflicts(stack: string, region: string, config: Pick<Guard
     return problems;
 }
 
-/** An invoke that fails because nothing matched (the provider's not-found wording), as opposed to any other failure. */
+/**
+ * An invoke that fails because nothing matched, as opposed to any other failure (access denied,
+ * throttling, a network error), which must stop the program rather than pass for "no claim".
+ * pulumi-aws 7.x words it "no matching IAM Policy found" (getPolicy by name) and
+ * "reading SSM Parameter (<name>): couldn't find resource" (retry.NotFoundError, no AWS code).
+ */
 export function isNotFound(err: unknown): boolean {
     const message = err instanceof Error ? err.message : String(err);
-    return /ParameterNotFound|no IAM policy found|NoSuchEntity/i.test(message);
+    if (/AccessDenied|UnauthorizedOperation|Throttl|not authorized/i.test(message)) {
+        return false;
+    }
+    return /no matching IAM Policy found|: couldn't find resource|ParameterNotFound|NoSuchEntity/i.test(message);
 }
 
-/** Looks the claims up through the aws provider (runs at preview too). Other failures propagate. */
-export async function findClaims(config: Pick<GuardrailsConfig, "declaresGlobal" | "groupPolicies">): Promise<FoundClaims> {
+/**
+ * Looks the claims up through the aws provider (runs at preview too). Other failures propagate.
+ * Force_MFA is looked up by ARN (`forceMfaPolicyArn`): by name, the provider lists every policy of
+ * the account and retries for about two minutes before it says none matched.
+ */
+export async function findClaims(config: Pick<GuardrailsConfig, "declaresGlobal" | "groupPolicies">, forceMfaArn: string): Promise<FoundClaims> {
     const orUndefined = async <T>(lookup: () => Promise<T>): Promise<T | undefined> => {
         try {
             return await lookup();
@@ -84,7 +101,7 @@ export async function findClaims(config: Pick<GuardrailsConfig, "declaresGlobal"
     };
     const regionClaim = await orUndefined(async () => (await aws.ssm.getParameter({ name: CLAIM_PARAMETER })).value);
     const forceMfaTags =
-        config.declaresGlobal && config.groupPolicies !== undefined ? await orUndefined(async () => (await aws.iam.getPolicy({ name: GROUP_POLICY_NAMES.forceMfa })).tags) : undefined;
+        config.declaresGlobal && config.groupPolicies !== undefined ? await orUndefined(async () => (await aws.iam.getPolicy({ arn: forceMfaArn })).tags) : undefined;
     return { regionClaim, forceMfaTags };
 }
 

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { RuleSetting } from "../config/guardrails";
-import { REMEDIATION_DEFAULTS, RemediationContext, configDeliveryBucketPolicy, remediationRolePolicy, remediationTrustPolicy } from "../policies/configRules";
+import { AUTOMATION_ASSUME_ROLE_PARAMETER, REMEDIATION_DEFAULTS, RemediationContext, configDeliveryBucketPolicy, remediationRolePolicy, remediationTrustPolicy } from "../policies/configRules";
 import { configRecorderDeliveryPolicy, configRecorderTrustPolicy } from "../policies/configRecorder";
 import { toJson } from "../policies/document";
 import { MANAGED_TAG } from "../policies/keyNaming";
@@ -76,6 +76,9 @@ export class ConfigRules extends pulumi.ComponentResource {
                 {
                     policy: (bucketName) => pulumi.all([context, bucketName]).apply(([c, b]) => toJson(configDeliveryBucketPolicy({ partition: c.partition, accountId: c.accountId, bucketName: b }))),
                     tags,
+                    // Config's snapshots and history are records too; and a bucket with objects in it
+                    // would make every destroy fail.
+                    retainOnDelete: true,
                 },
                 this,
             );
@@ -144,7 +147,10 @@ export class ConfigRules extends pulumi.ComponentResource {
                         configRuleName: rule.name,
                         targetType: "SSM_DOCUMENT",
                         targetId: remediation.documentName,
-                        parameters: pulumi.all([parameters, role.arn]).apply(([ps, roleArn]) => [{ name: "AutomationAssumeRole", staticValue: roleArn }, ...ps]),
+                        // Sorted by name, as the provider stores them: any other order is a diff on every preview.
+                        parameters: pulumi
+                            .all([parameters, role.arn])
+                            .apply(([ps, roleArn]) => [{ name: AUTOMATION_ASSUME_ROLE_PARAMETER, staticValue: roleArn }, ...ps].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))),
                         automatic: true,
                         maximumAutomaticAttempts: REMEDIATION_DEFAULTS.maximumAutomaticAttempts,
                         retryAttemptSeconds: REMEDIATION_DEFAULTS.retryAttemptSeconds,

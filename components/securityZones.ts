@@ -64,6 +64,21 @@ function scannerGroupRule(securityGroupId: pulumi.Input<string>): DeclaredRule {
     return { slug: "scanner-sg", description: "Vulnerability scanner security group", ipProtocol: "-1", referencedSecurityGroupId: securityGroupId };
 }
 
+/** Named rule arguments, one per peer, named by content (reordering rules in config must not replace them). */
+function ruleArgs(rules: readonly NetworkRule[]): DeclaredRule[] {
+    return rules.flatMap((rule) =>
+        rulePeers(rule).map((peer) => ({
+            slug: ruleSlug(rule, peer),
+            description: rule.description,
+            ipProtocol: awsProtocol(rule),
+            // AWS wants no ports for "-1"; for ICMP, -1/-1 means every type and code.
+            fromPort: rule.protocol === "all" ? undefined : rule.fromPort,
+            toPort: rule.protocol === "all" ? undefined : rule.toPort,
+            ...peer,
+        })),
+    );
+}
+
 /**
  * The two security groups of the airlock for one VPC.
  *  - remediation (quarantine): admits only the scanner; egress only as declared for updates.
@@ -76,8 +91,6 @@ export class SecurityZones extends pulumi.ComponentResource {
     declare public readonly productionSecurityGroupId: pulumi.Output<string>;
 
     constructor(name: string, args: SecurityZonesArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super("airlock:network:SecurityZones", name, {}, opts);
-
         const scannerSourceCidrs = args.scannerSourceCidrs ?? [];
         for (const [i, cidr] of scannerSourceCidrs.entries()) {
             const check = checkCidr(cidr);
@@ -85,6 +98,37 @@ export class SecurityZones extends pulumi.ComponentResource {
                 throw new Error(`SecurityZones ${name}: \`scannerSourceCidrs[${i}]\` ${JSON.stringify(cidr)}: ${check.problem}.`);
             }
         }
+        const scannerRule: NetworkRule = {
+            description: "Vulnerability scanner",
+            protocol: "all",
+            fromPort: -1,
+            toPort: -1,
+            cidrs: scannerSourceCidrs.filter((c) => !c.includes(":")),
+            ipv6Cidrs: scannerSourceCidrs.filter((c) => c.includes(":")),
+        };
+        const remediationRules = {
+            ingress: [...ruleArgs([scannerRule]), ...(args.scannerSecurityGroupId === undefined ? [] : [scannerGroupRule(args.scannerSecurityGroupId)])],
+            egress: ruleArgs(args.remediationEgress ?? []),
+        };
+        const productionRules = { ingress: ruleArgs(args.productionIngress ?? []), egress: ruleArgs(args.productionEgress ?? []) };
+        // Refused before anything is registered: a component that fails half-way leaves work behind.
+        for (const [prefix, rules] of [
+            [`${name}-remediation-in`, remediationRules.ingress],
+            [`${name}-remediation-out`, remediationRules.egress],
+            [`${name}-production-in`, productionRules.ingress],
+            [`${name}-production-out`, productionRules.egress],
+        ] as const) {
+            const seen = new Set<string>();
+            for (const { slug } of rules) {
+                const ruleName = `${prefix}-${slug}`;
+                if (seen.has(ruleName)) {
+                    throw new Error(`SecurityZones: the rule ${ruleName} is declared twice. Remove the duplicate.`);
+                }
+                seen.add(ruleName);
+            }
+        }
+        super("airlock:network:SecurityZones", name, {}, opts);
+
         const tags = { ...args.tags, [MANAGED_TAG]: "true" };
         const child = { parent: this };
 
@@ -109,22 +153,9 @@ export class SecurityZones extends pulumi.ComponentResource {
             child,
         );
 
-        const scannerRule: NetworkRule = {
-            description: "Vulnerability scanner",
-            protocol: "all",
-            fromPort: -1,
-            toPort: -1,
-            cidrs: scannerSourceCidrs.filter((c) => !c.includes(":")),
-            ipv6Cidrs: scannerSourceCidrs.filter((c) => c.includes(":")),
-        };
         // Each group's baseline (what this stack declares) is published first, where the guardrails'
         // healer reads it, and the rules are added after it: the healer never sees a declared rule
         // that is not yet in the baseline, and revokes any rule that is not.
-        const remediationRules = {
-            ingress: [...this.ruleArgs([scannerRule]), ...(args.scannerSecurityGroupId === undefined ? [] : [scannerGroupRule(args.scannerSecurityGroupId)])],
-            egress: this.ruleArgs(args.remediationEgress ?? []),
-        };
-        const productionRules = { ingress: this.ruleArgs(args.productionIngress ?? []), egress: this.ruleArgs(args.productionEgress ?? []) };
         const remediationBaseline = this.publishBaseline(`${name}-remediation`, remediation.id, remediationRules, tags);
         const productionBaseline = this.publishBaseline(`${name}-production`, production.id, productionRules, tags);
         this.declareRules(`${name}-remediation-in`, "ingress", remediation.id, remediationRules.ingress, tags, remediationBaseline);
@@ -138,21 +169,6 @@ export class SecurityZones extends pulumi.ComponentResource {
             remediationSecurityGroupId: this.remediationSecurityGroupId,
             productionSecurityGroupId: this.productionSecurityGroupId,
         });
-    }
-
-    /** Named rule arguments, one per peer, named by content (reordering rules in config must not replace them). */
-    private ruleArgs(rules: readonly NetworkRule[]): DeclaredRule[] {
-        return rules.flatMap((rule) =>
-            rulePeers(rule).map((peer) => ({
-                slug: ruleSlug(rule, peer),
-                description: rule.description,
-                ipProtocol: awsProtocol(rule),
-                // AWS wants no ports for "-1"; for ICMP, -1/-1 means every type and code.
-                fromPort: rule.protocol === "all" ? undefined : rule.fromPort,
-                toPort: rule.protocol === "all" ? undefined : rule.toPort,
-                ...peer,
-            })),
-        );
     }
 
     private publishBaseline(
@@ -188,13 +204,8 @@ export class SecurityZones extends pulumi.ComponentResource {
         tags: Record<string, string>,
         baseline: aws.ssm.Parameter,
     ): void {
-        const seen = new Set<string>();
         for (const { slug, ...rule } of rules) {
             const ruleName = `${prefix}-${slug}`;
-            if (seen.has(ruleName)) {
-                throw new Error(`SecurityZones: the rule ${ruleName} is declared twice. Remove the duplicate.`);
-            }
-            seen.add(ruleName);
             const ruleArgs = { securityGroupId, ...rule, tags };
             const options = { parent: this, dependsOn: [baseline] };
             if (direction === "ingress") {

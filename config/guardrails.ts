@@ -113,7 +113,15 @@ function parseGroupPolicies(r: Reader, path: string, value: { [key: string]: Jso
             `\`${field("sourceCidrs")}\` is required with the group policies: the CIDRs users call AWS from (CloudKestrel's Source_IPs), e.g. ["195.89.85.64/28"]. User_Source_IP_Restrictions denies every other address. Or set \`${field("groupPolicies")}\` to false.`,
         );
     }
-    const sourceCidrs = cidrEntries(r, field("sourceCidrs"), value.sourceCidrs, "any").map((e) => e.cidr);
+    const entries = cidrEntries(r, field("sourceCidrs"), value.sourceCidrs, "any");
+    for (const { index, cidr } of entries) {
+        if (cidr.endsWith("/0")) {
+            r.fail(
+                `\`${field("sourceCidrs")}[${index}]\` admits every ${cidr.includes(":") ? "IPv6" : "IPv4"} address, so User_Source_IP_Restrictions would restrict nothing. Name the ranges users work from, or set \`${field("groupPolicies")}\` to false.`,
+            );
+        }
+    }
+    const sourceCidrs = entries.map((e) => e.cidr);
     const devOpsUsers = userList(r, field("devOpsUsers"), value.devOpsUsers);
     const securityAuditUsers = userList(r, field("securityAuditUsers"), value.securityAuditUsers);
     const ignoredUsers = userList(r, field("ignoredUsers"), value.ignoredUsers);

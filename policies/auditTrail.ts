@@ -17,9 +17,9 @@ export function trailArn(g: TrailGrant): string {
 /**
  * The trail bucket's policy, AWS's documented one with its confused-deputy conditions: CloudTrail
  * may read the bucket's ACL and write log files under `AWSLogs/<account>/`, with the bucket owner in
- * full control, and only for this trail (`aws:SourceArn`); nobody uses plain HTTP. Log files are
- * evidence: deleting or overwriting them is left to the account's IAM, and validation (digest
- * files) shows any change.
+ * full control, and only for this trail (`aws:SourceArn`); nobody else writes, overwrites or
+ * deletes log files, administrators included; nobody uses plain HTTP. Validation (digest files)
+ * shows any change that gets past this.
  */
 export function trailBucketPolicy(g: TrailGrant): ResourcePolicyDocument {
     const bucket = bucketArn(g.partition, g.bucketName);
@@ -36,6 +36,17 @@ export function trailBucketPolicy(g: TrailGrant): ResourcePolicyDocument {
                 Action: "s3:PutObject",
                 Resource: `${bucket}/AWSLogs/${g.accountId}/*`,
                 Condition: { StringEquals: { ...thisTrail, "s3:x-amz-acl": "bucket-owner-full-control" } },
+            },
+            {
+                // Log files are evidence: nobody but this trail writes, overwrites or deletes an
+                // object, account administrators included (a change of this policy to lift it is
+                // itself a logged PutBucketPolicy). Expiry belongs in a lifecycle rule.
+                Sid: "OnlyThisTrailWritesObjects",
+                Effect: "Deny",
+                Principal: "*",
+                Action: ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl", "s3:PutObjectRetention", "s3:PutObjectLegalHold"],
+                Resource: `${bucket}/*`,
+                Condition: { StringNotEquals: thisTrail },
             },
             denyPlainHttp(bucket),
         ],

@@ -23,7 +23,7 @@ describe("the trail bucket's policy", () => {
         ["writes this trail's log file with the owner in full control", "s3:PutObject", LOG, { "aws:SourceArn": trailArn(GRANT), "s3:x-amz-acl": "bucket-owner-full-control" }, "Allowed"],
         ["does not write without the owner in full control", "s3:PutObject", LOG, { "aws:SourceArn": trailArn(GRANT), "s3:x-amz-acl": "private" }, "ImplicitlyDenied"],
         // Confused deputy: another account's trail pointed at this bucket.
-        ["does not write for another account's trail", "s3:PutObject", LOG, { "aws:SourceArn": OTHER_TRAIL, "s3:x-amz-acl": "bucket-owner-full-control" }, "ImplicitlyDenied"],
+        ["does not write for another account's trail", "s3:PutObject", LOG, { "aws:SourceArn": OTHER_TRAIL, "s3:x-amz-acl": "bucket-owner-full-control" }, "ExplicitlyDenied"],
         ["does not write outside AWSLogs/<account>/", "s3:PutObject", `${BUCKET}/elsewhere/x`, { "aws:SourceArn": trailArn(GRANT), "s3:x-amz-acl": "bucket-owner-full-control" }, "ImplicitlyDenied"],
         ["does not delete log files", "s3:DeleteObject", LOG, { "aws:SourceArn": trailArn(GRANT) }, "ImplicitlyDenied"],
     ])("CloudTrail %s → %s", async (_what, action, resource, context, expected) => {
@@ -42,6 +42,33 @@ describe("the trail bucket's policy", () => {
                 context: { "aws:SecureTransport": "false", "aws:SourceArn": trailArn(GRANT), "s3:x-amz-acl": "bucket-owner-full-control" },
             }),
         ).resolves.toBe("ExplicitlyDenied");
+    });
+
+    it.each<[string, string, string]>([
+        ["overwrite a log file", "s3:PutObject", LOG],
+        ["delete a log file", "s3:DeleteObject", LOG],
+        ["delete a version", "s3:DeleteObjectVersion", LOG],
+        ["plant a file beside the logs", "s3:PutObject", `${BUCKET}/AWSLogs/${ACCOUNT}/CloudTrail/fake.json.gz`],
+    ])("an account administrator (s3:* allowed by IAM) cannot %s", async (_what, action, resource) => {
+        const admin = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }] };
+        await expect(
+            simulate({
+                identityPolicies: [admin],
+                resourcePolicy: policy,
+                principal: `arn:aws:iam::${ACCOUNT}:role/Admin`,
+                action,
+                resource,
+                resourceAccount: ACCOUNT,
+                context: { "aws:SecureTransport": "true", ...(action === "s3:PutObject" ? { "s3:x-amz-acl": "bucket-owner-full-control" } : {}) },
+            }),
+        ).resolves.toBe("ExplicitlyDenied");
+    });
+
+    it("an administrator still reads the logs (through IAM)", async () => {
+        const admin = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }] };
+        await expect(
+            simulate({ identityPolicies: [admin], resourcePolicy: policy, principal: `arn:aws:iam::${ACCOUNT}:role/Admin`, action: "s3:GetObject", resource: LOG, resourceAccount: ACCOUNT, context: { "aws:SecureTransport": "true" } }),
+        ).resolves.toBe("Allowed");
     });
 
     it("anonymous callers read nothing", async () => {

@@ -60,7 +60,8 @@ async function policyArnsNamed(): Promise<Map<string, string>> {
 }
 
 beforeAll(async () => {
-    moto = await startMoto();
+    // The AWS managed policies the groups and the recorder attach (SecurityAudit, AWS_ConfigRole).
+    moto = await startMoto({ env: { MOTO_IAM_LOAD_MANAGED_POLICIES: "true" } });
     iam = new IAMClient(awsClientConfig(moto));
     for (const user of ["alice", "auditor", "svc-backup"]) {
         await iam.send(new CreateUserCommand({ UserName: user }));

@@ -12,7 +12,7 @@ import { MAX_STACK_TAGS, TAGGED_RESOURCES, TaggedResourceKind } from "../config/
 import { UNKNOWN } from "../providers/promotionInputs";
 import { scanAndPromoteProvider } from "../providers/scanAndPromote";
 import { MockEngine, inspect, installMocks } from "./support/mocks";
-import { TEST_SECRET, devConfigWith, readStackConfig, runProgram } from "./support/program";
+import { TEST_SECRET, devConfigWith, readStackConfig, runProgram, waitForRegistrations } from "./support/program";
 
 /** Resolves every stack output to plain data (secrets included, as `pulumi stack output --show-secrets`). */
 async function resolved(outputs: Record<string, pulumi.Output<unknown>>): Promise<Record<string, any>> {
@@ -69,6 +69,8 @@ describe("the program with the dev environment", () => {
             "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
             "aws:s3/bucketPolicy:BucketPolicy": 1,
+            // Each group's published baseline, for the guardrails' healer.
+            "aws:ssm/parameter:Parameter": 2,
             "aws:iam/role:Role": 3,
             "aws:iam/instanceProfile:InstanceProfile": 3,
             // No RolePolicyAttachment: the dev stack scans with Tenable, and the application's managed
@@ -355,6 +357,8 @@ describe("duplicate rules", () => {
         let collides = false;
         try {
             new SecurityZones("airlock", { vpcId: "vpc-0a1b2c3d4e5f60718", ...args });
+            // Let its registrations finish before the next test installs fresh mocks.
+            await waitForRegistrations();
         } catch (err) {
             expect((err as Error).message).toMatch(/is declared twice/);
             collides = true;

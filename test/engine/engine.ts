@@ -32,7 +32,7 @@ export const NODE_BIN_DIR = path.join(PROJECT_ROOT, "node_modules", "node", "bin
 const TS_NODE_REGISTER = require.resolve("ts-node/register/transpile-only");
 
 /** What a copy of the program needs: the files `pulumi` reads and the program's sources. */
-const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "config", "policies", "providers", "cloud-init"];
+const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "config", "policies", "providers", "functions", "cloud-init"];
 
 let cliPath: string | undefined;
 
