@@ -17,6 +17,11 @@
 import * as ipaddr from "ipaddr.js";
 
 export const BASELINE_PARAMETER_PREFIX = "/airlock/security-groups/";
+/**
+ * The baselines' path as SSM's GetParametersByPath takes it (the prefix without its trailing
+ * slash): the sweep lists the groups that have a baseline there, whatever their tags.
+ */
+export const BASELINE_PARAMETER_PATH = BASELINE_PARAMETER_PREFIX.slice(0, -1);
 export const BASELINE_VERSION = 1;
 
 /** The CloudTrail events that add or change security group rules; the healer reacts to these only. */
@@ -49,7 +54,8 @@ export const HEALER_SWEEP_SCHEDULE = "rate(1 hour)";
 
 /**
  * Whether an event is an EventBridge schedule's ("Scheduled Event" from aws.events): the healer
- * then sweeps every managed group of its region instead of reading the event's call.
+ * then sweeps every Airlock group of its region (tagged `airlock:managed=true` or named by a
+ * baseline) instead of reading the event's call.
  */
 export function isScheduledEvent(event: unknown): boolean {
     return field(event, "source") === "aws.events" && field(event, "detail-type") === "Scheduled Event";
@@ -102,6 +108,19 @@ export function baselineParameterName(groupId: string): string {
         throw new BaselineError(`${JSON.stringify(groupId)} is not a security group id (sg- and 8 or 17 hexadecimal digits).`);
     }
     return `${BASELINE_PARAMETER_PREFIX}${groupId}`;
+}
+
+/**
+ * The group a baseline parameter is for, read from the parameter's name
+ * (`/airlock/security-groups/<group id>`); undefined for any other name (another path, a deeper
+ * one, or a last part that is not a security group id), which the sweep then ignores.
+ */
+export function groupIdOfBaselineParameter(name: unknown): string | undefined {
+    if (typeof name !== "string" || !name.startsWith(BASELINE_PARAMETER_PREFIX)) {
+        return undefined;
+    }
+    const id = name.slice(BASELINE_PARAMETER_PREFIX.length);
+    return isSecurityGroupId(id) ? id : undefined;
 }
 
 export class BaselineError extends Error {
@@ -332,7 +351,19 @@ export function serializeBaseline(groupId: string, ingress: readonly DeclaredRul
 const BASELINE_KEYS = new Set(["version", "groupId", "ingress", "egress"]);
 const RULE_KEYS = new Set(["ipProtocol", "fromPort", "toPort", "cidrIpv4", "cidrIpv6", "referencedSecurityGroupId", "prefixListId"]);
 
-/** Reads a published baseline strictly: anything unexpected is an error, never a guess. */
+/**
+ * Reads a published baseline strictly: anything unexpected is an error, never a guess, and the
+ * healer then revokes nothing (fail safe).
+ *
+ * An empty baseline (`"ingress": []`, `"egress": []`) is well-formed and means "no rules": the
+ * healer revokes every rule of its group. That is what SecurityZones publishes for a group that
+ * declares no rules (a production zone without `productionIngress`/`productionEgress`), so it is
+ * honoured, but only in this exact form: both lists must be present and be lists, the version
+ * known and the group id the group's own; a missing, null or malformed list is an error, never
+ * read as "no rules". Whoever may write `/airlock/security-groups/*` therefore decides what the
+ * healer keeps, down to nothing, on any group of the region (a baseline alone makes a group
+ * Airlock's): keep those writes to the deployers.
+ */
 export function parseBaseline(text: string): Baseline {
     let value: unknown;
     try {
@@ -415,6 +446,13 @@ export interface HealerEventSummary {
     readonly principal?: string;
     /** The groups the call changed; empty when the event is ignored. */
     readonly groupIds: readonly string[];
+    /**
+     * The group the call changed, by name, when the event carries no id for it: a default-VPC call
+     * by `groupName` whose record has no group id in its response. The healer resolves it
+     * (DescribeSecurityGroups by GroupNames, which names default-VPC groups, as the call did).
+     * Absent otherwise.
+     */
+    readonly groupNames?: readonly string[];
     /** Why the event is ignored, when it is. */
     readonly ignoredBecause?: string;
 }
@@ -466,17 +504,21 @@ export function summarizeEvent(event: unknown): HealerEventSummary {
         }
     }
     if (ids.size === 0) {
-        const groupName = text(field(request, "groupName"));
-        return ignore(
-            groupName === undefined
-                ? "the event names no security group id"
-                : `the event names its group by name (${JSON.stringify(groupName)}, default VPC) and its response carries no group id`,
-        );
+        // Only Authorize* take a group name (ModifySecurityGroupRules needs the id).
+        const groupName = eventName === "ModifySecurityGroupRules" ? undefined : text(field(request, "groupName"));
+        if (groupName === undefined) {
+            return ignore("the event names no security group id");
+        }
+        // By name, default VPC, and CloudTrail's record has no group id: the healer looks the name up.
+        return { ...base, groupIds: [], groupNames: [groupName] };
     }
     return { ...base, groupIds: [...ids].sort() };
 }
 
-/** The security group ids an event's call changed (none for an event the healer ignores). */
+/**
+ * The security group ids an event's call changed: none for an event the healer ignores, nor for a
+ * call that names its group by name only (see HealerEventSummary.groupNames).
+ */
 export function groupIdsOfEvent(event: unknown): string[] {
     return [...summarizeEvent(event).groupIds];
 }

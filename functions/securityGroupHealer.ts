@@ -2,20 +2,35 @@
  * The security group healer: a Lambda function that EventBridge invokes for every CloudTrail
  * record of a call that added or changed security group rules (HEALER_EVENT_PATTERN). For each
  * group the call changed, it re-reads the whole group and revokes every rule that is not in the
- * group's declared baseline, on groups tagged `airlock:managed=true` only.
+ * group's declared baseline, on Airlock's groups only.
+ *
+ * A group is Airlock's when it is tagged `airlock:managed=true` OR its baseline parameter
+ * `/airlock/security-groups/<id>` exists. The tag alone is not enough to trust: anyone with
+ * ec2:DeleteTags could take it off (a call that triggers nothing) and put the group out of reach.
+ * The parameter is written by the deployers only, so a group with a baseline but without the tag
+ * is healed all the same: the function first tags it `airlock:managed=true` again (its role may
+ * revoke on tagged groups only, and may add that one tag, nothing else), logs that at warn level
+ * (`retagged`), and then heals it. A tagged group without a readable baseline is left as it is
+ * (`no-baseline`, error); a group with neither is someone else's (`unmanaged`), never touched.
  *
  * The same function is also invoked on a schedule (HEALER_SWEEP_SCHEDULE, a "Scheduled Event"),
- * because events can be lost: it then lists every group of its region tagged `airlock:managed=true`
- * and heals each one exactly as for an event (the same code, the same decisions), at most
- * HEALER_SWEEP_MAX_GROUPS per run (see sweepWindow). Each log line says which (`trigger`).
+ * because events can be lost: it then lists the groups of its region tagged `airlock:managed=true`
+ * and the groups named by the baselines under `/airlock/security-groups/` (a baseline whose group
+ * is gone gives `group-gone`), and heals each one of the union exactly as for an event (the same
+ * code, the same decisions), at most HEALER_SWEEP_MAX_GROUPS per run (see sweepWindow). Each log
+ * line says which (`trigger`).
  *
  *  - Idempotent and stateless: each run compares the group as it is now with its baseline, so a
  *    repeated or late event revokes nothing more (a rule already gone is fine).
- *  - No loop: its own RevokeSecurityGroup* calls are not in the trigger's pattern.
- *  - Fail safe: a managed group without a readable baseline is left as it is, with an error-level
- *    line, never emptied; a group deleted meanwhile is not an error.
+ *  - No loop: its own RevokeSecurityGroup* and CreateTags calls are not in the trigger's pattern.
+ *  - Fail safe: a managed group without a readable, well-formed baseline is left as it is, with an
+ *    error-level line, never emptied; a group deleted meanwhile is not an error. A well-formed
+ *    EMPTY baseline does empty its group: it means "no rules", which is what SecurityZones
+ *    publishes for a group that declares none (see parseBaseline).
+ *  - A default-VPC call that names its group by name only (no id anywhere in its record) is
+ *    resolved by that name (DescribeSecurityGroups GroupNames, the default VPC's groups).
  *  - A group that cannot be healed does not stop the others; the run fails at the end (so that
- *    EventBridge retries an event, and a sweep's failure shows in the function's error metric).
+ *    Lambda retries an event, and a sweep's failure shows in the function's error metric).
  *  - One JSON line per decision on stdout (CloudWatch Logs), saying what, why, and who made the change.
  *
  * Clients are made on first use and kept for the container's life; their endpoint and region come
@@ -23,6 +38,7 @@
  * tests point them at moto.
  */
 import {
+    CreateTagsCommand,
     DescribeSecurityGroupsCommand,
     EC2Client,
     RevokeSecurityGroupEgressCommand,
@@ -31,11 +47,14 @@ import {
     paginateDescribeSecurityGroups,
     type SecurityGroupRule,
 } from "@aws-sdk/client-ec2";
-import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { GetParameterCommand, SSMClient, paginateGetParametersByPath } from "@aws-sdk/client-ssm";
 import { MANAGED_TAG } from "../policies/keyNaming";
 import {
+    BASELINE_PARAMETER_PATH,
+    BASELINE_PARAMETER_PREFIX,
     BaselineError,
     baselineParameterName,
+    groupIdOfBaselineParameter,
     isScheduledEvent,
     isSecurityGroupId,
     parseBaseline,
@@ -51,6 +70,8 @@ export type HealerAction =
     | "group-gone"
     | "no-baseline"
     | "unmanaged"
+    /** A group with a baseline but without its `airlock:managed=true` tag, tagged again before it is healed. */
+    | "retagged"
     | "ignored-event"
     | "already-gone"
     | "failed"
@@ -72,6 +93,13 @@ export const HEALER_SWEEP_MAX_GROUPS = 200;
  * stay under EC2's Describe* and SSM's GetParameter request rates, which the account shares.
  */
 export const HEALER_SWEEP_CONCURRENCY = 2;
+/**
+ * After tagging a group again, how long to wait before each new try of a revocation that EC2
+ * refuses (UnauthorizedOperation): tags are eventually consistent, and the role's Revoke* is
+ * conditioned on the tag. Beyond these, the group fails (the event is retried, the next sweep
+ * finds it tagged).
+ */
+export const HEALER_RETAG_SETTLE_DELAYS_MS: readonly number[] = [500, 1000, 2000, 4000];
 
 /** A rule as the log shows it. */
 export interface LoggedRule {
@@ -156,7 +184,7 @@ async function healEach(groupIds: readonly string[], concurrency: number, cause:
             try {
                 await healGroup(groupId, cause, decide);
             } catch (error) {
-                const message = `${errorName(error) || "Error"}: ${(error as Error).message}`;
+                const message = failure(error);
                 failures.push(`${groupId}: ${message}`);
                 decide({ level: "error", action: "failed", groupId, reason: `could not heal the group (${message}); ${retry}` });
             }
@@ -169,11 +197,15 @@ async function healEach(groupIds: readonly string[], concurrency: number, cause:
 /**
  * The function's entry point (`index.handler`). A scheduled event starts a sweep of every managed
  * group; any other event is read as a CloudTrail record, and heals the groups its call changed.
- * Throws (so EventBridge retries an event, and a sweep's failure counts in the error metric) only
+ * Throws (so that Lambda retries an event, and a sweep's failure counts in the error metric) only
  * when a group could not be handled, after handling the others.
  */
 export async function handler(event: unknown): Promise<HealerResult> {
     return isScheduledEvent(event) ? sweep(event) : healEvent(event);
+}
+
+function failure(error: unknown): string {
+    return `${errorName(error) || "Error"}: ${(error as Error).message}`;
 }
 
 /** Heals the groups an event's call changed. */
@@ -186,8 +218,27 @@ async function healEvent(event: unknown): Promise<HealerResult> {
         decide({ level: "info", action: "ignored-event", reason: summary.ignoredBecause });
         return { decisions };
     }
+    const groupIds = new Set(summary.groupIds);
+    const failures: string[] = [];
+    for (const name of summary.groupNames ?? []) {
+        // A default-VPC group named by its name only: GroupNames looks in the default VPC, as the call did.
+        const gone = (): void => decide({ level: "info", action: "group-gone", reason: `no security group named ${JSON.stringify(name)} in the default VPC (deleted since?); nothing to revert` });
+        try {
+            const described = await awsClients().ec2.send(new DescribeSecurityGroupsCommand({ GroupNames: [name] }));
+            const found = (described.SecurityGroups ?? []).map((group) => group.GroupId).filter(isSecurityGroupId);
+            if (found.length === 0) gone();
+            found.forEach((id) => groupIds.add(id));
+        } catch (error) {
+            if (errorName(error) === "InvalidGroup.NotFound") {
+                gone();
+                continue;
+            }
+            failures.push(`${JSON.stringify(name)}: ${failure(error)}`);
+            decide({ level: "error", action: "failed", reason: `could not look up the group named ${JSON.stringify(name)} in the default VPC (${failure(error)}); the event will be retried` });
+        }
+    }
     const cause = `${summary.eventName ?? "a change"} by ${summary.principal ?? "an unknown principal"}`;
-    const failures = await healEach(summary.groupIds, 1, cause, "the event will be retried", decide);
+    failures.push(...(await healEach([...groupIds].sort(), 1, cause, "the event will be retried", decide)));
     if (failures.length > 0) {
         throw new Error(`Security group healer: ${failures.join("; ")}`);
     }
@@ -195,10 +246,10 @@ async function healEvent(event: unknown): Promise<HealerResult> {
 }
 
 /**
- * The periodic sweep: lists the groups of this region tagged `airlock:managed=true` and heals
- * each one (at most `maxGroups` per run, see sweepWindow) exactly as for an event, then logs a
- * summary ("swept"). Exported so that tests can bound it lower; the handler uses
- * HEALER_SWEEP_MAX_GROUPS.
+ * The periodic sweep: lists the groups of this region tagged `airlock:managed=true` and the groups
+ * named by the baselines under `/airlock/security-groups/`, and heals each one of the union (at
+ * most `maxGroups` per run, see sweepWindow) exactly as for an event, then logs a summary
+ * ("swept"). Exported so that tests can bound it lower; the handler uses HEALER_SWEEP_MAX_GROUPS.
  */
 export async function sweep(event: unknown, maxGroups: number = HEALER_SWEEP_MAX_GROUPS): Promise<HealerResult> {
     const decisions: Decision[] = [];
@@ -208,26 +259,37 @@ export async function sweep(event: unknown, maxGroups: number = HEALER_SWEEP_MAX
     };
     const decide = decider(decisions, { trigger: "sweep", eventId: read("id") });
 
-    const found: string[] = [];
+    const tagged = new Set<string>();
+    const withBaseline = new Set<string>();
+    let listing = `the groups tagged ${MANAGED_TAG}=true`;
     try {
-        const { ec2 } = awsClients();
+        const { ec2, ssm } = awsClients();
         const filter = { Name: `tag:${MANAGED_TAG}`, Values: ["true"] };
         for await (const page of paginateDescribeSecurityGroups({ client: ec2, pageSize: 1000 }, { Filters: [filter] })) {
-            found.push(...(page.SecurityGroups ?? []).map((group) => group.GroupId).filter(isSecurityGroupId));
+            (page.SecurityGroups ?? []).map((group) => group.GroupId).filter(isSecurityGroupId).forEach((id) => tagged.add(id));
+        }
+        // The baselines name the groups whose tag was taken off; their values are read again per group.
+        listing = `the baselines under ${BASELINE_PARAMETER_PREFIX}`;
+        for await (const page of paginateGetParametersByPath({ client: ssm, pageSize: 10 }, { Path: BASELINE_PARAMETER_PATH, Recursive: false })) {
+            for (const parameter of page.Parameters ?? []) {
+                const id = groupIdOfBaselineParameter(parameter.Name);
+                if (id !== undefined) withBaseline.add(id);
+            }
         }
     } catch (error) {
-        const message = `${errorName(error) || "Error"}: ${(error as Error).message}`;
-        decide({ level: "error", action: "failed", reason: `could not list the groups tagged ${MANAGED_TAG}=true (${message}); nothing healed, the next sweep will try again` });
+        const message = failure(error);
+        decide({ level: "error", action: "failed", reason: `could not list ${listing} (${message}); nothing healed, the next sweep will try again` });
         throw new Error(`Security group healer sweep: listing the managed groups: ${message}`);
     }
 
-    const window = sweepWindow(found, maxGroups, read("time"));
+    const window = sweepWindow([...tagged, ...withBaseline], maxGroups, read("time"));
+    const scope = `${window.total} groups (${tagged.size} tagged ${MANAGED_TAG}=true, ${withBaseline.size} with a baseline)`;
     if (window.total > window.groupIds.length) {
         decide({
             level: "warn",
             action: "sweep-limited",
             reason:
-                `${window.total} groups tagged ${MANAGED_TAG}=true, more than the ${maxGroups} a sweep heals: this run heals ${window.groupIds.length} of them ` +
+                `${scope}, more than the ${maxGroups} a sweep heals: this run heals ${window.groupIds.length} of them ` +
                 `(by group id, from number ${window.first + 1}, wrapping round); the next runs take the following ones`,
         });
     }
@@ -237,8 +299,9 @@ export async function sweep(event: unknown, maxGroups: number = HEALER_SWEEP_MAX
         level: failures.length > 0 ? "error" : "info",
         action: "swept",
         reason:
-            `checked ${window.groupIds.length - failures.length} of ${window.total} groups tagged ${MANAGED_TAG}=true: ` +
-            `${count("revoked")} rule(s) revoked, ${count("no-baseline")} group(s) without a readable baseline, ${failures.length} group(s) failed`,
+            `checked ${window.groupIds.length - failures.length} of ${scope}: ` +
+            `${count("revoked")} rule(s) revoked, ${count("retagged")} group(s) tagged again, ${count("no-baseline")} group(s) without a readable baseline, ` +
+            `${count("group-gone")} group(s) gone, ${failures.length} group(s) failed`,
     });
     if (failures.length > 0) {
         throw new Error(`Security group healer sweep: ${failures.length} group(s) failed: ${failures.join("; ")}`);
@@ -246,38 +309,51 @@ export async function sweep(event: unknown, maxGroups: number = HEALER_SWEEP_MAX
     return { decisions };
 }
 
-/** Heals one group; `cause` says, in each revocation's reason, what brought the healer there. */
+/** What is wrong with a group's `airlock:managed` tag, given its value (undefined: no such tag). */
+function tagProblem(value: string | undefined): string {
+    return value === undefined ? `its ${MANAGED_TAG} tag is missing (removed?)` : `its ${MANAGED_TAG} tag is ${JSON.stringify(value)}, not "true" (changed?)`;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Heals one group; `cause` says, in each revocation's reason, what brought the healer there.
+ * The group is Airlock's when it is tagged `airlock:managed=true` or has a baseline (see the module
+ * comment); an untagged group with a readable baseline is tagged again before anything is revoked.
+ */
 async function healGroup(groupId: string, cause: string, decide: Decide): Promise<void> {
     const { ec2, ssm } = awsClients();
     const gone = (): void => decide({ level: "info", action: "group-gone", groupId, reason: "the group no longer exists; nothing to revert" });
 
-    let tags;
+    let tagValue: string | undefined;
     try {
         const described = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
         const group = described.SecurityGroups?.find((g) => g.GroupId === groupId);
         if (group === undefined) {
             return gone();
         }
-        tags = group.Tags ?? [];
+        tagValue = (group.Tags ?? []).find((tag) => tag.Key === MANAGED_TAG)?.Value;
     } catch (error) {
         if (errorName(error) === "InvalidGroup.NotFound") {
             return gone();
         }
         throw error;
     }
-    if (!tags.some((tag) => tag.Key === MANAGED_TAG && tag.Value === "true")) {
-        return decide({ level: "info", action: "unmanaged", groupId, reason: `not tagged ${MANAGED_TAG}=true; left alone` });
-    }
+    const tagged = tagValue === "true";
 
+    // Read whatever the tag says: the baseline makes a group Airlock's too.
     const parameterName = baselineParameterName(groupId);
     let text: string | undefined;
     try {
         text = (await ssm.send(new GetParameterCommand({ Name: parameterName }))).Parameter?.Value;
     } catch (error) {
-        if (errorName(error) === "ParameterNotFound") {
-            return decide({ level: "error", action: "no-baseline", groupId, reason: `managed group without a baseline (${parameterName}); nothing reverted` });
+        if (errorName(error) !== "ParameterNotFound") {
+            throw error;
         }
-        throw error;
+        if (!tagged) {
+            return decide({ level: "info", action: "unmanaged", groupId, reason: `not tagged ${MANAGED_TAG}=true and no baseline (${parameterName}); left alone` });
+        }
+        return decide({ level: "error", action: "no-baseline", groupId, reason: `managed group without a baseline (${parameterName}); nothing reverted` });
     }
     let baseline: Baseline;
     try {
@@ -287,7 +363,26 @@ async function healGroup(groupId: string, cause: string, decide: Decide): Promis
         }
     } catch (error) {
         if (!(error instanceof BaselineError)) throw error;
-        return decide({ level: "error", action: "no-baseline", groupId, reason: `the baseline ${parameterName} is unreadable (${error.message}); nothing reverted` });
+        const untagged = tagged ? "" : `; besides, ${tagProblem(tagValue)}`;
+        return decide({ level: "error", action: "no-baseline", groupId, reason: `the baseline ${parameterName} is unreadable (${error.message}); nothing reverted${untagged}` });
+    }
+
+    if (!tagged) {
+        // Its baseline makes it Airlock's. The role revokes on tagged groups only, and may add this one tag.
+        try {
+            await ec2.send(new CreateTagsCommand({ Resources: [groupId], Tags: [{ Key: MANAGED_TAG, Value: "true" }] }));
+        } catch (error) {
+            if (errorName(error) === "InvalidGroup.NotFound") {
+                return gone();
+            }
+            throw error;
+        }
+        decide({
+            level: "warn",
+            action: "retagged",
+            groupId,
+            reason: `managed by its published baseline (${parameterName}); ${tagProblem(tagValue)}: tagged ${MANAGED_TAG}=true again before healing it (${cause})`,
+        });
     }
 
     const rules: SecurityGroupRule[] = [];
@@ -300,6 +395,8 @@ async function healGroup(groupId: string, cause: string, decide: Decide): Promis
             decide({ level: "debug", action: "left-alone", groupId, ruleId: rule.SecurityGroupRuleId, rule: loggedRule(rule), reason: "in the declared baseline" });
         }
     }
+    // Only right after tagging the group again: EC2 may not see the new tag yet when it authorizes.
+    let settle = tagged ? [] : [...HEALER_RETAG_SETTLE_DELAYS_MS];
     for (const rule of revoke) {
         const ruleId = rule.SecurityGroupRuleId;
         if (ruleId === undefined) {
@@ -310,10 +407,21 @@ async function healGroup(groupId: string, cause: string, decide: Decide): Promis
         // By rule id, which names exactly this rule (moto 5.2.1 supports it for both directions).
         const input = { GroupId: groupId, SecurityGroupRuleIds: [ruleId] };
         try {
-            const answer = rule.IsEgress === true ? await ec2.send(new RevokeSecurityGroupEgressCommand(input)) : await ec2.send(new RevokeSecurityGroupIngressCommand(input));
-            if (answer.Return === false) {
-                throw new Error(`EC2 answered Return=false for ${ruleId}`);
+            for (;;) {
+                try {
+                    const answer = rule.IsEgress === true ? await ec2.send(new RevokeSecurityGroupEgressCommand(input)) : await ec2.send(new RevokeSecurityGroupIngressCommand(input));
+                    if (answer.Return === false) {
+                        throw new Error(`EC2 answered Return=false for ${ruleId}`);
+                    }
+                    break;
+                } catch (error) {
+                    const delay = errorName(error) === "UnauthorizedOperation" ? settle.shift() : undefined;
+                    if (delay === undefined) throw error;
+                    await sleep(delay);
+                }
             }
+            // Once a revocation passed, the tag is seen: no more waiting for it.
+            settle = [];
         } catch (error) {
             const name = errorName(error);
             if (name === "InvalidPermission.NotFound" || name === "InvalidSecurityGroupRuleId.NotFound") {

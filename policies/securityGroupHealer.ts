@@ -11,10 +11,23 @@ export interface HealerRolePolicyArgs {
 
 /**
  * What the security group healer may do, and nothing more: read security groups and their rules
- * (these two Describe actions support no resource-level permission, hence "*"), read the published
- * baselines, revoke rules on Airlock-managed groups of this region and account only (the tag is
- * checked by IAM too, not only by the function), and write its own log streams. It can authorize
- * nothing: a bug in it can close a group, never open one.
+ * (these two Describe actions support no resource-level permission, hence "*"), read and list the
+ * published baselines (GetParameter on `/airlock/security-groups/*`, GetParametersByPath on that
+ * path only: the sweep finds the groups that have a baseline), revoke rules on groups of this
+ * region and account tagged `airlock:managed=true` only (the tag is checked by IAM too, not only
+ * by the function), put that one tag, with that one value, back on a security group of this region
+ * and account, and write its own log streams. It can authorize nothing: a bug in it can close a
+ * group, never open one.
+ *
+ * Why tagging: a group is Airlock's when it has a baseline even if its tag was taken off (anyone
+ * with ec2:DeleteTags could otherwise put it out of the healer's reach). Rather than revoke on
+ * untagged groups, the function tags such a group `airlock:managed=true` again (logged, and in
+ * CloudTrail) and then revokes under the tag condition. CreateTags is limited to exactly that tag
+ * key and value (aws:RequestTag plus aws:TagKeys) on security groups: no other tag, no other
+ * resource type, no untagging. In IAM terms a role that may tag any group and then revoke on
+ * tagged ones may revoke on any group of the region; what keeps it to Airlock's groups is the
+ * function, which tags only a group with a readable baseline, and the revocation stays a separate,
+ * visible step after a tag that IAM checks.
  */
 export function healerRolePolicy(args: HealerRolePolicyArgs): IdentityPolicyDocument {
     const { partition, region, accountId } = args;
@@ -39,10 +52,29 @@ export function healerRolePolicy(args: HealerRolePolicyArgs): IdentityPolicyDocu
                 Condition: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: "true" } },
             },
             {
+                Sid: "TagManagedGroupsAgain",
+                Effect: "Allow",
+                Action: "ec2:CreateTags",
+                Resource: `arn:${partition}:ec2:${region}:${accountId}:security-group/*`,
+                Condition: {
+                    StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: "true" },
+                    "ForAllValues:StringEquals": { "aws:TagKeys": [MANAGED_TAG] },
+                },
+            },
+            {
                 Sid: "ReadBaselines",
                 Effect: "Allow",
                 Action: "ssm:GetParameter",
                 Resource: `arn:${partition}:ssm:${region}:${accountId}:parameter/airlock/security-groups/*`,
+            },
+            {
+                Sid: "ListBaselines",
+                Effect: "Allow",
+                Action: "ssm:GetParametersByPath",
+                Resource: [
+                    `arn:${partition}:ssm:${region}:${accountId}:parameter/airlock/security-groups`,
+                    `arn:${partition}:ssm:${region}:${accountId}:parameter/airlock/security-groups/*`,
+                ],
             },
             {
                 Sid: "WriteOwnLogs",

@@ -7,11 +7,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import {
+    BASELINE_PARAMETER_PATH,
     BASELINE_PARAMETER_PREFIX,
     HEALER_EVENT_PATTERN,
     HEALER_SWEEP_SCHEDULE,
     baselineParameterName,
     canonicalCidr,
+    groupIdOfBaselineParameter,
     groupIdsOfEvent,
     isScheduledEvent,
     normalizeProtocol,
@@ -49,6 +51,32 @@ describe("baselineParameterName", () => {
 
     it.each(["", "sg-", "sg-XYZ", "default", "sg-0123456789abcdef0/../x", "sg-123456789"])("refuses %p", (id) => {
         expect(() => baselineParameterName(id)).toThrow("is not a security group id");
+    });
+
+    it("BASELINE_PARAMETER_PATH is the prefix as GetParametersByPath takes it (no trailing slash)", () => {
+        expect(BASELINE_PARAMETER_PATH).toBe("/airlock/security-groups");
+        expect(`${BASELINE_PARAMETER_PATH}/`).toBe(BASELINE_PARAMETER_PREFIX);
+    });
+});
+
+describe("groupIdOfBaselineParameter: the group a listed baseline names", () => {
+    it.each(["sg-0123456789abcdef0", "sg-12345678"])("reads %s back from its parameter's name", (id) => {
+        expect(groupIdOfBaselineParameter(baselineParameterName(id))).toBe(id);
+    });
+
+    it.each<[string, unknown]>([
+        ["another path", "/airlock/other/sg-0123456789abcdef0"],
+        ["a path named like the prefix", "/airlock/security-groups-extra/sg-0123456789abcdef0"],
+        ["the path itself", "/airlock/security-groups"],
+        ["the prefix alone", "/airlock/security-groups/"],
+        ["a deeper name", "/airlock/security-groups/sg-0123456789abcdef0/old"],
+        ["a last part that is not a group id", "/airlock/security-groups/default"],
+        ["upper-case hex", "/airlock/security-groups/sg-0123456789ABCDEF0"],
+        ["a name without the leading slash", "airlock/security-groups/sg-0123456789abcdef0"],
+        ["no name", undefined],
+        ["a number", 42],
+    ])("is undefined for %s", (_what, name) => {
+        expect(groupIdOfBaselineParameter(name)).toBeUndefined();
     });
 });
 
@@ -173,6 +201,11 @@ describe("parseBaseline: strict", () => {
         ["an unknown field", withChange({ owner: "someone" }), "unknown field(s) owner"],
         ["a bad group id", withChange({ groupId: "my-group" }), 'groupId "my-group" is not a security group id'],
         ["no egress list", JSON.stringify({ ...valid, egress: undefined }), "`egress` is missing or not a list"],
+        ["no ingress list", JSON.stringify({ ...valid, ingress: undefined }), "`ingress` is missing or not a list"],
+        ["an ingress list that is null", withChange({ ingress: null }), "`ingress` is missing or not a list"],
+        ["an egress list that is an object", withChange({ egress: {} }), "`egress` is missing or not a list"],
+        ["no list at all (not an empty baseline)", JSON.stringify({ version: 1, groupId: GROUP }), "`ingress` is missing or not a list"],
+        ["an empty object", "{}", "Unknown baseline version undefined"],
         ["a rule that is not an object", withChange({ ingress: ["tcp/22"] }), "`ingress[0]` is not an object"],
         ["a rule with a description", withChange({ ingress: [{ ipProtocol: "-1", cidrIpv4: "10.0.0.0/8", description: "x" }] }), "`ingress[0]` has unknown field(s) description"],
         ["ports on protocol -1", withChange({ egress: [{ ipProtocol: "-1", fromPort: -1, toPort: -1, cidrIpv4: "10.0.0.0/8" }] }), "protocol -1 has no ports"],
@@ -236,6 +269,11 @@ describe("rulesToRevoke: current rules against the baseline", () => {
         expect(result[0]).toBe(first);
     });
 
+    it("an empty baseline, in its exact form, is read as 'no rules' (what SecurityZones publishes for a group with none declared)", () => {
+        const empty = parseBaseline(`{"version":1,"groupId":"${GROUP}","ingress":[],"egress":[]}`);
+        expect(empty).toEqual({ version: 1, groupId: GROUP, ingress: [], egress: [] });
+    });
+
     it("with an empty baseline, every rule goes (the default allow-all egress included)", () => {
         const empty = parseBaseline(serializeBaseline(GROUP, [], []));
         const defaultEgress = rule({ IsEgress: true, IpProtocol: "-1", FromPort: -1, ToPort: -1, CidrIpv4: "0.0.0.0/0" });
@@ -271,13 +309,33 @@ describe("groupIdsOfEvent and summarizeEvent: recorded CloudTrail events", () =>
         expect(groupIdsOfEvent(loadEvent("authorize-security-group-ingress-by-name.json"))).toEqual([FIXTURE_GROUP]);
     });
 
-    it("a call by group name whose response names no group is ignored, saying so", () => {
+    it("a call by group name whose response names no group names the group by its name, for the healer to look up", () => {
         const event = loadEvent("authorize-security-group-ingress-by-name.json");
         (event.detail as Record<string, unknown>).responseElements = { requestId: "x", _return: true };
-        expect(summarizeEvent(event)).toMatchObject({
+        expect(summarizeEvent(event)).toEqual({
+            eventId: "6a0d9e3f-2c8b-4e51-b7a4-1f5c8e2d0b93",
+            eventName: "AuthorizeSecurityGroupIngress",
+            principal: "arn:aws:sts::123456789012:assumed-role/Operator/alice",
             groupIds: [],
-            ignoredBecause: 'the event names its group by name ("default", default VPC) and its response carries no group id',
+            groupNames: ["default"],
         });
+        expect(groupIdsOfEvent(event)).toEqual([]);
+    });
+
+    it("a call with a group id names no group by name, even when it has a name too", () => {
+        const event = loadEvent("authorize-security-group-ingress-by-name.json");
+        expect(summarizeEvent(event).groupNames).toBeUndefined();
+        (event.detail as { requestParameters: Record<string, unknown> }).requestParameters.groupId = FIXTURE_GROUP;
+        (event.detail as Record<string, unknown>).responseElements = null;
+        expect(summarizeEvent(event)).toMatchObject({ groupIds: [FIXTURE_GROUP] });
+        expect(summarizeEvent(event).groupNames).toBeUndefined();
+    });
+
+    it("a ModifySecurityGroupRules record without its group id is ignored (that call takes no group name)", () => {
+        const event = loadEvent("modify-security-group-rules.json");
+        const detail = event.detail as { requestParameters: Record<string, unknown> };
+        detail.requestParameters = { groupName: "default", ModifySecurityGroupRulesRequest: {} };
+        expect(summarizeEvent(event)).toMatchObject({ groupIds: [], ignoredBecause: "the event names no security group id" });
     });
 
     it("a failed call (errorCode set) is ignored: it changed nothing", () => {

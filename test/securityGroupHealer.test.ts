@@ -4,7 +4,9 @@
  * moto's ids put in), because moto's EventBridge does not emit CloudTrail events.
  *
  * Each test builds its world in a freshly reset moto: a VPC, an Airlock-managed group with declared
- * rules and its published baseline, the scanner's group, and a group that is not Airlock's.
+ * rules and its published baseline, the scanner's group, and a group that is not Airlock's (no
+ * tag, no baseline). A group is Airlock's when it is tagged airlock:managed=true OR has a baseline;
+ * one with a baseline whose tag was taken off is tagged again, then healed.
  *
  * Where moto differs from AWS (checked for 5.2.1):
  *  - moto stores a rule's CIDR as given ("2001:DB8:0:0::/32", even "100.68.0.18/18" with host bits);
@@ -17,6 +19,12 @@
  *    moto's own EventBridge matcher (moto.events.models.EventPattern), which PutEvents uses.
  *  - Revoking by SecurityGroupRuleIds works in moto for both directions, as in AWS; an unknown
  *    rule id answers InvalidPermission.NotFound.
+ *  - moto does not enforce IAM: the role's conditions (Revoke* on tagged groups only, CreateTags of
+ *    airlock:managed=true only) are checked in test/securityGroupHealerPolicy.test.ts; here, the
+ *    calls' order (CreateTags before any Revoke*) and arguments are.
+ *  - moto's DescribeSecurityGroups by GroupNames matches the name in every VPC (AWS: the default
+ *    VPC only); the by-name test uses a name no other VPC has.
+ *  - GetParametersByPath in moto pages by MaxResults (10 at most) with a NextToken, as in AWS.
  */
 import * as childProcess from "child_process";
 import * as fs from "fs";
@@ -27,8 +35,10 @@ import {
     AuthorizeSecurityGroupEgressCommand,
     AuthorizeSecurityGroupIngressCommand,
     CreateSecurityGroupCommand,
+    CreateTagsCommand,
     CreateVpcCommand,
     DeleteSecurityGroupCommand,
+    DeleteTagsCommand,
     DescribeSecurityGroupRulesCommand,
     DescribeSecurityGroupsCommand,
     EC2Client,
@@ -40,7 +50,7 @@ import {
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { bundleHealer } from "../functions/bundle";
 import { HEALER_EVENT_PATTERN, HEALER_SWEEP_SCHEDULE, baselineParameterName, serializeBaseline, type DeclaredRule } from "../functions/securityGroupBaseline";
-import { HEALER_SWEEP_MAX_GROUPS, handler, sweep, type Decision, type HealerResult } from "../functions/securityGroupHealer";
+import { HEALER_RETAG_SETTLE_DELAYS_MS, HEALER_SWEEP_MAX_GROUPS, handler, sweep, type Decision, type HealerResult } from "../functions/securityGroupHealer";
 import { MANAGED_TAG } from "../policies/keyNaming";
 import { Moto, VENV_BIN, awsClientConfig, clientEnv, startMoto } from "./support/moto";
 
@@ -144,10 +154,31 @@ async function makeWorld(managedTags: Record<string, string> = { [MANAGED_TAG]: 
         ],
         [{ ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0" }],
     );
-    // A stale baseline for the unmanaged group: the tag decides, not the parameter.
-    await publishBaseline(unmanaged, [], []);
+    // No baseline for the unmanaged group: a baseline alone would make it Airlock's.
     return { vpcId, managed, scanner, unmanaged };
 }
+
+/** A group's tags, key → value. */
+async function tagsOf(groupId: string): Promise<Record<string, string>> {
+    const out = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+    return Object.fromEntries((out.SecurityGroups?.[0]?.Tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+}
+
+/** Sets the group's airlock:managed tag to `value`, or takes it off (ec2:DeleteTags) when undefined. */
+async function setManagedTag(groupId: string, value: string | undefined): Promise<void> {
+    if (value === undefined) {
+        await ec2.send(new DeleteTagsCommand({ Resources: [groupId], Tags: [{ Key: MANAGED_TAG }] }));
+    } else {
+        await ec2.send(new CreateTagsCommand({ Resources: [groupId], Tags: [{ Key: MANAGED_TAG, Value: value }] }));
+    }
+}
+
+/** The three ways a group can lose its airlock:managed=true tag, and what the healer says of each. */
+const TAG_LOST: [string, string | undefined, string][] = [
+    ["its airlock:managed tag removed", undefined, "its airlock:managed tag is missing (removed?)"],
+    ["airlock:managed=false", "false", 'its airlock:managed tag is "false", not "true" (changed?)'],
+    ["airlock:managed=TRUE (the value is exact)", "TRUE", 'its airlock:managed tag is "TRUE", not "true" (changed?)'],
+];
 
 /** A group's rules, each as "direction protocol from-to peer [id]", sorted. */
 async function rulesOf(groupId: string, withIds = false): Promise<string[]> {
@@ -250,24 +281,129 @@ describe("the healer against moto, driven by recorded CloudTrail events", () => 
         expect(lines.filter((l) => l.action === "revoked").map((l) => l.ruleId).sort()).toEqual([ssh, rdp, all].sort());
     });
 
-    it.each<[string, Record<string, string>]>([
-        ["no airlock:managed tag", {}],
-        ["airlock:managed=false", { [MANAGED_TAG]: "false" }],
-        ["airlock:managed=TRUE (the value is exact)", { [MANAGED_TAG]: "TRUE" }],
-    ])("leaves a group with %s untouched, world-open rule and all, and reads nothing else of it", async (_what, tags) => {
-        const world = await makeWorld(tags);
+    it.each(TAG_LOST)("a group with a baseline and %s is still Airlock's: tagged airlock:managed=true again, then healed", async (_what, value, problem) => {
+        const world = await makeWorld();
+        await setManagedTag(world.managed, value);
+        const added = await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        const event = recordedEvent("authorize-security-group-ingress.json", world.managed, added);
+        const from = (await moto.requests()).length;
+
+        const { lines } = await capturingLogs(() => handler(event));
+        const requests = (await moto.requests()).slice(from);
+
+        expect(await rulesOf(world.managed)).toEqual(declaredRules(world));
+        expect(await tagsOf(world.managed)).toEqual({ Name: "airlock-production", [MANAGED_TAG]: "true" });
+        const detail = (event as { detail: { eventID: string } }).detail;
+        expect(lines.filter((l) => l.action !== "left-alone")).toEqual([
+            {
+                level: "warn",
+                action: "retagged",
+                trigger: "event",
+                groupId: world.managed,
+                reason: `managed by its published baseline (/airlock/security-groups/${world.managed}); ${problem}: tagged airlock:managed=true again before healing it (AuthorizeSecurityGroupIngress by ${OPERATOR})`,
+                eventId: detail.eventID,
+                eventName: "AuthorizeSecurityGroupIngress",
+                principal: OPERATOR,
+            },
+            expect.objectContaining({ level: "warn", action: "revoked", groupId: world.managed, ruleId: added }),
+        ]);
+        // The group is tagged again (that one tag, on that one group) before anything is revoked.
+        const calls = requests.map((r) => `${r.service}:${r.action ?? r.headers["X-Amz-Target"]}`);
+        expect(calls.filter((c) => c === "ec2:CreateTags")).toHaveLength(1);
+        expect(calls.indexOf("ec2:CreateTags")).toBeLessThan(calls.indexOf("ec2:RevokeSecurityGroupIngress"));
+        const tagging = new URLSearchParams(requests.find((r) => r.action === "CreateTags")?.body ?? "");
+        expect(Object.fromEntries([...tagging.entries()].filter(([k]) => k !== "Version"))).toEqual({ Action: "CreateTags", "ResourceId.1": world.managed, "Tag.1.Key": MANAGED_TAG, "Tag.1.Value": "true" });
+    });
+
+    it.each(TAG_LOST)("leaves a group with %s and no baseline untouched, world-open rule and all, reading only its tags and whether it has a baseline", async (_what, value) => {
+        const world = await makeWorld();
+        await setManagedTag(world.managed, value);
+        await ssm.send(new DeleteParameterCommand({ Name: baselineParameterName(world.managed) }));
+        const added = await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        const before = await rulesOf(world.managed, true);
+        const tagsBefore = await tagsOf(world.managed);
+        const from = (await moto.requests()).length;
+
+        const { lines } = await capturingLogs(() => handler(recordedEvent("authorize-security-group-ingress.json", world.managed, added)));
+
+        // The group's description (its tags) and its baseline's absence: no rules read, nothing tagged or revoked.
+        expect(await actionsSince(from)).toEqual(["ec2:DescribeSecurityGroups", "ssm:AmazonSSM.GetParameter"]);
+        expect(await rulesOf(world.managed, true)).toEqual(before);
+        expect(await tagsOf(world.managed)).toEqual(tagsBefore);
+        expect(lines).toEqual([
+            expect.objectContaining({
+                level: "info",
+                action: "unmanaged",
+                groupId: world.managed,
+                reason: `not tagged airlock:managed=true and no baseline (/airlock/security-groups/${world.managed}); left alone`,
+                principal: OPERATOR,
+            }),
+        ]);
+    });
+
+    it("an untagged group whose baseline is unreadable is neither tagged nor healed: an error-level line says both", async () => {
+        const world = await makeWorld();
+        await setManagedTag(world.managed, undefined);
+        await ssm.send(new PutParameterCommand({ Name: baselineParameterName(world.managed), Type: "String", Value: "ingress: all", Overwrite: true }));
         const added = await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
         const before = await rulesOf(world.managed, true);
         const from = (await moto.requests()).length;
 
         const { lines } = await capturingLogs(() => handler(recordedEvent("authorize-security-group-ingress.json", world.managed, added)));
 
-        // Only the group's description (to see its tags): no rules read, no baseline read, nothing revoked.
-        expect(await actionsSince(from)).toEqual(["ec2:DescribeSecurityGroups"]);
+        expect(await actionsSince(from)).toEqual(["ec2:DescribeSecurityGroups", "ssm:AmazonSSM.GetParameter"]);
         expect(await rulesOf(world.managed, true)).toEqual(before);
-        expect(lines).toEqual([
-            expect.objectContaining({ level: "info", action: "unmanaged", groupId: world.managed, reason: "not tagged airlock:managed=true; left alone", principal: OPERATOR }),
-        ]);
+        expect(await tagsOf(world.managed)).toEqual({ Name: "airlock-production" });
+        expect(lines).toEqual([expect.objectContaining({ level: "error", action: "no-baseline", groupId: world.managed })]);
+        expect(lines[0]?.reason).toMatch(
+            new RegExp(`^the baseline /airlock/security-groups/${world.managed} is unreadable \\(.+\\); nothing reverted; besides, its airlock:managed tag is missing \\(removed\\?\\)$`),
+        );
+    });
+
+    it("right after tagging a group again, a revocation EC2 refuses (the tag not seen yet) is tried again; on a tagged group it is not", async () => {
+        expect(HEALER_RETAG_SETTLE_DELAYS_MS[0]).toBeLessThanOrEqual(1000);
+        const world = await makeWorld();
+        await setManagedTag(world.managed, undefined);
+        const added = await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        const event = recordedEvent("authorize-security-group-ingress.json", world.managed, added);
+        const denied = (): Error => Object.assign(new Error("You are not authorized to perform this operation."), { name: "UnauthorizedOperation" });
+        let refusals = 1;
+        const spy = failingEc2((command) => command.constructor.name === "RevokeSecurityGroupIngressCommand" && refusals-- > 0, denied());
+        let lines: Decision[];
+        try {
+            ({ lines } = await capturingLogs(() => handler(event)));
+        } finally {
+            spy.mockRestore();
+        }
+        expect(refusals).toBeLessThan(0);
+        expect(await rulesOf(world.managed)).toEqual(declaredRules(world));
+        expect(actions(lines).filter((a) => a !== "left-alone")).toEqual(["retagged", "revoked"]);
+
+        // A group that was tagged all along: a refusal is a failure at once (nothing to wait for).
+        const again = await authorize(world.managed, "ingress", tcp(23, "0.0.0.0/0"));
+        const always = failingEc2((command) => command.constructor.name === "RevokeSecurityGroupIngressCommand", denied());
+        const logs = jest.spyOn(console, "log").mockImplementation(() => undefined);
+        const started = Date.now();
+        try {
+            await expect(handler(recordedEvent("authorize-security-group-ingress.json", world.managed, again))).rejects.toThrow(
+                `Security group healer: ${world.managed}: UnauthorizedOperation: You are not authorized to perform this operation.`,
+            );
+        } finally {
+            always.mockRestore();
+            logs.mockRestore();
+        }
+        expect(Date.now() - started).toBeLessThan(HEALER_RETAG_SETTLE_DELAYS_MS[0] ?? 0);
+        expect(await rulesOf(world.managed)).toContain("ingress tcp 23-23 0.0.0.0/0");
+    });
+
+    it("a tagged group with an EMPTY, well-formed baseline (what SecurityZones publishes for a group that declares no rules) loses every rule", async () => {
+        const world = await makeWorld();
+        await publishBaseline(world.managed, [], []);
+
+        const { lines } = await capturingLogs(() => handler(recordedEvent("authorize-security-group-ingress.json", world.managed)));
+
+        expect(await rulesOf(world.managed)).toEqual([]);
+        expect(actions(lines)).toEqual(Array(5).fill("revoked"));
     });
 
     it("leaves another team's group untouched while healing a managed one in the same VPC", async () => {
@@ -344,6 +480,9 @@ describe("the healer against moto, driven by recorded CloudTrail events", () => 
         ["not JSON", () => "ingress: all"],
         ["of an unknown version", (w) => JSON.stringify({ version: 2, groupId: w.managed, ingress: [], egress: [] })],
         ["another group's", (w) => serializeBaseline(w.unmanaged, [], [])],
+        // Not an empty baseline: an empty one has both lists, empty.
+        ["without its rule lists", (w) => JSON.stringify({ version: 1, groupId: w.managed })],
+        ["with null rule lists", (w) => JSON.stringify({ version: 1, groupId: w.managed, ingress: null, egress: null })],
     ])("a baseline that is %s: nothing revoked (fail safe), an error-level line", async (_what, value) => {
         const world = await makeWorld();
         await ssm.send(new PutParameterCommand({ Name: baselineParameterName(world.managed), Type: "String", Value: value(world), Overwrite: true }));
@@ -388,6 +527,48 @@ describe("the healer against moto, driven by recorded CloudTrail events", () => 
 
         expect(await rulesOf(world.managed)).toEqual(declaredRules(world));
         expect(lines.filter((l) => l.action === "revoked").map((l) => l.ruleId)).toEqual([added]);
+    });
+
+    /** The by-name record, for the group named `name`, without the group id CloudTrail may leave out of its response. */
+    function byNameWithoutId(name: string): unknown {
+        const event = recordedEvent("authorize-security-group-ingress-by-name.json", "sg-0fffffffffffffff0") as { detail: { requestParameters: Record<string, unknown>; responseElements: unknown } };
+        event.detail.requestParameters.groupName = name;
+        event.detail.responseElements = { requestId: "1e7c4b9a-8d2f-4a03-b6e5-0c9a3f7d1b42", _return: true };
+        return event;
+    }
+
+    it("a default-VPC call by group name whose record carries no group id: the name is looked up in the default VPC, and the group healed", async () => {
+        const world = await makeWorld();
+        // A managed group of the default VPC (no VpcId), with its baseline.
+        const created = await ec2.send(
+            new CreateSecurityGroupCommand({
+                GroupName: "airlock-default-vpc",
+                Description: "airlock-default-vpc",
+                TagSpecifications: [{ ResourceType: "security-group", Tags: [{ Key: MANAGED_TAG, Value: "true" }] }],
+            }),
+        );
+        const group = created.GroupId ?? "";
+        await publishBaseline(group, [], [{ ipProtocol: "-1", cidrIpv4: "0.0.0.0/0" }]);
+        const added = await authorize(group, "ingress", { IpProtocol: "tcp", FromPort: 3389, ToPort: 3389, IpRanges: [{ CidrIp: "0.0.0.0/0" }] });
+        const from = (await moto.requests()).length;
+
+        const { lines } = await capturingLogs(() => handler(byNameWithoutId("airlock-default-vpc")));
+
+        expect(await rulesOf(group)).toEqual(["egress -1 -1--1 0.0.0.0/0"]);
+        expect(lines.filter((l) => l.action === "revoked").map((l) => [l.groupId, l.ruleId])).toEqual([[group, added]]);
+        const lookUp = (await moto.requests()).slice(from)[0];
+        expect([lookUp?.action, new URLSearchParams(lookUp?.body ?? "").get("GroupName.1")]).toEqual(["DescribeSecurityGroups", "airlock-default-vpc"]);
+        expect(await rulesOf(world.managed)).toEqual(declaredRules(world));
+    });
+
+    it("a default-VPC call by the name of a group that is gone: 'group-gone', no error", async () => {
+        await makeWorld();
+
+        const { lines } = await capturingLogs(() => handler(byNameWithoutId("deleted-since")));
+
+        expect(lines).toEqual([
+            expect.objectContaining({ level: "info", action: "group-gone", trigger: "event", reason: 'no security group named "deleted-since" in the default VPC (deleted since?); nothing to revert' }),
+        ]);
     });
 
     it.each<[string, string]>([
@@ -469,6 +650,17 @@ function failingEc2(fails: (command: { constructor: { name: string }; input: unk
     } as never);
 }
 
+/** Makes every SSM call that `fails` picks reject with `error` (the handler's client included: same class). */
+function failingSsm(fails: (command: { constructor: { name: string }; input: unknown }) => boolean, error: Error): jest.SpyInstance {
+    const original = SSMClient.prototype.send;
+    return jest.spyOn(SSMClient.prototype, "send").mockImplementation(function (this: SSMClient, command: never, ...rest: never[]) {
+        if (fails(command as { constructor: { name: string }; input: unknown })) {
+            return Promise.reject(error);
+        }
+        return (original as (...args: unknown[]) => unknown).call(this, command, ...rest);
+    } as never);
+}
+
 function throttled(): Error {
     return Object.assign(new Error("Request limit exceeded."), { name: "RequestLimitExceeded" });
 }
@@ -512,26 +704,32 @@ describe("the periodic sweep (a scheduled event)", () => {
             level: "info",
             action: "swept",
             trigger: "sweep",
-            reason: "checked 2 of 2 groups tagged airlock:managed=true: 3 rule(s) revoked, 0 group(s) without a readable baseline, 0 group(s) failed",
+            reason:
+                "checked 2 of 2 groups (2 tagged airlock:managed=true, 2 with a baseline): 3 rule(s) revoked, 0 group(s) tagged again, " +
+                "0 group(s) without a readable baseline, 0 group(s) gone, 0 group(s) failed",
             eventId: "8d5f0c3e-5b1a-4f0e-9c2d-3f6a1b2c4d5e",
         });
 
-        // The listing asks EC2 for the managed groups (tag filter, pages of 1000); nothing names an unmanaged group.
+        // The listing asks EC2 for the managed groups (tag filter, pages of 1000), then SSM for the
+        // baselines (their path, not recursive, pages of 10); nothing names an unmanaged group.
         const listing = requests[0];
         expect(listing?.action).toBe("DescribeSecurityGroups");
         const query = new URLSearchParams(listing?.body ?? "");
         expect([query.get("Filter.1.Name"), query.get("Filter.1.Value.1"), query.get("MaxResults"), query.get("GroupId.1")]).toEqual(["tag:airlock:managed", "true", "1000", null]);
+        expect(requests[1]?.headers["X-Amz-Target"]).toBe("AmazonSSM.GetParametersByPath");
+        expect(JSON.parse(requests[1]?.body ?? "{}")).toEqual({ Path: "/airlock/security-groups", Recursive: false, MaxResults: 10 });
         for (const r of requests) {
             expect(`${r.path} ${r.body}`).not.toContain(world.unmanaged);
             expect(`${r.path} ${r.body}`).not.toContain(world.scanner);
         }
-        // Exactly the calls the role allows (policies/securityGroupHealer.ts): nothing new for the sweep.
+        // Exactly the calls the role allows (policies/securityGroupHealer.ts); the sweep's own is the baselines' listing.
         expect([...new Set(requests.map((r) => `${r.service}:${r.action ?? r.headers["X-Amz-Target"]}`))].sort()).toEqual([
             "ec2:DescribeSecurityGroupRules",
             "ec2:DescribeSecurityGroups",
             "ec2:RevokeSecurityGroupEgress",
             "ec2:RevokeSecurityGroupIngress",
             "ssm:AmazonSSM.GetParameter",
+            "ssm:AmazonSSM.GetParametersByPath",
         ]);
     });
 
@@ -586,7 +784,7 @@ describe("the periodic sweep (a scheduled event)", () => {
         ]);
         expect(lines.filter((l) => l.action === "revoked").map((l) => [l.groupId, l.ruleId])).toEqual([[second, rdp]]);
         expect(lines[lines.length - 1]?.reason).toBe(
-            "checked 2 of 2 groups tagged airlock:managed=true: 1 rule(s) revoked, 1 group(s) without a readable baseline, 0 group(s) failed",
+            "checked 2 of 2 groups (2 tagged airlock:managed=true, 1 with a baseline): 1 rule(s) revoked, 0 group(s) tagged again, 1 group(s) without a readable baseline, 0 group(s) gone, 0 group(s) failed",
         );
     });
 
@@ -603,7 +801,9 @@ describe("the periodic sweep (a scheduled event)", () => {
 
         expect({ managed: await rulesOf(world.managed, true), second: await rulesOf(second, true) }).toEqual(after);
         expect(actions(lines)).toEqual([...Array(6).fill("left-alone"), "swept"]);
-        expect(lines[6]?.reason).toBe("checked 2 of 2 groups tagged airlock:managed=true: 0 rule(s) revoked, 0 group(s) without a readable baseline, 0 group(s) failed");
+        expect(lines[6]?.reason).toBe(
+            "checked 2 of 2 groups (2 tagged airlock:managed=true, 2 with a baseline): 0 rule(s) revoked, 0 group(s) tagged again, 0 group(s) without a readable baseline, 0 group(s) gone, 0 group(s) failed",
+        );
         expect((await actionsSince(from)).filter((a) => /Revoke/.test(a))).toEqual([]);
     });
 
@@ -614,9 +814,15 @@ describe("the periodic sweep (a scheduled event)", () => {
 
         const { lines } = await capturingLogs(() => handler(scheduledEvent()));
 
-        expect(await actionsSince(from)).toEqual(["ec2:DescribeSecurityGroups"]);
+        expect(await actionsSince(from)).toEqual(["ec2:DescribeSecurityGroups", "ssm:AmazonSSM.GetParametersByPath"]);
         expect(lines).toEqual([
-            expect.objectContaining({ level: "info", action: "swept", trigger: "sweep", reason: "checked 0 of 0 groups tagged airlock:managed=true: 0 rule(s) revoked, 0 group(s) without a readable baseline, 0 group(s) failed" }),
+            expect.objectContaining({
+                level: "info",
+                action: "swept",
+                trigger: "sweep",
+                reason:
+                    "checked 0 of 0 groups (0 tagged airlock:managed=true, 0 with a baseline): 0 rule(s) revoked, 0 group(s) tagged again, 0 group(s) without a readable baseline, 0 group(s) gone, 0 group(s) failed",
+            }),
         ]);
     });
 
@@ -658,14 +864,18 @@ describe("the periodic sweep (a scheduled event)", () => {
         expect(outcome.lines[outcome.lines.length - 1]).toMatchObject({
             level: "error",
             action: "swept",
-            reason: "checked 1 of 2 groups tagged airlock:managed=true: 1 rule(s) revoked, 0 group(s) without a readable baseline, 1 group(s) failed",
+            reason:
+                "checked 1 of 2 groups (2 tagged airlock:managed=true, 2 with a baseline): 1 rule(s) revoked, 0 group(s) tagged again, 0 group(s) without a readable baseline, 0 group(s) gone, 1 group(s) failed",
         });
     });
 
-    it("fails at once, logging why, when the managed groups cannot be listed", async () => {
+    it.each<[string, () => jest.SpyInstance, string]>([
+        ["the groups tagged airlock:managed=true (EC2)", () => failingEc2((command) => command.constructor.name === "DescribeSecurityGroupsCommand", throttled()), "the groups tagged airlock:managed=true"],
+        ["the baselines (SSM)", () => failingSsm((command) => command.constructor.name === "GetParametersByPathCommand", throttled()), "the baselines under /airlock/security-groups/"],
+    ])("fails at once, logging why, when %s cannot be listed", async (_what, failing, listing) => {
         const world = await makeWorld();
         await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
-        const spy = failingEc2((command) => command.constructor.name === "DescribeSecurityGroupsCommand", throttled());
+        const spy = failing();
         try {
             const logs = jest.spyOn(console, "log").mockImplementation(() => undefined);
             try {
@@ -675,7 +885,7 @@ describe("the periodic sweep (a scheduled event)", () => {
                         level: "error",
                         action: "failed",
                         trigger: "sweep",
-                        reason: "could not list the groups tagged airlock:managed=true (RequestLimitExceeded: Request limit exceeded.); nothing healed, the next sweep will try again",
+                        reason: `could not list ${listing} (RequestLimitExceeded: Request limit exceeded.); nothing healed, the next sweep will try again`,
                         eventId: "8d5f0c3e-5b1a-4f0e-9c2d-3f6a1b2c4d5e",
                     },
                 ]);
@@ -688,6 +898,78 @@ describe("the periodic sweep (a scheduled event)", () => {
         expect(await rulesOf(world.managed)).toContain("ingress tcp 22-22 0.0.0.0/0");
     });
 
+    it("finds a group whose tag was removed by its baseline, tags it again and heals it; a baseline whose group is gone is 'group-gone'; the listing pages", async () => {
+        const world = await makeWorld();
+        const second = await makeSecondManaged(world);
+        await setManagedTag(world.managed, undefined);
+        const ssh = await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        const rdp = await authorize(second, "ingress", tcp(3389, "0.0.0.0/0"));
+        // Baselines left behind by groups deleted since (more than a page of them), and a parameter
+        // under the path that names no group.
+        const stale = Array.from({ length: 11 }, (_, i) => `sg-0de1e7ed${String(i).padStart(9, "0")}`);
+        for (const id of stale) await publishBaseline(id, [], []);
+        await ssm.send(new PutParameterCommand({ Name: "/airlock/security-groups/README", Type: "String", Value: "not a baseline", Overwrite: true }));
+        const from = (await moto.requests()).length;
+
+        const { lines } = await capturingLogs(() => handler(scheduledEvent()));
+        const requests = (await moto.requests()).slice(from);
+
+        expect(await rulesOf(world.managed)).toEqual(declaredRules(world));
+        expect(await tagsOf(world.managed)).toEqual({ Name: "airlock-production", [MANAGED_TAG]: "true" });
+        expect(await rulesOf(second)).toEqual(SECOND_DECLARED);
+        expect(lines.filter((l) => l.groupId === world.managed && l.action !== "left-alone")).toEqual([
+            {
+                level: "warn",
+                action: "retagged",
+                trigger: "sweep",
+                groupId: world.managed,
+                reason: `managed by its published baseline (/airlock/security-groups/${world.managed}); its airlock:managed tag is missing (removed?): tagged airlock:managed=true again before healing it (found by the periodic sweep)`,
+                eventId: "8d5f0c3e-5b1a-4f0e-9c2d-3f6a1b2c4d5e",
+            },
+            expect.objectContaining({ level: "warn", action: "revoked", ruleId: ssh, reason: SWEEP_CAUSE }),
+        ]);
+        expect(lines.filter((l) => l.action === "revoked").map((l) => l.ruleId).sort()).toEqual([ssh, rdp].sort());
+        // Two at a time (HEALER_SWEEP_CONCURRENCY): in any order.
+        expect(lines.filter((l) => l.action === "group-gone").sort((a, b) => (a.groupId ?? "").localeCompare(b.groupId ?? ""))).toEqual(
+            stale.map((groupId) => expect.objectContaining({ level: "info", action: "group-gone", trigger: "sweep", groupId, reason: "the group no longer exists; nothing to revert" })),
+        );
+        expect(lines.filter((l) => l.action === "failed" || l.action === "no-baseline")).toEqual([]);
+        expect(JSON.stringify(lines)).not.toContain("README");
+        expect(lines[lines.length - 1]).toMatchObject({
+            level: "info",
+            action: "swept",
+            reason:
+                "checked 13 of 13 groups (1 tagged airlock:managed=true, 13 with a baseline): 2 rule(s) revoked, 1 group(s) tagged again, 0 group(s) without a readable baseline, 11 group(s) gone, 0 group(s) failed",
+        });
+        // 14 parameters under the path: two pages of at most 10, the second asked for by the first's token.
+        const pages = requests.filter((r) => r.headers["X-Amz-Target"] === "AmazonSSM.GetParametersByPath").map((r) => JSON.parse(r.body ?? "{}") as { NextToken?: string });
+        expect(pages).toHaveLength(2);
+        expect(pages[1]?.NextToken).toEqual(expect.any(String));
+        // The group was tagged again before anything of it was revoked.
+        const calls = requests.map((r) => `${r.action ?? ""} ${r.body ?? ""}`);
+        const tagged = calls.findIndex((c) => c.startsWith("CreateTags ") && c.includes(world.managed));
+        expect(tagged).toBeGreaterThan(-1);
+        expect(tagged).toBeLessThan(calls.findIndex((c) => c.startsWith("RevokeSecurityGroupIngress ") && c.includes(world.managed)));
+        // A second sweep finds it tagged: nothing more to tag or revoke.
+        const again = await capturingLogs(() => handler(scheduledEvent("2025-03-14T11:17:00Z")));
+        expect(actions(again.lines).filter((a) => a === "retagged" || a === "revoked")).toEqual([]);
+    });
+
+    it("a group without its tag and without a baseline is not the sweep's: it is neither listed nor read", async () => {
+        const world = await makeWorld();
+        await setManagedTag(world.managed, undefined);
+        await ssm.send(new DeleteParameterCommand({ Name: baselineParameterName(world.managed) }));
+        await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        const from = (await moto.requests()).length;
+
+        const { lines } = await capturingLogs(() => handler(scheduledEvent()));
+
+        expect(await actionsSince(from)).toEqual(["ec2:DescribeSecurityGroups", "ssm:AmazonSSM.GetParametersByPath"]);
+        expect(await rulesOf(world.managed)).toContain("ingress tcp 22-22 0.0.0.0/0");
+        expect(await tagsOf(world.managed)).toEqual({ Name: "airlock-production" });
+        expect(actions(lines)).toEqual(["swept"]);
+    });
+
     it("heals at most its bound per run, says so, and the next hours' runs take the others in turn", async () => {
         expect(HEALER_SWEEP_MAX_GROUPS).toBe(200);
         expect(HEALER_SWEEP_SCHEDULE).toBe("rate(1 hour)");
@@ -696,6 +978,8 @@ describe("the periodic sweep (a scheduled event)", () => {
         for (const group of groups) {
             await authorize(group, "ingress", tcp(23, "0.0.0.0/0"));
         }
+        // One of them has lost its tag: the bound and the turns are over the union of both listings.
+        await setManagedTag(groups[2] as string, undefined);
         const drifted = async (): Promise<string[]> => {
             const out: string[] = [];
             for (const group of groups) if ((await rulesOf(group)).includes("ingress tcp 23-23 0.0.0.0/0")) out.push(group);
@@ -706,22 +990,26 @@ describe("the periodic sweep (a scheduled event)", () => {
 
         expect(run.lines[0]).toMatchObject({ level: "warn", action: "sweep-limited", trigger: "sweep" });
         expect(run.lines[0]?.reason).toMatch(
-            /^3 groups tagged airlock:managed=true, more than the 2 a sweep heals: this run heals 2 of them \(by group id, from number [123], wrapping round\); the next runs take the following ones$/,
+            /^3 groups \(2 tagged airlock:managed=true, 3 with a baseline\), more than the 2 a sweep heals: this run heals 2 of them \(by group id, from number [123], wrapping round\); the next runs take the following ones$/,
         );
         const healed = new Set(run.lines.map((l) => l.groupId).filter((g) => g !== undefined));
         expect(healed.size).toBe(2);
         expect(await drifted()).toEqual(groups.filter((g) => !healed.has(g)));
-        expect(run.lines[run.lines.length - 1]?.reason).toMatch(/^checked 2 of 3 groups tagged airlock:managed=true: 2 rule\(s\) revoked,/);
+        expect(run.lines[run.lines.length - 1]?.reason).toMatch(/^checked 2 of 3 groups \(2 tagged airlock:managed=true, 3 with a baseline\): 2 rule\(s\) revoked,/);
 
         // The next hour's run starts where this one stopped: the group left over is healed.
         const next = await capturingLogs(() => sweep(scheduledEvent("2025-03-14T11:17:00Z"), 2));
         expect(await drifted()).toEqual([]);
         expect(next.lines.filter((l) => l.action === "revoked")).toHaveLength(1);
         expect(new Set(next.lines.map((l) => l.groupId).filter((g) => g !== undefined)).size).toBe(2);
+        // The untagged one was tagged again by whichever run healed it, once.
+        expect([...run.lines, ...next.lines].filter((l) => l.action === "retagged").map((l) => l.groupId)).toEqual([groups[2]]);
+        expect((await tagsOf(groups[2] as string))[MANAGED_TAG]).toBe("true");
     });
 
-    it("reads the group's tags again before healing it: a group untagged since the listing is left alone", async () => {
+    it("reads the group's tags again before healing it: a group untagged since the listing, without a baseline, is left alone", async () => {
         const world = await makeWorld();
+        await ssm.send(new DeleteParameterCommand({ Name: baselineParameterName(world.managed) }));
         await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
         // The listing (with the tag filter) still sees it managed; the group's own description no longer does.
         const original = EC2Client.prototype.send;
@@ -845,10 +1133,38 @@ describe("the bundle (functions/bundle.ts)", () => {
         expect(swept.lines).toEqual(swept.result?.decisions);
         expect(swept.lines.every((d) => d.trigger === "sweep")).toBe(true);
         expect(swept.lines.filter((d) => d.action === "revoked").map((d) => d.ruleId).sort()).toEqual([lost, rdp].sort());
-        expect(swept.lines[swept.lines.length - 1]).toMatchObject({ action: "swept", reason: expect.stringMatching(/^checked 2 of 2 groups .*: 2 rule\(s\) revoked, 0 group\(s\) without a readable baseline, 0 group\(s\) failed$/) });
+        expect(swept.lines[swept.lines.length - 1]).toMatchObject({
+            action: "swept",
+            reason: expect.stringMatching(/^checked 2 of 2 groups .*: 2 rule\(s\) revoked, 0 group\(s\) tagged again, 0 group\(s\) without a readable baseline, 0 group\(s\) gone, 0 group\(s\) failed$/),
+        });
         expect(await rulesOf(world.managed)).toEqual(declaredRules(world));
         expect(await rulesOf(second)).toEqual(SECOND_DECLARED);
         expect(await rulesOf(world.unmanaged)).toContain("ingress tcp 22-22 0.0.0.0/0");
         expect(foreign).toMatch(/^sgr-/);
+
+        // The tag taken off (ec2:DeleteTags, which triggers nothing): on an event, then on the schedule,
+        // the bundle tags the group again and heals it; the group with neither tag nor baseline stays as it is.
+        await setManagedTag(world.managed, undefined);
+        const afterUntag = await authorize(world.managed, "ingress", tcp(22, "0.0.0.0/0"));
+        const retaggedByEvent = await runBundled(recordedEvent("authorize-security-group-ingress.json", world.managed, afterUntag));
+        expect(retaggedByEvent.error).toBeUndefined();
+        expect(actions(retaggedByEvent.lines).filter((a) => a !== "left-alone")).toEqual(["retagged", "revoked"]);
+        expect(retaggedByEvent.lines[0]).toMatchObject({ level: "warn", action: "retagged", trigger: "event", groupId: world.managed });
+        expect(await tagsOf(world.managed)).toEqual({ Name: "airlock-production", [MANAGED_TAG]: "true" });
+        expect(await rulesOf(world.managed)).toEqual(declaredRules(world));
+
+        await setManagedTag(second, undefined);
+        const lostAgain = await authorize(second, "ingress", tcp(3389, "0.0.0.0/0"));
+        const retaggedBySweep = await runBundled(scheduledEvent("2025-03-14T11:17:00Z"));
+        expect(retaggedBySweep.error).toBeUndefined();
+        expect(retaggedBySweep.lines.filter((d) => d.action === "retagged").map((d) => d.groupId)).toEqual([second]);
+        expect(retaggedBySweep.lines.filter((d) => d.action === "revoked").map((d) => d.ruleId)).toEqual([lostAgain]);
+        expect(retaggedBySweep.lines[retaggedBySweep.lines.length - 1]).toMatchObject({
+            action: "swept",
+            reason: expect.stringMatching(/^checked 2 of 2 groups \(1 tagged airlock:managed=true, 2 with a baseline\): 1 rule\(s\) revoked, 1 group\(s\) tagged again,/),
+        });
+        expect((await tagsOf(second))[MANAGED_TAG]).toBe("true");
+        expect(await rulesOf(second)).toEqual(SECOND_DECLARED);
+        expect(await rulesOf(world.unmanaged)).toContain("ingress tcp 22-22 0.0.0.0/0");
     });
 });
