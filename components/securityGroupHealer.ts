@@ -22,9 +22,10 @@ export interface SecurityGroupHealerArgs {
 /**
  * Self-healing for Airlock's security groups (the DevSecOps seed's idea, done safely): an
  * EventBridge rule on the CloudTrail events that add or change security group rules invokes a
- * function (functions/securityGroupHealer.ts, bundled here) that revokes, on groups tagged
- * `airlock:managed=true` only, every rule not in the baseline the instance stack published for that
- * group (`/airlock/security-groups/<id>`). Its own revocations do not match the rule: no loop. An
+ * function (functions/securityGroupHealer.ts, bundled here) that revokes, on Airlock's groups only
+ * (tagged `airlock:managed=true` or with a published baseline; an untagged one is tagged again
+ * first), every rule not in the baseline the instance stack published for that group
+ * (`/airlock/security-groups/<id>`). Its own revocations do not match the rule: no loop. An
  * hourly schedule runs the same function over every managed group (the sweep), for lost events.
  */
 export class SecurityGroupHealer extends pulumi.ComponentResource {
@@ -57,7 +58,7 @@ export class SecurityGroupHealer extends pulumi.ComponentResource {
             `${name}-function`,
             {
                 name: functionName,
-                description: "Airlock: revokes security group rules not in the group's declared baseline (Airlock-managed groups only)",
+                description: "Airlock: revokes security group rules not in the group's published baseline (Airlock's groups only)",
                 role: role.arn,
                 runtime: "nodejs22.x",
                 handler: "index.handler",

@@ -9,8 +9,9 @@
  */
 import { DescribeConfigRulesCommand, ConfigServiceClient } from "@aws-sdk/client-config-service";
 import { CreateUserCommand, GetGroupCommand, GetPolicyCommand, GetPolicyVersionCommand, IAMClient, ListAttachedGroupPoliciesCommand, ListPoliciesCommand } from "@aws-sdk/client-iam";
+import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { EngineWorkspace, RunResult, createWorkspace, exportedResources, setStructuredConfig, stackOutputs } from "./engine/engine";
+import { EngineWorkspace, RunResult, createWorkspace, exportedResources, readmeCommands, setStructuredConfig, stackOutputs, substitutePlaceholders } from "./engine/engine";
 import { Moto, awsClientConfig, startMoto } from "./support/moto";
 import { CLAIM_PARAMETER, OWNER_TAG, claimValue } from "../components/accountGuardrails";
 import { TRAIL_NAME } from "../components/auditTrail";
@@ -40,13 +41,24 @@ async function pulumi(args: readonly string[], opts: { allowFailure?: boolean } 
     return ws.pulumi(args, { allowFailure: opts.allowFailure });
 }
 
-async function initGuardrailsStack(stack: string): Promise<void> {
-    await pulumi(["stack", "init", stack, "--secrets-provider", "passphrase"]);
-    await pulumi(["config", "set", "--stack", stack, "aws:region", "eu-west-1"]);
-    await pulumi(["config", "set", "--stack", stack, "airlock:secureInstances", "false"]);
-    await pulumi(["config", "set", "--stack", stack, "airlock:accountGuardrails", "true"]);
+/**
+ * README's guardrails commands up to `preview`, as written; then the rest of SETTINGS as structured
+ * config; then README's `preview` (its result returned). README's `up` is kept for later.
+ */
+async function initGuardrailsStack(stack: string): Promise<RunResult> {
+    const values = { stack, "secrets-provider": "passphrase", region: "eu-west-1", "office-cidr": SETTINGS.sourceCidrs[0]!, "iam-user": SETTINGS.devOpsUsers[0]! };
+    const lines = readmeCommands("guardrails-commands");
+    expect(lines.slice(-2)).toEqual(["npm run pulumi -- preview --stack <stack>", "npm run pulumi -- up --stack <stack>"]);
+    for (const line of lines.slice(0, -2)) {
+        await ws.shell(substitutePlaceholders(line, values));
+    }
     await setStructuredConfig(ws, stack, "airlock:guardrails", SETTINGS);
+    upCommand = substitutePlaceholders(lines.at(-1)!, values);
+    return ws.shell(substitutePlaceholders(lines.at(-2)!, values), { allowFailure: true });
 }
+
+/** README's `up` line for the first stack. */
+let upCommand = "";
 
 async function documentOf(policyArn: string): Promise<unknown> {
     const policy = await iam.send(new GetPolicyCommand({ PolicyArn: policyArn }));
@@ -67,7 +79,6 @@ beforeAll(async () => {
         await iam.send(new CreateUserCommand({ UserName: user }));
     }
     ws = await createWorkspace({ env: { ...moto.env } });
-    await initGuardrailsStack(STACK);
 }, STEP_TIMEOUT);
 
 afterAll(async () => {
@@ -76,8 +87,9 @@ afterAll(async () => {
 });
 
 describe("the guardrails stack through the Pulumi CLI", () => {
-    test("preview plans the guardrails and creates nothing", async () => {
-        const r = await pulumi(["preview", "--stack", STACK]);
+    test("README's guardrails commands, run as written, configure the stack and preview it: nothing is created", async () => {
+        const r = await initGuardrailsStack(STACK);
+        expect([r.code, r.output]).toEqual([0, expect.any(String)]);
         expect(r.output).toMatch(/\+\s+\d+ to create/);
         for (const name of ["Force_MFA", "airlock-iam-password-policy", "airlock-trail", "airlock-function"]) {
             expect(r.output).toContain(name);
@@ -87,7 +99,8 @@ describe("the guardrails stack through the Pulumi CLI", () => {
     });
 
     test("up declares the group policies, memberships, rules, remediation, trail, healer and the claim", async () => {
-        await pulumi(["up", "--yes", "--skip-preview", "--stack", STACK]);
+        // README's `up`; it asks for confirmation, which PULUMI_SKIP_CONFIRMATIONS answers as a user would.
+        await ws.shell(upCommand, { env: { PULUMI_SKIP_CONFIRMATIONS: "true" } });
         const arns = await policyArnsNamed();
         expect([...arns.keys()].sort()).toEqual(["Config_Write", "Force_MFA", "User_Source_IP_Restrictions"]);
         expect(await documentOf(arns.get("Force_MFA")!)).toEqual(
@@ -130,7 +143,10 @@ describe("the guardrails stack through the Pulumi CLI", () => {
         const trail = resources.find((r) => r.type === "aws:cloudtrail/trail:Trail");
         expect(trail?.outputs).toMatchObject({ name: TRAIL_NAME, isMultiRegionTrail: true, enableLogFileValidation: true });
         // The healer's code is a file asset: its path and hash in state, not a megabyte of bundled SDK.
-        expect(ws.stateFiles().length).toBeLessThan(600_000);
+        const exported = (await ws.pulumi(["stack", "export", "--stack", STACK])).stdout;
+        const fn = resources.find((r) => r.type === "aws:lambda/function:Function");
+        expect(JSON.stringify(fn?.inputs?.["code"])).toContain(".airlock-build/healer/index.js");
+        expect(exported).not.toContain("DescribeSecurityGroupRulesCommand");
 
         const outputs = await stackOutputs(ws, STACK);
         expect(outputs["guardrails"]).toMatchObject({ globalRegion: "eu-west-1", detectOnly: false, trailArn: expect.stringContaining(TRAIL_NAME) });
@@ -142,8 +158,7 @@ describe("the guardrails stack through the Pulumi CLI", () => {
     });
 
     test("a second guardrails stack in the same account and region is refused at preview, naming the first", async () => {
-        await initGuardrailsStack(OTHER);
-        const r = await pulumi(["preview", "--stack", OTHER], { allowFailure: true });
+        const r = await initGuardrailsStack(OTHER);
         expect(r.code).not.toBe(0);
         expect(r.output).toContain(`The account guardrails of eu-west-1 are already declared by the stack "organization/airlock/${STACK}"`);
         expect(r.output).toContain(`The account's group policies are already declared by the stack "organization/airlock/${STACK}"`);
@@ -165,5 +180,11 @@ describe("the guardrails stack through the Pulumi CLI", () => {
         const ssm = new SSMClient(awsClientConfig(moto));
         await expect(ssm.send(new GetParameterCommand({ Name: CLAIM_PARAMETER }))).rejects.toMatchObject({ name: "ParameterNotFound" });
         ssm.destroy();
+        // Retained: the trail's bucket (with its key) and the Config delivery bucket.
+        const s3 = new S3Client({ ...awsClientConfig(moto), forcePathStyle: true });
+        const buckets = ((await s3.send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name ?? "");
+        s3.destroy();
+        expect(buckets.filter((b) => b.startsWith("airlock-logs-"))).toHaveLength(1);
+        expect(buckets.filter((b) => b.startsWith("airlock-delivery-"))).toHaveLength(1);
     });
 });

@@ -23,9 +23,7 @@ import { CreateSubnetCommand, CreateTagsCommand, CreateVpcCommand, DescribeInsta
 import { CreatePolicyCommand, GetInstanceProfileCommand, GetRolePolicyCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolesCommand } from "@aws-sdk/client-iam";
 import { GetObjectCommand, GetObjectTaggingCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import * as crypto from "crypto";
-import * as fs from "fs";
-import * as path from "path";
-import { EngineWorkspace, PROJECT_ROOT, RunResult, StateResource, createWorkspace, exportedResources, setStructuredConfig, stackOutputs } from "./engine/engine";
+import { EngineWorkspace, RunResult, StateResource, createWorkspace, exportedResources, readmeCommands, setStructuredConfig, stackOutputs, substitutePlaceholders } from "./engine/engine";
 import { TlsFront, startTlsFront } from "./engine/tlsFront";
 import { Moto, MotoRequest, awsClientConfig, startMoto } from "./support/moto";
 import { FAKE_KEYS, TenableFake, startTenableFake } from "./support/tenableFake";
@@ -293,21 +291,21 @@ describe("a stack's life through the Pulumi CLI", () => {
             "template-uuid": TEMPLATE_UUID,
             "scanner-cidr": "10.30.5.10/32",
         };
-        const lines = readmeDeployCommands();
+        const lines = readmeCommands("deploy-commands");
         expect(lines.at(-1)).toBe("npm run pulumi -- up --stack <stack>");
         // Everything up to `up` now; `up` itself runs below, after the preview checks.
         // The `--secret` lines prompt for the value: the test types it on standard input.
         const prompted: Record<string, string> = { "airlock:scannerAccessKey": FAKE_KEYS.accessKey, "airlock:scannerSecretKey": FAKE_KEYS.secretKey };
         for (const line of lines.slice(0, -1)) {
             const secretKey = /--secret (\S+)/.exec(line)?.[1];
-            const r = await ws.shell(substitute(line, values), { stdin: secretKey === undefined ? "" : prompted[secretKey] });
+            const r = await ws.shell(substitutePlaceholders(line, values), { stdin: secretKey === undefined ? "" : prompted[secretKey] });
             transcript.push(r.output);
         }
         expect(transcript.at(-1)).toMatch(/\+\s+\d+ to create/);
         await pulumi(["config", "set", "--stack", STACK, "airlock:readinessTimeoutMinutes", "2"]);
         await pulumi(["config", "set", "--stack", STACK, "airlock:scanTimeoutMinutes", "2"]);
         await setInstances(["web-1"]);
-        deployUp = substitute(lines.at(-1) ?? "", values);
+        deployUp = substitutePlaceholders(lines.at(-1) ?? "", values);
     });
 
     test("preview plans everything, creates nothing, and the promotion does no AWS work", async () => {
@@ -630,26 +628,6 @@ describe("a stack's life through the Pulumi CLI", () => {
         }
     });
 });
-
-/** The lines of README's deploy-commands block. */
-function readmeDeployCommands(): string[] {
-    const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
-    const block = /<!-- deploy-commands[^>]*-->\s*```sh\n([\s\S]*?)```/.exec(readme)?.[1];
-    if (block === undefined) throw new Error("README.md has no deploy-commands block");
-    return block
-        .split("\n")
-        .map((l) => l.trim())
-        .filter((l) => l !== "" && !l.startsWith("#"));
-}
-
-/** Fills README's `<placeholders>`; one it does not know fails the test. */
-function substitute(line: string, values: Readonly<Record<string, string>>): string {
-    return line.replace(/<([a-z-]+)>/g, (_m, name: string) => {
-        const value = values[name];
-        if (value === undefined) throw new Error(`README deploy command has a placeholder the test does not fill: <${name}> in ${line}`);
-        return `'${value}'`;
-    });
-}
 
 /** Describe/Get/List for Query and JSON APIs, GET/HEAD for REST ones (S3). */
 function isReadOnly(q: MotoRequest): boolean {

@@ -251,3 +251,23 @@ export async function setStructuredConfig(ws: EngineWorkspace, stack: string, ke
     const doc = { [key]: { value: JSON.stringify(value), objectValue: value, secret: false } };
     return ws.pulumi(["config", "set-all", "--stack", stack, "--json", JSON.stringify(doc)]);
 }
+
+/** The command lines of a README block marked `<!-- <marker>: ... -->` (the tests run them as written). */
+export function readmeCommands(marker: string): string[] {
+    const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+    const block = new RegExp(`<!-- ${marker}[^>]*-->\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``).exec(readme)?.[1];
+    if (block === undefined) throw new Error(`README.md has no ${marker} block`);
+    return block
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== "" && !l.startsWith("#"));
+}
+
+/** Fills README's `<placeholders>`, quoted for the shell; one the test does not know fails it. */
+export function substitutePlaceholders(line: string, values: Readonly<Record<string, string>>): string {
+    return line.replace(/<([a-z-]+)>/g, (_m, name: string) => {
+        const value = values[name];
+        if (value === undefined) throw new Error(`README command has a placeholder the test does not fill: <${name}> in ${line}`);
+        return `'${value}'`;
+    });
+}
