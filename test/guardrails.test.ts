@@ -96,7 +96,7 @@ const { AuditTrail, TRAIL_NAME } = require("../components/auditTrail") as typeof
 const { ConfigRules, inputParameters } = require("../components/configRules") as typeof import("../components/configRules");
 const { SecurityGroupHealer } = require("../components/securityGroupHealer") as typeof import("../components/securityGroupHealer");
 const { SecurityZones } = require("../components/securityZones") as typeof import("../components/securityZones");
-const { AccountGuardrails, CLAIM_PARAMETER, OWNER_TAG, claimConflicts, claimValue } = require("../components/accountGuardrails") as typeof import("../components/accountGuardrails");
+const { AccountGuardrails, CLAIM_PARAMETER, OWNER_TAG, claimConflicts, claimValue, findClaims, forceMfaPolicyArn, isNotFound } = require("../components/accountGuardrails") as typeof import("../components/accountGuardrails");
 const { trailBucketPolicy, trailKeyPolicy, trailLogsRolePolicy, trailLogsTrustPolicy } = require("../policies/auditTrail") as typeof import("../policies/auditTrail");
 const { MANAGED_RULES, REMEDIATION_DEFAULTS, configDeliveryBucketPolicy, remediationRolePolicy, remediationTrustPolicy, ruleParameterValues } =
     require("../policies/configRules") as typeof import("../policies/configRules");
@@ -206,13 +206,14 @@ describe("ConfigRules", () => {
         expect(remediations.map((r) => r.inputs.configRuleName).sort()).toEqual(remediating.map((spec) => spec.ruleName).sort());
         for (const spec of remediating) {
             const remediation = remediations.find((r) => r.inputs.configRuleName === spec.ruleName)!;
+            // Sorted by name, as the provider stores them (another order would be a diff on every preview).
             const expected = [
                 { name: "AutomationAssumeRole", staticValue: role?.state.arn },
                 ...(spec.remediation!.resourceIdParameter === undefined ? [] : [{ name: spec.remediation!.resourceIdParameter, resourceValue: "RESOURCE_ID" }]),
                 ...Object.entries(spec.remediation!.staticParameters(ruleParameterValues(spec), CTX)).map(([name, value]) =>
                     Array.isArray(value) ? { name, staticValues: value } : { name, staticValue: value },
                 ),
-            ];
+            ].sort((a, b) => (a.name < b.name ? -1 : 1));
             expect(remediation.inputs).toEqual({
                 configRuleName: spec.ruleName,
                 targetType: "SSM_DOCUMENT",
@@ -352,6 +353,31 @@ describe("AccountGuardrails", () => {
         expect(engine.ofType("aws:cloudtrail/trail:Trail")).toEqual([]);
         expect(engine.ofType("aws:cfg/rule:Rule").map((r) => r.inputs.source.sourceIdentifier).sort()).toEqual(MANAGED_RULES.filter((r) => r.scope === "regional").map((r) => r.sourceIdentifier).sort());
         expect(engine.ofType("aws:ssm/parameter:Parameter")).toHaveLength(1);
+    });
+
+    describe("finding the claims", () => {
+        it.each<[string, string, boolean]>([
+            ["getPolicy by name, none", "invocation of aws:iam/getPolicy:getPolicy returned an error: no matching IAM Policy found", true],
+            ["getParameter, none", "invocation of aws:ssm/getParameter:getParameter returned an error: reading SSM Parameter (/airlock/guardrails/owner): couldn't find resource", true],
+            ["access denied", "reading SSM Parameter (/airlock/guardrails/owner): operation error SSM: GetParameter, https response error StatusCode: 400, AccessDeniedException: not authorized", false],
+            ["throttling", "operation error IAM: ListPolicies, exceeded maximum number of attempts, 3, ThrottlingException: Rate exceeded", false],
+            ["a network failure", "dial tcp 10.0.0.1:443: i/o timeout", false],
+        ])("%s → not found: %s", (_what, message, notFound) => {
+            expect(isNotFound(new Error(message))).toBe(notFound);
+        });
+
+        it("finds this stack's and other stacks' claims through the provider, and nothing in a fresh account", async () => {
+            const config = { declaresGlobal: true, groupPolicies: base.groupPolicies };
+            const arn = forceMfaPolicyArn("aws", ACCOUNT_ID);
+            await expect(findClaims(config, arn)).resolves.toEqual({ regionClaim: undefined, forceMfaTags: undefined });
+            engine.seedParameter(CLAIM_PARAMETER, claimValue("acme/airlock/other", "eu-west-1"));
+            engine.seedPolicy("Force_MFA", { tags: { [OWNER_TAG]: "acme/airlock/other" } });
+            await expect(findClaims(config, arn)).resolves.toEqual({ regionClaim: claimValue("acme/airlock/other", "eu-west-1"), forceMfaTags: { [OWNER_TAG]: "acme/airlock/other" } });
+            // The account's IAM is not asked about when this stack declares no group policies.
+            const calls = engine.calls.length;
+            await findClaims({ declaresGlobal: true, groupPolicies: undefined }, arn);
+            expect(engine.calls.slice(calls).map((c) => c.token)).toEqual(["aws:ssm/getParameter:getParameter"]);
+        });
     });
 
     describe("claimConflicts", () => {
