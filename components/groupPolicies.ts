@@ -1,8 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { checkCidr } from "../config/cidr";
-import { toJson } from "../policies/document";
-import { GROUP_POLICY_NAMES, configWritePolicy, forceMfaPolicy, sourceIpRestrictionPolicy } from "../policies/groupPolicies";
+import { GROUP_POLICY_NAMES, configWritePolicy, forceMfaPolicy, groupPolicyJson, sourceIpRestrictionPolicy } from "../policies/groupPolicies";
 import { MANAGED_TAG } from "../policies/keyNaming";
 
 /** CloudKestrel's groups and the policies each carries. */
@@ -57,14 +56,18 @@ export class GroupPolicies extends pulumi.ComponentResource {
             "forceMfa",
             "Airlock guardrail: deny everything but MFA self-enrolment unless signed in with MFA",
             partition.apply((p) =>
-                toJson(forceMfaPolicy({ partition: p.partition, dnsSuffix: p.dnsSuffix, ignoredUsers: args.ignoredUsers, allowPasswordChangeWithoutMfa: args.allowPasswordChangeWithoutMfa })),
+                groupPolicyJson(forceMfaPolicy({ partition: p.partition, dnsSuffix: p.dnsSuffix, ignoredUsers: args.ignoredUsers, allowPasswordChangeWithoutMfa: args.allowPasswordChangeWithoutMfa })),
             ),
         );
-        const sourceIp = policy("sourceIp", "Airlock guardrail: deny requests from outside the allowed addresses", toJson(sourceIpRestrictionPolicy({ cidrs: args.sourceCidrs })));
+        const sourceIp = policy(
+            "sourceIp",
+            "Airlock guardrail: deny requests from outside the allowed addresses",
+            caller.accountId.apply((accountId) => groupPolicyJson(sourceIpRestrictionPolicy({ cidrs: args.sourceCidrs, accountId }))),
+        );
         const configWrite = policy(
             "configWrite",
             "Airlock guardrail: add and update AWS Config rules",
-            pulumi.all([partition, caller.accountId]).apply(([p, accountId]) => toJson(configWritePolicy({ partition: p.partition, dnsSuffix: p.dnsSuffix, accountId }))),
+            pulumi.all([partition, caller.accountId]).apply(([p, accountId]) => groupPolicyJson(configWritePolicy({ partition: p.partition, dnsSuffix: p.dnsSuffix, accountId }))),
         );
         const securityAuditArn = partition.partition.apply((p) => `arn:${p}:iam::aws:policy/SecurityAudit`);
 

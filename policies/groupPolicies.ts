@@ -1,4 +1,6 @@
-import { GuardrailPolicyDocument, IdentityStatement, Partition } from "./document";
+import type * as aws from "@pulumi/aws";
+import { Conditions, GuardrailPolicyDocument, IdentityNotActionStatement, IdentityStatement, Partition } from "./document";
+import { MANAGED_TAG } from "./keyNaming";
 
 /**
  * The managed policies of CloudKestrel's groups (issue 9, `GroupPolicies`): `Force_MFA`,
@@ -12,6 +14,28 @@ export const GROUP_POLICY_NAMES = {
     sourceIp: "User_Source_IP_Restrictions",
     configWrite: "Config_Write",
 } as const;
+
+/** An identity-policy statement about every resource except some (a Deny outside the user's own). */
+export interface IdentityNotResourceStatement extends Omit<IdentityStatement, "Resource"> {
+    readonly NotResource: string | readonly string[];
+    readonly Resource?: undefined;
+}
+
+/** The group policies' documents: guardrail documents that may also deny outside some resources. */
+export interface GroupPolicyDocument {
+    readonly Version: "2012-10-17";
+    readonly Statement: ReadonlyArray<IdentityStatement | IdentityNotActionStatement | IdentityNotResourceStatement>;
+}
+
+/** The JSON text AWS stores (as `toJson` in document.ts, for documents with NotResource statements too). */
+export function groupPolicyJson(document: GroupPolicyDocument | GuardrailPolicyDocument): string {
+    return JSON.stringify(document);
+}
+
+// Compile-time proof that these documents are what @pulumi/aws accepts.
+type Mutable<T> = T extends string ? T : T extends ReadonlyArray<infer U> ? Mutable<U>[] : { -readonly [K in keyof T]: Mutable<T[K]> };
+const _groupPolicyIsAwsDocument = (d: Mutable<GroupPolicyDocument>): aws.iam.PolicyDocument => d;
+void _groupPolicyIsAwsDocument;
 
 /** IAM policy variable (a plain string): the calling user's name. */
 const USERNAME = "${aws:username}";
@@ -28,6 +52,19 @@ const MFA_ENROLMENT_ACTIONS = [
     "sts:GetSessionToken",
 ] as const;
 
+/**
+ * The enrolment actions that change something: with a long-term access key alone (a stolen one) they
+ * would add the thief's own device to the user, and then an MFA session (review H2).
+ */
+const MFA_ENROLMENT_WRITES = ["iam:CreateVirtualMFADevice", "iam:EnableMFADevice", "iam:ResyncMFADevice"] as const;
+
+/**
+ * The exempted actions that name a user or an MFA device, limited without MFA to the user's own (review
+ * M1). Not `iam:ListVirtualMFADevices` (its only resource is `*`: a NotResource Deny would refuse it to
+ * everyone) nor `sts:GetSessionToken` (no resource).
+ */
+const OWN_MFA_ACTIONS = ["iam:CreateVirtualMFADevice", "iam:EnableMFADevice", "iam:GetUser", "iam:GetMFADevice", "iam:ListMFADevices", "iam:ResyncMFADevice"] as const;
+
 /** With the option: changing one's own password without MFA (first sign-in, an expired password). */
 const PASSWORD_CHANGE_ACTIONS = ["iam:ChangePassword", "iam:GetAccountPasswordPolicy"] as const;
 
@@ -41,7 +78,8 @@ export interface ForceMfaOptions extends Partition {
     readonly allowPasswordChangeWithoutMfa?: boolean;
     /**
      * Users Force_MFA leaves alone even when they are in the group (CloudKestrel's `IgnoreUsers`:
-     * service users with access keys that cannot use MFA). Matched by user name. @default []
+     * service users with access keys that cannot use MFA). Matched by user name, ignoring case (IAM
+     * user names are unique ignoring case). @default []
      */
     readonly ignoredUsers?: readonly string[];
 }
@@ -51,11 +89,35 @@ export interface ForceMfaOptions extends Partition {
  * MFA device"): every action is denied unless the request was signed in with MFA, except what a
  * user needs to enrol its own virtual MFA device and get an MFA session; and the user may manage
  * its own MFA device (only its own: `${aws:username}`). `BoolIfExists` denies also when the key is
- * absent (long-term access keys carry none).
+ * absent (long-term access keys carry none). Closed further than AWS's pattern:
+ * - Enrolment (`CreateVirtualMFADevice`, `EnableMFADevice`, `ResyncMFADevice`) is denied to requests
+ *   signed with a long-term access key (`aws:MultiFactorAuthPresent` absent: `Null`), so a stolen
+ *   key cannot add the thief's own device (IAM allows up to 8 per user) and then get an MFA session.
+ *   **Consequence:** a user enrols its first device from a console session, signed in with its
+ *   password (there the key is present, `"false"`), or from an MFA session once it has a device; a
+ *   user with access keys and no console password cannot enrol itself (an administrator with MFA
+ *   enables its device), and a device out of sync is resynchronised in the console.
+ *   `sts:GetSessionToken` is not denied: with the serial number and a code of an enrolled device it
+ *   is how CLI users get an MFA session, and a Deny would not stop it anyway (IAM User Guide,
+ *   "Permissions for GetSessionToken": policies have no effect on it). Without MFA its credentials
+ *   cannot call IAM at all (STS API reference), so enrolment is where the hole is closed.
+ * - Without MFA, the exempted actions that name a user or device work only on the user's own
+ *   (`user/${aws:username}`, also under an IAM path, and `mfa/${aws:username}`), even when another
+ *   policy beside Force_MFA allows more: no enabling or resyncing a device of another user, reading
+ *   other users, or creating a device named after another user. So a device enrolled without MFA is
+ *   named exactly as the user (the console's "Device name"); with MFA, further devices may have
+ *   any name. `ListVirtualMFADevices` (resource `*`) stays allowed: it lists the account's virtual
+ *   devices and the users they are assigned to.
+ * Ignored users are left alone by all of it; they are compared ignoring case.
  */
-export function forceMfaPolicy(o: ForceMfaOptions): GuardrailPolicyDocument {
+export function forceMfaPolicy(o: ForceMfaOptions): GroupPolicyDocument {
     const passwords = o.allowPasswordChangeWithoutMfa === true;
     const ownUser = `arn:${o.partition}:iam::*:user/${USERNAME}`;
+    const ownUserUnderAPath = `arn:${o.partition}:iam::*:user/*/${USERNAME}`;
+    const ownDevice = `arn:${o.partition}:iam::*:mfa/${USERNAME}`;
+    const ignored = o.ignoredUsers ?? [];
+    const unlessIgnored: Conditions = ignored.length === 0 ? {} : { StringNotEqualsIgnoreCase: { "aws:username": [...ignored] } };
+    const withoutMfa: Conditions = { BoolIfExists: { "aws:MultiFactorAuthPresent": "false" }, ...unlessIgnored };
     const statements: IdentityStatement[] = [
         { Sid: "AllowListingVirtualMfaDevices", Effect: "Allow", Action: "iam:ListVirtualMFADevices", Resource: "*" },
         { Sid: "AllowCreatingOwnVirtualMfaDevice", Effect: "Allow", Action: "iam:CreateVirtualMFADevice", Resource: `arn:${o.partition}:iam::*:mfa/*` },
@@ -81,10 +143,21 @@ export function forceMfaPolicy(o: ForceMfaOptions): GuardrailPolicyDocument {
                 Effect: "Deny",
                 NotAction: [...MFA_ENROLMENT_ACTIONS, ...(passwords ? PASSWORD_CHANGE_ACTIONS : [])],
                 Resource: "*",
-                Condition: {
-                    BoolIfExists: { "aws:MultiFactorAuthPresent": "false" },
-                    ...((o.ignoredUsers ?? []).length === 0 ? {} : { StringNotEquals: { "aws:username": [...(o.ignoredUsers ?? [])] } }),
-                },
+                Condition: withoutMfa,
+            },
+            {
+                Sid: "DenyMfaEnrolmentWithLongTermKeys",
+                Effect: "Deny",
+                Action: [...MFA_ENROLMENT_WRITES],
+                Resource: "*",
+                Condition: { Null: { "aws:MultiFactorAuthPresent": "true" }, ...unlessIgnored },
+            },
+            {
+                Sid: "DenyOtherUsersMfaWithoutMfa",
+                Effect: "Deny",
+                Action: [...OWN_MFA_ACTIONS],
+                NotResource: [ownUser, ownUserUnderAPath, ownDevice],
+                Condition: withoutMfa,
             },
         ],
     };
@@ -93,19 +166,30 @@ export function forceMfaPolicy(o: ForceMfaOptions): GuardrailPolicyDocument {
 export interface SourceIpOptions {
     /** Where users may call AWS from: IPv4 and IPv6 CIDRs. At least one. */
     readonly cidrs: readonly string[];
+    /** This account: requests through its own VPC endpoints pass, through other accounts' endpoints not. */
+    readonly accountId: string;
 }
 
 /**
  * `User_Source_IP_Restrictions`: deny every request from a public address outside `cidrs`, except
- * - calls AWS services make on the user's behalf (`aws:ViaAWSService`: CloudFormation, Athena, ...,
- *   which come from AWS's addresses), and
- * - requests through a VPC endpoint, which carry no `aws:SourceIp` (`Null` … `"false"`): denying
- *   them would lock users out of private networks. (What it does not stop: a role assumed from
- *   inside the range and its credentials used elsewhere — roles are not in the group.)
+ * calls AWS services make on the user's behalf (`aws:ViaAWSService`: CloudFormation, Athena, ...,
+ * which come from AWS's addresses). A request through a VPC endpoint carries no `aws:SourceIp`:
+ * - through an endpoint of this account (`aws:VpceAccount` = `accountId`) it passes, so users in the
+ *   account's private networks keep working;
+ * - through any other endpoint it is denied (review H1: a thief made an endpoint in their own
+ *   account and came in with a stolen key from anywhere). That includes endpoints whose service does
+ *   not put `aws:VpceAccount` in the request (AWS supports the key for a subset of services): such a
+ *   request cannot be told apart from a foreign one, so it is denied, in this account's VPCs too
+ *   (`StringNotEqualsIfExists`); use the public endpoint from inside `cidrs` for those services.
+ * What it does not stop: a role assumed from inside the range and its credentials used elsewhere
+ * (roles are not in the group), and anything done through this account's own VPC endpoints.
  */
 export function sourceIpRestrictionPolicy(o: SourceIpOptions): GuardrailPolicyDocument {
     if (o.cidrs.length === 0) {
         throw new Error("sourceIpRestrictionPolicy: at least one CIDR is required, or every request would be denied.");
+    }
+    if (!/^\d{12}$/.test(o.accountId)) {
+        throw new Error(`sourceIpRestrictionPolicy: accountId must be a 12-digit AWS account id, not ${JSON.stringify(o.accountId)}.`);
     }
     return {
         Version: "2012-10-17",
@@ -121,6 +205,17 @@ export function sourceIpRestrictionPolicy(o: SourceIpOptions): GuardrailPolicyDo
                     BoolIfExists: { "aws:ViaAWSService": "false" },
                 },
             },
+            {
+                Sid: "DenyThroughOtherAccountsVpcEndpoints",
+                Effect: "Deny",
+                Action: "*",
+                Resource: "*",
+                Condition: {
+                    Null: { "aws:SourceIp": "true" },
+                    StringNotEqualsIfExists: { "aws:VpceAccount": o.accountId },
+                    BoolIfExists: { "aws:ViaAWSService": "false" },
+                },
+            },
         ],
     };
 }
@@ -132,15 +227,38 @@ export interface ConfigWriteOptions extends Partition {
 /**
  * `Config_Write`: what adding and updating AWS Config rules needs, and nothing else: put a rule
  * (and tag it) in this account, and list the rules to see what is missing. No deletion, no
- * recorder, delivery channel, remediation or conformance pack.
+ * recorder, delivery channel, remediation or conformance pack. And not Airlock's own rules (review
+ * M2): putting, tagging or untagging a rule tagged `airlock:managed=true` is denied, and so is any
+ * request that sets or removes that tag (`aws:TagKeys`, compared ignoring case), whatever else
+ * allows it (so whoever deploys Airlock's rules must not be in a group with this policy: the Deny
+ * would stop the deployment).
+ * **What IAM cannot stop:** a custom Lambda rule whose function is in another account (Config runs
+ * cross-account rule functions and sends them configuration items): `PutConfigRule` has no condition
+ * key for the rule's source or function (only `aws:RequestTag` and `aws:TagKeys`), so the audit has to
+ * compare the account's rules with Airlock's catalogue.
  */
 export function configWritePolicy(o: ConfigWriteOptions): GuardrailPolicyDocument {
     const rules = `arn:${o.partition}:config:*:${o.accountId}:config-rule/*`;
+    const airlocksRuleActions = ["config:PutConfigRule", "config:TagResource", "config:UntagResource"];
     return {
         Version: "2012-10-17",
         Statement: [
             { Sid: "PutConfigRules", Effect: "Allow", Action: ["config:PutConfigRule", "config:TagResource"], Resource: rules },
             { Sid: "ListConfigRules", Effect: "Allow", Action: "config:DescribeConfigRules", Resource: "*" },
+            {
+                Sid: "DenyChangingAirlocksRules",
+                Effect: "Deny",
+                Action: airlocksRuleActions,
+                Resource: rules,
+                Condition: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: "true" } },
+            },
+            {
+                Sid: "DenySettingOrRemovingAirlocksTag",
+                Effect: "Deny",
+                Action: airlocksRuleActions,
+                Resource: rules,
+                Condition: { "ForAnyValue:StringEqualsIgnoreCase": { "aws:TagKeys": [MANAGED_TAG] } },
+            },
         ],
     };
 }

@@ -39,7 +39,7 @@ describe("GroupPolicies", () => {
         const policies = Object.fromEntries(engine.ofType("aws:iam/policy:Policy").map((p) => [p.inputs.name, JSON.parse(p.inputs.policy)]));
         expect(policies).toEqual({
             Force_MFA: JSON.parse(JSON.stringify(forceMfaPolicy({ ...AWS, ignoredUsers: ["svc-backup"] }))),
-            User_Source_IP_Restrictions: JSON.parse(JSON.stringify(sourceIpRestrictionPolicy({ cidrs: ["195.89.85.64/28"] }))),
+            User_Source_IP_Restrictions: JSON.parse(JSON.stringify(sourceIpRestrictionPolicy({ cidrs: ["195.89.85.64/28"], accountId: ACCOUNT_ID }))),
             Config_Write: JSON.parse(JSON.stringify(configWritePolicy({ ...AWS, accountId: ACCOUNT_ID }))),
         });
         for (const policy of engine.ofType("aws:iam/policy:Policy")) {
