@@ -3,6 +3,7 @@
  * only when `airlock:accountGuardrails` is true; every problem names its field and the fix.
  */
 import { MANAGED_RULES, ManagedRuleSpec, ruleParameterProblems, ruleParameterValues } from "../policies/configRules";
+import { GROUP_POLICY_NAMES, forceMfaPolicy, groupPolicyJson, sourceIpRestrictionPolicy } from "../policies/groupPolicies";
 import { Json, Reader, cidrEntries, describeKind, isObject, unknownFields } from "./reader";
 import { didYouMean } from "./suggest";
 
@@ -125,14 +126,24 @@ function parseGroupPolicies(r: Reader, path: string, value: { [key: string]: Jso
     const devOpsUsers = userList(r, field("devOpsUsers"), value.devOpsUsers);
     const securityAuditUsers = userList(r, field("securityAuditUsers"), value.securityAuditUsers);
     const ignoredUsers = userList(r, field("ignoredUsers"), value.ignoredUsers);
-    return {
-        sourceCidrs,
-        devOpsUsers,
-        securityAuditUsers,
-        ignoredUsers,
-        allowPasswordChangeWithoutMfa: booleanField(r, field("allowPasswordChangeWithoutMfa"), value.allowPasswordChangeWithoutMfa, false),
-    };
+    const allowPasswordChangeWithoutMfa = booleanField(r, field("allowPasswordChangeWithoutMfa"), value.allowPasswordChangeWithoutMfa, false);
+    // IAM refuses a managed policy over 6,144 characters (whitespace not counted), at `up`: say so at preview.
+    const sizes: Array<[string, string, number]> = [];
+    if (sourceCidrs.length > 0) {
+        sizes.push([GROUP_POLICY_NAMES.sourceIp, "sourceCidrs", groupPolicyJson(sourceIpRestrictionPolicy({ cidrs: sourceCidrs, accountId: "123456789012" })).length]);
+    }
+    const mfa = forceMfaPolicy({ partition: "aws-iso-b", dnsSuffix: "sc2s.sgov.gov", ignoredUsers, allowPasswordChangeWithoutMfa });
+    sizes.push([GROUP_POLICY_NAMES.forceMfa, "ignoredUsers", groupPolicyJson(mfa).length]);
+    for (const [policy, cause, size] of sizes) {
+        if (size > IAM_POLICY_MAX_CHARACTERS) {
+            r.fail(`\`${field(cause)}\` makes ${policy} ${size} characters long; IAM allows ${IAM_POLICY_MAX_CHARACTERS}. Use fewer, wider entries.`);
+        }
+    }
+    return { sourceCidrs, devOpsUsers, securityAuditUsers, ignoredUsers, allowPasswordChangeWithoutMfa };
 }
+
+/** IAM's limit on a managed policy document, in characters without whitespace. */
+export const IAM_POLICY_MAX_CHARACTERS = 6144;
 
 /** The stack's rule settings, merged with the catalog: every rule is on unless switched off. */
 function parseRules(r: Reader, path: string, value: Json | undefined, opts: { detectOnly: boolean; declaresGlobal: boolean; trail: boolean }): RuleSetting[] {

@@ -176,13 +176,16 @@ export interface SourceIpOptions {
  * which come from AWS's addresses). A request through a VPC endpoint carries no `aws:SourceIp`:
  * - through an endpoint of this account (`aws:VpceAccount` = `accountId`) it passes, so users in the
  *   account's private networks keep working;
- * - through any other endpoint it is denied (review H1: a thief made an endpoint in their own
- *   account and came in with a stolen key from anywhere). That includes endpoints whose service does
- *   not put `aws:VpceAccount` in the request (AWS supports the key for a subset of services): such a
- *   request cannot be told apart from a foreign one, so it is denied, in this account's VPCs too
- *   (`StringNotEqualsIfExists`); use the public endpoint from inside `cidrs` for those services.
+ * - through an endpoint that says it belongs to another account (`aws:VpceAccount` present and not
+ *   `accountId`) it is denied (review H1: a thief made an endpoint in their own account and came in
+ *   with a stolen key from anywhere).
+ * - through an endpoint whose service does not report `aws:VpceAccount` (AWS supports the key for a
+ *   subset of services) it passes: the issue asks that users not be locked out through VPC
+ *   endpoints, and such a request cannot be told apart from one through this account's own
+ *   endpoint. For those services the H1 route stays open; README says so.
  * What it does not stop: a role assumed from inside the range and its credentials used elsewhere
- * (roles are not in the group), and anything done through this account's own VPC endpoints.
+ * (roles are not in the group), anything done through this account's own VPC endpoints, and the
+ * route above for services without `aws:VpceAccount`.
  */
 export function sourceIpRestrictionPolicy(o: SourceIpOptions): GuardrailPolicyDocument {
     if (o.cidrs.length === 0) {
@@ -211,8 +214,8 @@ export function sourceIpRestrictionPolicy(o: SourceIpOptions): GuardrailPolicyDo
                 Action: "*",
                 Resource: "*",
                 Condition: {
-                    Null: { "aws:SourceIp": "true" },
-                    StringNotEqualsIfExists: { "aws:VpceAccount": o.accountId },
+                    Null: { "aws:SourceIp": "true", "aws:VpceAccount": "false" },
+                    StringNotEquals: { "aws:VpceAccount": o.accountId },
                     BoolIfExists: { "aws:ViaAWSService": "false" },
                 },
             },

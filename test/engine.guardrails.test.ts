@@ -12,7 +12,7 @@ import { CreateUserCommand, GetGroupCommand, GetPolicyCommand, GetPolicyVersionC
 import { ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { EngineWorkspace, RunResult, createWorkspace, exportedResources, readmeCommands, setStructuredConfig, stackOutputs, substitutePlaceholders } from "./engine/engine";
-import { Moto, awsClientConfig, startMoto } from "./support/moto";
+import { MOTO_ACCOUNT_ID, Moto, awsClientConfig, startMoto } from "./support/moto";
 import { CLAIM_PARAMETER, OWNER_TAG, claimValue } from "../components/accountGuardrails";
 import { TRAIL_NAME } from "../components/auditTrail";
 import { MANAGED_RULES } from "../policies/configRules";
@@ -106,7 +106,7 @@ describe("the guardrails stack through the Pulumi CLI", () => {
         expect(await documentOf(arns.get("Force_MFA")!)).toEqual(
             JSON.parse(JSON.stringify(forceMfaPolicy({ partition: "aws", dnsSuffix: "amazonaws.com", ignoredUsers: ["svc-backup"] }))),
         );
-        expect(await documentOf(arns.get("User_Source_IP_Restrictions")!)).toEqual(JSON.parse(JSON.stringify(sourceIpRestrictionPolicy({ cidrs: SETTINGS.sourceCidrs }))));
+        expect(await documentOf(arns.get("User_Source_IP_Restrictions")!)).toEqual(JSON.parse(JSON.stringify(sourceIpRestrictionPolicy({ cidrs: SETTINGS.sourceCidrs, accountId: MOTO_ACCOUNT_ID }))));
         const policy = await iam.send(new GetPolicyCommand({ PolicyArn: arns.get("Force_MFA") }));
         expect(policy.Policy?.Tags).toEqual(expect.arrayContaining([{ Key: OWNER_TAG, Value: `organization/airlock/${STACK}` }]));
 

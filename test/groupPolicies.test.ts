@@ -198,8 +198,9 @@ describe("User_Source_IP_Restrictions", () => {
         // names the account that owns the endpoint (review H1: a thief's endpoint in their own account got through).
         ["through a VPC endpoint in this account", { "aws:VpcSourceIp": "10.0.1.5", "aws:SourceVpce": "vpce-0own0000000000001", "aws:VpceAccount": ACCOUNT, "aws:ViaAWSService": "false" }, "Allowed"],
         ["through a VPC endpoint in another account", { "aws:VpcSourceIp": "10.9.9.9", "aws:SourceVpce": "vpce-0attacker00000001", "aws:VpceAccount": ATTACKER, "aws:ViaAWSService": "false" }, "ExplicitlyDenied"],
-        // Fails closed: an endpoint whose service does not report aws:VpceAccount cannot be told apart from a foreign one.
-        ["through a VPC endpoint that reports no owning account", { "aws:VpcSourceIp": "10.0.1.5", "aws:SourceVpce": "vpce-0own0000000000001", "aws:ViaAWSService": "false" }, "ExplicitlyDenied"],
+        // Not locked out: an endpoint whose service does not report aws:VpceAccount cannot be told apart from this
+        // account's own, and the issue asks that VPC-endpoint users keep working (README states the remaining route).
+        ["through a VPC endpoint that reports no owning account", { "aws:VpcSourceIp": "10.0.1.5", "aws:SourceVpce": "vpce-0own0000000000001", "aws:ViaAWSService": "false" }, "Allowed"],
         ["by an AWS service on the user's behalf, with no aws:SourceIp", { "aws:ViaAWSService": "true" }, "Allowed"],
         ["by an AWS service on the user's behalf, from AWS's addresses", { "aws:SourceIp": "52.94.133.131", "aws:ViaAWSService": "true" }, "Allowed"],
     ])("a request %s → %s", async (_what, context, expected) => {

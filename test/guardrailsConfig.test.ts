@@ -129,6 +129,12 @@ describe("airlock:guardrails", () => {
         ["a CIDR without a mask", { sourceCidrs: ["195.89.85.67"] }, 'CIDR mask is missing in `airlock:guardrails.sourceCidrs[0]`: "195.89.85.67". Did you mean "195.89.85.67/32"?'],
         ["the whole internet as the users' range", { sourceCidrs: ["10.0.0.0/8", "0.0.0.0/0"] }, "`airlock:guardrails.sourceCidrs[1]` admits every IPv4 address, so User_Source_IP_Restrictions would restrict nothing."],
         ["the whole IPv6 internet as the users' range", { sourceCidrs: ["::/0"] }, "`airlock:guardrails.sourceCidrs[0]` admits every IPv6 address"],
+        [
+            "more CIDRs than fit in an IAM policy",
+            { sourceCidrs: Array.from({ length: 400 }, (_, i) => `10.${Math.floor(i / 250)}.${i % 250}.0/24`) },
+            "`airlock:guardrails.sourceCidrs` makes User_Source_IP_Restrictions",
+        ],
+        ["more ignored users than fit in an IAM policy", { ignoredUsers: Array.from({ length: 400 }, (_, i) => `service-user-${i}`) }, "`airlock:guardrails.ignoredUsers` makes Force_MFA"],
         ["a user name IAM refuses", { devOpsUsers: ["alice smith"] }, '`airlock:guardrails.devOpsUsers[0]` must be an IAM user name (1-64 of letters, digits and +=,.@_-), not "alice smith".'],
         ["a user named twice", { ignoredUsers: ["svc", "svc"] }, '`airlock:guardrails.ignoredUsers[1]` repeats "svc"; remove one.'],
         ["a quoted boolean", { detectOnly: "true" }, '`airlock:guardrails.detectOnly` must be true or false, not the string true. Write it without quotes: true.'],
