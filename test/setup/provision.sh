@@ -38,7 +38,8 @@ schema_dir="$tools/cloud-init"
 #   bootPath.test.ts and the boot script it runs: shellcheck, cryptsetup, curl, mkfs.ext4, shred
 #   qemu-*, cloud-localds, debootstrap, setpriv, flock: test/vm/build-image.sh and test/support/vm.ts
 #   openssl: test/engine/tlsFront.ts
-COMMANDS=(shellcheck cryptsetup qemu-system-x86_64 qemu-img cloud-localds debootstrap mkfs.ext4 openssl curl setpriv flock shred)
+#   chromium: test/audit.browser.test.ts (the audit's HTML report in a real, headless browser)
+COMMANDS=(shellcheck cryptsetup qemu-system-x86_64 qemu-img cloud-localds debootstrap mkfs.ext4 openssl curl setpriv flock shred chromium)
 declare -A PACKAGE_OF=(
     [shellcheck]=shellcheck
     [cryptsetup]=cryptsetup-bin
@@ -52,6 +53,7 @@ declare -A PACKAGE_OF=(
     [setpriv]=util-linux
     [flock]=util-linux
     [shred]=coreutils
+    [chromium]=chromium
 )
 
 say() { printf 'provision: %s\n' "$*"; }
