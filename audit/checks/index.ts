@@ -1,0 +1,31 @@
+/**
+ * The checks the runner knows, by CheckId. A check id with no entry here is not implemented in this
+ * build: the runner reports it as an error finding for every target that asks for it (exit 2),
+ * never as a pass.
+ *
+ * `perRegion`: the runner calls the check once per region (ctx.regions holds that one region), so
+ * that --concurrency bounds targets × regions; otherwise once per target with all its regions
+ * (IAM: global; public buckets: S3 lists every bucket from any region).
+ */
+import type { CheckId } from "../findings";
+import type { Check } from "./context";
+import { IamCheckOptions, iamChecks } from "./iam";
+
+export interface RegisteredCheck {
+    readonly run: Check;
+    readonly perRegion: boolean;
+}
+
+export type CheckRegistry = Readonly<Partial<Record<CheckId, RegisteredCheck>>>;
+
+export type RegistryOptions = IamCheckOptions;
+
+/** A registry with its own IAM inventory cache (one per run). */
+export function checkRegistry(options: RegistryOptions = {}): CheckRegistry {
+    const iam = iamChecks(options);
+    return {
+        "group-policies": { run: iam.groupPolicies, perRegion: false },
+        "root-and-users": { run: iam.rootAndUsers, perRegion: false },
+        // Not wired yet (their modules are being written): config-rules, public-buckets, unmanaged-instances.
+    };
+}
