@@ -117,7 +117,8 @@ describe("configRulesCheck against moto (compliance reads faked in the SDK clien
                 if (!cache.has(key)) {
                     made.push({ ctor: ctor.name, region });
                     const base = awsClientConfig(moto);
-                    const client = motoAccount(new ctor({ ...base, region, retryMode: "standard" }) as never, accountId) as C;
+                    const settings: ClientSettings = { ...base, region, retryMode: "standard", credentials: async () => base.credentials };
+                    const client = motoAccount(new ctor(settings) as never, accountId) as C;
                     if (client instanceof ConfigServiceClient) fakeCompliance(client, region, compliance, calls);
                     cache.set(key, client);
                 }
