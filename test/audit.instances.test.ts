@@ -113,3 +113,285 @@ describe("managedInstanceIdsFrom", () => {
         expect(() => managedInstanceIdsFrom(["nowhere.json"], reader({}))).toThrow(new StackOutputsError("nowhere.json", "cannot be read (no such file); give the output of `pulumi stack output --json` of an Airlock instance stack."));
     });
 });
+
+// ---------------------------------------------------------------------------------------------
+// The check against moto
+
+const NOW = new Date("2025-06-01T12:00:00.000Z");
+
+/** What the runner gives a check, with clients pointed at moto. */
+function contextFor(moto: Moto, made: { destroy(): void }[], over: Partial<CheckContext> = {}): CheckContext {
+    const config = awsClientConfig(moto);
+    const cache = new Map<unknown, unknown>();
+    const clients: ClientFactory = {
+        make<C>(ctor: new (settings: ClientSettings) => C, region: string): C {
+            const key = `${ctor.name}/${region}`;
+            if (!cache.has(key)) {
+                const client = new ctor({ region, credentials: async () => config.credentials, endpoint: config.endpoint, maxAttempts: 1, retryMode: "standard" });
+                made.push(client as unknown as { destroy(): void });
+                cache.set(key, client);
+            }
+            return cache.get(key) as C;
+        },
+    };
+    return {
+        target: { name: "moto" } as Target,
+        accountId: MOTO_ACCOUNT_ID,
+        partition: "aws",
+        regions: [MOTO_REGION],
+        clients,
+        fix: false,
+        managedInstanceIds: new Set(),
+        unusedDays: 45,
+        now: () => NOW,
+        ...over,
+    };
+}
+
+const arn = (id: string): string => `arn:aws:ec2:${MOTO_REGION}:${MOTO_ACCOUNT_ID}:instance/${id}`;
+const ALL = `arn:aws:ec2:${MOTO_REGION}:${MOTO_ACCOUNT_ID}:instance/*`;
+
+/** The parts of findings asserted exactly everywhere (evidence checked separately where it matters). */
+function summary(findings: readonly Finding[]): unknown[] {
+    return findings.map((f) => [f.resource, f.status, f.severity, f.title, f.evidence.quarantine ?? null]);
+}
+
+describe("unmanaged-instances check against moto", () => {
+    let moto: Moto;
+    let ec2: EC2Client;
+    let seeded: SeededInstance;
+    const made: { destroy(): void }[] = [];
+    const ids: Record<string, string> = {};
+    let quarantineGroupId: string;
+    let otherVpcGroupId: string;
+    let secondEni: string;
+
+    const run = async (tags: Record<string, string>, name: string, groupIds: string[] = [seeded.remediationSecurityGroupId]): Promise<string> => {
+        const answer = await ec2.send(
+            new RunInstancesCommand({
+                ImageId: seeded.imageId,
+                InstanceType: "t3.nano",
+                MinCount: 1,
+                MaxCount: 1,
+                // Groups on the interface, not SecurityGroupIds: moto 5.2.1 shows every attached interface's
+                // groups as the union of its own and the instance's launch groups (SecurityGroupIds), so
+                // after ModifyNetworkInterfaceAttribute an interface would still show the launch groups.
+                NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: seeded.subnetId, Groups: groupIds }],
+                TagSpecifications: [{ ResourceType: "instance", Tags: Object.entries({ Name: name, ...tags }).map(([Key, Value]) => ({ Key, Value })) }],
+            }),
+        );
+        return answer.Instances![0]!.InstanceId!;
+    };
+
+    const describeAll = async (): Promise<Instance[]> => {
+        const answer = await ec2.send(new DescribeInstancesCommand({}));
+        return (answer.Reservations ?? []).flatMap((r) => r.Instances ?? []).sort((a, b) => a.InstanceId!.localeCompare(b.InstanceId!));
+    };
+    const byId = async (id: string): Promise<Instance> => (await describeAll()).find((i) => i.InstanceId === id)!;
+    const groupsOf = (i: Instance): Record<string, string[]> =>
+        Object.fromEntries((i.NetworkInterfaces ?? []).map((n) => [n.NetworkInterfaceId!, (n.Groups ?? []).map((g) => g.GroupId!).sort()]));
+    const tagsOf = (i: Instance): Record<string, string> => Object.fromEntries((i.Tags ?? []).map((t) => [t.Key!, t.Value!]));
+
+    beforeAll(async () => {
+        moto = await startMoto();
+        ec2 = new EC2Client(awsClientConfig(moto));
+        seeded = await seedAirlockInstance(moto, { tags: { [MANAGED_TAG]: "true", "airlock:instance": "web-1" } });
+        ids.managed1 = seeded.instanceId;
+        ids.managed2 = await run({ [MANAGED_TAG]: "true" }, "web-2", [seeded.productionSecurityGroupId]);
+        ids.unmanaged = await run({ owner: "shadow-it" }, "shadow");
+        ids.stopped = await run({}, "shadow-stopped");
+        ids.twoEnis = await run({}, "shadow-two-enis", [seeded.remediationSecurityGroupId, seeded.productionSecurityGroupId]);
+        ids.spoofed = await run({ [MANAGED_TAG]: "true" }, "spoofed");
+        ids.drifted = await run({}, "drifted");
+        ids.terminated = await run({}, "gone");
+        await ec2.send(new StopInstancesCommand({ InstanceIds: [ids.stopped] }));
+        await ec2.send(new TerminateInstancesCommand({ InstanceIds: [ids.terminated] }));
+        const eni = await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: seeded.subnetId, Groups: [seeded.productionSecurityGroupId] }));
+        secondEni = eni.NetworkInterface!.NetworkInterfaceId!;
+        await ec2.send(new AttachNetworkInterfaceCommand({ NetworkInterfaceId: secondEni, InstanceId: ids.twoEnis, DeviceIndex: 1 }));
+        quarantineGroupId = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: seeded.vpcId, GroupName: "quarantine", Description: "no traffic" }))).GroupId!;
+        const otherVpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.77.0.0/16" }))).Vpc!.VpcId!;
+        otherVpcGroupId = (await ec2.send(new CreateSecurityGroupCommand({ VpcId: otherVpc, GroupName: "quarantine-elsewhere", Description: "other vpc" }))).GroupId!;
+    });
+    afterAll(async () => {
+        for (const c of made) c.destroy();
+        ec2?.destroy();
+        await moto?.stop();
+    });
+
+    /** Stack outputs list managed1, managed2 and drifted (whose tag is missing), not spoofed. */
+    const listed = (): Set<string> => new Set([ids.managed1!, ids.managed2!, ids.drifted!]);
+
+    it("sets up what it means to (moto lists the second interface, stops and terminates)", async () => {
+        const all = await describeAll();
+        expect(Object.fromEntries(all.map((i) => [i.InstanceId, i.State?.Name]))).toMatchObject({ [ids.stopped!]: "stopped", [ids.terminated!]: "terminated", [ids.unmanaged!]: "running" });
+        expect(Object.keys(groupsOf((await byId(ids.twoEnis!))))).toHaveLength(2);
+        expect(Object.values(groupsOf(await byId(ids.twoEnis!)))).toContainEqual([seeded.productionSecurityGroupId]);
+    });
+
+    it("with stack outputs: one fail per unmanaged instance, the spoofed and the drifted ones apart, one pass per region; pages of 5", async () => {
+        const before = (await moto.requests()).length;
+        const findings = await makeUnmanagedInstancesCheck({ pageSize: 5 })(contextFor(moto, made, { managedInstanceIds: listed() }));
+        const calls = (await moto.requests()).slice(before).map((r) => r.action);
+        expect(calls).toEqual(["DescribeInstances", "DescribeInstances"]);
+        const unmanaged = [ids.unmanaged!, ids.stopped!, ids.twoEnis!].sort();
+        const expected = [
+            ...[ids.spoofed!, ids.drifted!].map((id) =>
+                id === ids.spoofed
+                    ? [arn(id), "fail", "high", `Instance ${id} is tagged airlock:managed but no given Airlock stack output lists it`, null]
+                    : [arn(id), "fail", "low", `Instance ${id} is in a given Airlock stack output but lacks the airlock:managed tag`, null],
+            ),
+            ...unmanaged.map((id) => [arn(id), "fail", "medium", `Instance ${id} is managed by no Airlock stack`, null]),
+            [ALL, "pass", "informational", `Instances managed by Airlock in ${MOTO_REGION}`, null],
+        ];
+        // Order: instances by id (spoofed/drifted as met), then unmanaged ones, then the summary.
+        const sortKey = (row: unknown[]) => `${row[1] === "pass" ? "2" : row[3]!.toString().includes("managed by no") ? "1" : "0"}${row[0]}`;
+        expect(summary(findings).sort((a, b) => sortKey(a as unknown[]).localeCompare(sortKey(b as unknown[])))).toEqual(expected.sort((a, b) => sortKey(a).localeCompare(sortKey(b))));
+        expect(findings.map((f) => [f.target, f.accountId, f.region, f.check])).toEqual(findings.map(() => ["moto", MOTO_ACCOUNT_ID, MOTO_REGION, "unmanaged-instances"]));
+
+        const pass = findings.find((f) => f.status === "pass")!;
+        expect(pass.evidence).toEqual({
+            managed: [ids.managed1!, ids.managed2!].sort(),
+            count: 2,
+            listed: 7,
+            states: ["pending", "running", "stopping", "stopped"],
+            matchedBy: "tag airlock:managed=true and stack outputs",
+        });
+        const shadow = findings.find((f) => f.resource === arn(ids.unmanaged!))!;
+        const described = await byId(ids.unmanaged!);
+        expect(shadow.evidence).toEqual({
+            instanceId: ids.unmanaged,
+            instanceType: "t3.nano",
+            state: "running",
+            launchTime: described.LaunchTime!.toISOString(),
+            tags: { Name: "shadow", owner: "shadow-it" },
+            securityGroups: [{ id: seeded.remediationSecurityGroupId, name: "airlock-remediation" }],
+            networkInterfaces: [{ id: described.NetworkInterfaces![0]!.NetworkInterfaceId, deviceIndex: 0, securityGroups: [seeded.remediationSecurityGroupId] }],
+            vpcId: seeded.vpcId,
+            subnetId: seeded.subnetId,
+            iamInstanceProfile: null,
+            matchedBy: "tag and stack outputs",
+        });
+        expect(findings.find((f) => f.resource === arn(ids.stopped!))!.evidence.state).toBe("stopped");
+        expect(findings.find((f) => f.resource === arn(ids.spoofed!))!.evidence).toMatchObject({ why: "the tag is spoofed, or the stack outputs given are stale or incomplete", tags: { [MANAGED_TAG]: "true" } });
+        expect(findings.some((f) => f.resource === arn(ids.terminated!))).toBe(false);
+    });
+
+    it("without stack outputs the tag alone decides: the spoofed one counts as managed, the drifted one as unmanaged", async () => {
+        const findings = await unmanagedInstancesCheck(contextFor(moto, made));
+        const fails = findings.filter((f) => f.status === "fail").map((f) => f.resource).sort();
+        expect(fails).toEqual([ids.unmanaged!, ids.stopped!, ids.twoEnis!, ids.drifted!].map(arn).sort());
+        expect(findings.find((f) => f.status === "pass")!.evidence).toMatchObject({ managed: [ids.managed1!, ids.managed2!, ids.spoofed!].sort(), count: 3, matchedBy: "tag airlock:managed=true" });
+        expect(findings).toHaveLength(5);
+    });
+
+    it("--quarantine without --yes changes nothing and says what it would do", async () => {
+        const before = await describeAll();
+        const mark = (await moto.requests()).length;
+        const findings = await unmanagedInstancesCheck(contextFor(moto, made, { managedInstanceIds: listed(), quarantine: { groupId: quarantineGroupId, apply: false } }));
+        expect(await describeAll()).toEqual(before);
+        const calls = new Set((await moto.requests()).slice(mark).map((r) => r.action));
+        expect([...calls].sort()).toEqual(["DescribeInstances", "DescribeSecurityGroups"]);
+
+        const byResource = Object.fromEntries(findings.filter((f) => f.status !== "pass").map((f) => [f.resource, f.evidence]));
+        for (const id of [ids.unmanaged!, ids.stopped!]) {
+            const eni = (await byId(id)).NetworkInterfaces![0]!.NetworkInterfaceId!;
+            expect(byResource[arn(id)]).toMatchObject({
+                quarantine: "dry-run",
+                quarantineGroupId,
+                wouldMove: [{ networkInterfaceId: eni, deviceIndex: 0, from: [seeded.remediationSecurityGroupId], to: [quarantineGroupId] }],
+                wouldTag: {
+                    [QUARANTINED_BY_TAG]: "airlock-audit",
+                    [QUARANTINED_AT_TAG]: NOW.toISOString(),
+                    [QUARANTINE_REASON_TAG]: "not tagged airlock:managed=true and in no given Airlock stack output: managed by no Airlock stack",
+                    [PREVIOUS_GROUPS_TAG]: seeded.remediationSecurityGroupId,
+                },
+            });
+        }
+        expect(byResource[arn(ids.twoEnis!)]!.wouldTag).toMatchObject({
+            [PREVIOUS_GROUPS_TAG]: [seeded.remediationSecurityGroupId, seeded.productionSecurityGroupId].sort().join(" "),
+            [`${PREVIOUS_GROUPS_TAG}:${secondEni}`]: seeded.productionSecurityGroupId,
+        });
+        expect(byResource[arn(ids.spoofed!)]).toMatchObject({ quarantine: "not-moved", quarantineGroupId });
+        expect(byResource[arn(ids.drifted!)]!.quarantine).toBeUndefined();
+        expect(findings.filter((f) => f.status === "error")).toEqual([]);
+    });
+
+    it("--quarantine --yes with a group of another VPC: an error per unmanaged instance, nothing moved (in a dry run too)", async () => {
+        for (const apply of [false, true]) {
+            const before = await describeAll();
+            const findings = await unmanagedInstancesCheck(contextFor(moto, made, { managedInstanceIds: listed(), quarantine: { groupId: otherVpcGroupId, apply } }));
+            expect(await describeAll()).toEqual(before);
+            const errors = findings.filter((f) => f.status === "error");
+            expect(errors.map((f) => f.resource).sort()).toEqual([ids.unmanaged!, ids.stopped!, ids.twoEnis!].map(arn).sort());
+            for (const e of errors) {
+                expect(e.title).toBe(`Instance ${e.evidence.instanceId} could not be quarantined`);
+                expect(e.evidence).toMatchObject({ quarantineGroupId: otherVpcGroupId, changed: false });
+                expect(String(e.evidence.why)).toMatch(new RegExp(`^security group ${otherVpcGroupId} is in vpc-[0-9a-f]+, the instance in ${seeded.vpcId}$`));
+            }
+            expect(findings.filter((f) => f.evidence.quarantine === "refused")).toHaveLength(3);
+        }
+    });
+
+    it("--quarantine --yes with a group that does not exist: an error per unmanaged instance, nothing moved", async () => {
+        const before = await describeAll();
+        const findings = await unmanagedInstancesCheck(contextFor(moto, made, { managedInstanceIds: listed(), quarantine: { groupId: "sg-0000000000000dead", apply: true } }));
+        expect(await describeAll()).toEqual(before);
+        expect(findings.filter((f) => f.status === "error").map((f) => f.evidence.why)).toEqual(
+            [0, 1, 2].map(() => expect.stringMatching(/^security group sg-0000000000000dead does not exist in this region/)),
+        );
+    });
+
+    it("--quarantine --yes moves exactly the unmanaged instances (every interface) and tags them; a second run leaves them", async () => {
+        const before = await describeAll();
+        const findings = await unmanagedInstancesCheck(contextFor(moto, made, { managedInstanceIds: listed(), quarantine: { groupId: quarantineGroupId, apply: true } }));
+        const after = await describeAll();
+        expect(findings.filter((f) => f.status === "error")).toEqual([]);
+
+        const moved = new Set([ids.unmanaged!, ids.stopped!, ids.twoEnis!]);
+        for (const instance of after) {
+            const id = instance.InstanceId!;
+            const old = before.find((i) => i.InstanceId === id)!;
+            if (!moved.has(id)) {
+                // managed, spoofed, drifted, terminated: untouched
+                expect(instance).toEqual(old);
+                continue;
+            }
+            const oldGroups = groupsOf(old);
+            expect(Object.values(groupsOf(instance))).toEqual(Object.keys(oldGroups).map(() => [quarantineGroupId]));
+            const primary = old.NetworkInterfaces!.find((n) => (n.Attachment?.DeviceIndex ?? 0) === 0)!.NetworkInterfaceId!;
+            const expectedTags: Record<string, string> = {
+                ...tagsOf(old),
+                [QUARANTINED_BY_TAG]: "airlock-audit",
+                [QUARANTINED_AT_TAG]: NOW.toISOString(),
+                [QUARANTINE_REASON_TAG]: "not tagged airlock:managed=true and in no given Airlock stack output: managed by no Airlock stack",
+                [PREVIOUS_GROUPS_TAG]: oldGroups[primary]!.join(" "),
+            };
+            for (const [eni, groups] of Object.entries(oldGroups)) {
+                if (eni !== primary) expectedTags[`${PREVIOUS_GROUPS_TAG}:${eni}`] = groups.join(" ");
+            }
+            expect(tagsOf(instance)).toEqual(expectedTags);
+            const f = findings.find((x) => x.resource === arn(id))!;
+            expect(f.status).toBe("fail");
+            expect(f.evidence.quarantine).toBe("moved");
+            expect((f.evidence.moves as { networkInterfaceId: string; to: string[] }[]).map((m) => [m.networkInterfaceId, m.to])).toEqual(
+                Object.keys(oldGroups).map((eni) => [eni, [quarantineGroupId]]).sort((a, b) => (a[0] === primary ? -1 : b[0] === primary ? 1 : 0)),
+            );
+        }
+        expect(findings.find((f) => f.resource === arn(ids.twoEnis!))!.evidence.moves).toEqual([
+            expect.objectContaining({ deviceIndex: 0, from: [seeded.remediationSecurityGroupId, seeded.productionSecurityGroupId].sort(), to: [quarantineGroupId] }),
+            { networkInterfaceId: secondEni, deviceIndex: 1, from: [seeded.productionSecurityGroupId], to: [quarantineGroupId] },
+        ]);
+
+        // Idempotent: no write call, each noted as already quarantined, the tags (the groups to restore) kept.
+        const mark = (await moto.requests()).length;
+        const again = await unmanagedInstancesCheck(contextFor(moto, made, { managedInstanceIds: listed(), quarantine: { groupId: quarantineGroupId, apply: true }, now: () => new Date("2025-06-02T00:00:00Z") }));
+        expect([...new Set((await moto.requests()).slice(mark).map((r) => r.action))].sort()).toEqual(["DescribeInstances", "DescribeSecurityGroups"]);
+        expect(await describeAll()).toEqual(after);
+        expect(again.filter((f) => moved.has(f.evidence.instanceId as string)).map((f) => [f.status, f.evidence.quarantine])).toEqual([...moved].map(() => ["fail", "already-quarantined"]));
+    });
+
+    it("lists the states it documents", () => {
+        expect(LISTED_STATES).toEqual(["pending", "running", "stopping", "stopped"]);
+    });
+});
