@@ -4,12 +4,15 @@
  * never as a pass.
  *
  * `perRegion`: the runner calls the check once per region (ctx.regions holds that one region), so
- * that --concurrency bounds targets × regions; otherwise once per target with all its regions
- * (IAM: global; public buckets: S3 lists every bucket from any region).
+ * that --concurrency bounds targets × regions; otherwise once per target with all its regions:
+ * IAM is global; config-rules needs the whole list (its global rules are looked for in the
+ * target's FIRST region only, and it lists IAM users once for every region).
  */
 import type { CheckId } from "../findings";
 import type { Check } from "./context";
+import { configRulesCheck } from "./configRules";
 import { IamCheckOptions, iamChecks } from "./iam";
+import { unmanagedInstancesCheck } from "./unmanagedInstances";
 
 export interface RegisteredCheck {
     readonly run: Check;
@@ -26,6 +29,8 @@ export function checkRegistry(options: RegistryOptions = {}): CheckRegistry {
     return {
         "group-policies": { run: iam.groupPolicies, perRegion: false },
         "root-and-users": { run: iam.rootAndUsers, perRegion: false },
-        // Not wired yet (their modules are being written): config-rules, public-buckets, unmanaged-instances.
+        "config-rules": { run: configRulesCheck, perRegion: false },
+        "unmanaged-instances": { run: unmanagedInstancesCheck, perRegion: true },
+        // Not wired yet (its module is being written): public-buckets.
     };
 }
