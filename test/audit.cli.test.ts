@@ -34,8 +34,9 @@ import {
 } from "@aws-sdk/client-iam";
 import schema from "../audit/report/schema.json";
 import { checkRegistry } from "../audit/checks/index";
-import type { AuditResult, Finding } from "../audit/findings";
+import { AuditResult, Finding, exitCodeOf } from "../audit/findings";
 import { parseTargetsFile } from "../audit/targets";
+import { runAudit } from "../audit/run";
 import { forceMfaPolicy, sourceIpRestrictionPolicy } from "../policies/groupPolicies";
 import { AuditFront, startAuditFront } from "./support/auditFront";
 import { Moto, awsClientConfig, clientEnv, startMoto } from "./support/moto";
@@ -231,6 +232,44 @@ describe("airlock-audit, the command, against moto", () => {
         expect(ocsf.some((e) => e.finding_info.title === frank)).toBe(true);
         expect(ocsf.filter((e) => JSON.stringify(e).includes("broken")).length).toBe(2); // one error event per requested check
     }, 120_000);
+
+    it("runAudit in process: a check that throws is an error finding (target audited, exit 2 by exitCodeOf); no more than --concurrency units at once; progress counts targets × checks", async () => {
+        const targets = parseTargetsFile(
+            JSON.stringify({ version: 1, targets: ["a", "b", "c"].map((name) => ({ name, credentials: { env: { accessKeyId: "K", secretAccessKey: "S" } }, regions: ["eu-west-1", "us-east-1"], checks: ["root-and-users", "unmanaged-instances"] })) }),
+            { K: "testing", S: "testing" },
+            "inline.json",
+        );
+        let active = 0;
+        let peak = 0;
+        const slow = async (): Promise<Finding[]> => {
+            active++;
+            peak = Math.max(peak, active);
+            await new Promise((r) => setTimeout(r, 30));
+            active--;
+            return [];
+        };
+        const progress: string[] = [];
+        const result = await runAudit(targets, {
+            concurrency: 2,
+            endpoint: front.endpoint,
+            registry: {
+                "root-and-users": { run: async () => Promise.reject(new Error("boom")), perRegion: false },
+                "unmanaged-instances": { run: slow, perRegion: true },
+            },
+            onProgress: (d, t) => progress.push(`${d}/${t}`),
+        });
+        expect(peak).toBe(2);
+        expect(progress).toEqual(["1/6", "2/6", "3/6", "4/6", "5/6", "6/6"]);
+        expect(result.targets.map((t) => [t.target, t.state, t.accountId])).toEqual([
+            ["a", "audited", "123456789012"],
+            ["b", "audited", "123456789012"],
+            ["c", "audited", "123456789012"],
+        ]);
+        expect(result.findings.map((f) => [f.target, f.accountId, f.check, f.status, f.title])).toEqual(
+            ["a", "b", "c"].map((t) => [t, "123456789012", "root-and-users", "error", "The root-and-users check could not run: boom"]),
+        );
+        expect(exitCodeOf(result)).toBe(2);
+    }, 60_000);
 
     describe("bad inputs: the message on stderr, exit 2, nothing audited", () => {
         const cases: Array<[string, () => string[], () => NodeJS.ProcessEnv, RegExp]> = [
