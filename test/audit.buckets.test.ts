@@ -337,3 +337,28 @@ describe("publicBucketsCheck against moto", () => {
         expect(findings.every((f) => f.accountId === OTHER)).toBe(true);
     });
 });
+
+describe("emulatorFriendly (S3 Control through an emulator reached by IP or localhost)", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { emulatorFriendly } = require("../audit/checks/publicBuckets") as typeof import("../audit/checks/publicBuckets");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { S3ControlClient } = require("@aws-sdk/client-s3-control") as typeof import("@aws-sdk/client-s3-control");
+    const providerOf = (c: InstanceType<typeof S3ControlClient>) => (c.config as unknown as { endpointProvider: (p: unknown) => { url: URL } }).endpointProvider;
+    const make = () => new S3ControlClient({ region: "eu-west-1", credentials: { accessKeyId: "a", secretAccessKey: "b" } });
+
+    it.each(["http://127.0.0.1:5000", "http://localhost:4566", "http://[::1]:5000"])("sends the client to %s as given", (endpoint) => {
+        const client = emulatorFriendly(make(), { AWS_ENDPOINT_URL: endpoint });
+        expect(providerOf(client)({ AccountId: "222222222222" }).url.href).toBe(new URL(endpoint).href);
+        client.destroy();
+    });
+
+    it.each<[string, Record<string, string>]>([
+        ["no endpoint override (real AWS)", {}],
+        ["a named endpoint (a VPC endpoint, a proxy by name)", { AWS_ENDPOINT_URL: "https://s3-control.internal.example" }],
+    ])("leaves the account prefix alone with %s", (_what, env) => {
+        const client = make();
+        const before = providerOf(client);
+        expect(providerOf(emulatorFriendly(client, env))).toBe(before);
+        client.destroy();
+    });
+});

@@ -164,21 +164,20 @@ describe("airlock-audit, the command, against moto", () => {
         expect(mine.filter((a) => a === "GetAccountAuthorizationDetails")).toHaveLength(1);
     }, 120_000);
 
-    it("CloudKestrel's example with every check it implies: the checks this build does not have are errors (exit 2), never passes", async () => {
+    it("CloudKestrel's example with every check it implies: every check is in this build and runs (the account's missing public access block; exit 1)", async () => {
         const registry = checkRegistry();
-        const missing = (["public-buckets", "unmanaged-instances"] as const).filter((c) => registry[c] === undefined);
+        expect((["group-policies", "root-and-users", "config-rules", "public-buckets", "unmanaged-instances"] as const).filter((c) => registry[c] === undefined)).toEqual([]);
         const out = path.join(dir, "ck-all");
         const run = await runCli(["--targets", CLOUDKESTREL, "--out", out], { ...env, TARGET1_AWS_ACCESS_KEY_ID: staticKey.id, TARGET1_AWS_SECRET_ACCESS_KEY: staticKey.secret }, dir);
         const result = JSON.parse(fs.readFileSync(path.join(out, "audit-report.json"), "utf8")) as AuditResult;
         expect(result.targets[0]!.checks).toEqual(["group-policies", "root-and-users", "public-buckets", "unmanaged-instances"]);
-        for (const c of missing) {
-            expect(result.findings.filter((f) => f.check === c).map((f) => [f.status, f.title])).toEqual([["error", `The ${c} check is not available in this build of airlock-audit: not checked`]]);
-        }
-        // The wired ones ran against account 222222222222 (no instances there: nothing unmanaged).
-        for (const c of (["public-buckets", "unmanaged-instances"] as const).filter((c) => registry[c] !== undefined)) {
-            expect(result.findings.filter((f) => f.check === c && f.status !== "pass").map(brief)).toEqual([]);
-        }
-        expect(run.code).toBe(missing.length > 0 ? 2 : 1);
+        // Account 222222222222 has no buckets and no instances, and no account-level public access
+        // block (moto's default, and AWS's for an account that never set one): exactly that fails.
+        expect(result.findings.filter((f) => f.check === "public-buckets" && f.status !== "pass").map(brief)).toEqual([
+            ["public-buckets", "fail", STATIC_ACCOUNT, "Account public access block"],
+        ]);
+        expect(result.findings.filter((f) => f.check === "unmanaged-instances").map((f) => f.status)).toEqual(["pass"]);
+        expect([run.code, run.stderr]).toEqual([1, expect.any(String)]);
     }, 120_000);
 
     it("Airlock's format: a role assumed into 333333333333 (frank outside Force_MFA) and a target with bad credentials; --json validates; HTML, JSON and OCSF show both; exit 2", async () => {

@@ -11,7 +11,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import type { AuditResult } from "../audit/findings";
-import { DEMO_ACCOUNT, expectedFindings, isEmulatorS3ControlGap, missingFindings } from "../audit/demo";
+import { DEMO_ACCOUNT, expectedFindings, missingFindings } from "../audit/demo";
 import { checkRegistry } from "../audit/checks/index";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -79,8 +79,8 @@ describe("npm run audit:demo", () => {
             // The managed instance is not reported; the private bucket is not public.
             expect(result.findings.filter((f) => f.status === "fail" && f.resource.endsWith(unmanaged![2]!))).toEqual([]);
             expect(result.findings.filter((f) => f.status === "fail" && f.resource === "arn:aws:s3:::demo-private" && !/public access block/.test(f.title))).toEqual([]);
-            // No error but the emulator's known S3 Control gap.
-            expect(result.findings.filter((f) => f.status === "error" && !isEmulatorS3ControlGap(f)).map((f) => [f.check, f.title])).toEqual([]);
+            // No error: every check could read what it needs through the emulator.
+            expect(result.findings.filter((f) => f.status === "error").map((f) => [f.check, f.title])).toEqual([]);
 
             // Nothing left: the front's port (the audit's endpoint) and moto's are closed, no new moto_server.
             const emulator = /Emulator: moto at http:\/\/127\.0\.0\.1:(\d+), the audit's endpoint \(AWS_ENDPOINT_URL\) at http:\/\/127\.0\.0\.1:(\d+)/.exec(said);

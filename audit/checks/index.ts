@@ -1,7 +1,6 @@
 /**
- * The checks the runner knows, by CheckId. A check id with no entry here is not implemented in this
- * build: the runner reports it as an error finding for every target that asks for it (exit 2),
- * never as a pass.
+ * The checks the runner knows, by CheckId (every one of CHECK_IDS). Should an id lack an entry, the
+ * runner reports it as an error finding for every target that asks for it (exit 2), never as a pass.
  *
  * `perRegion`: the runner calls the check once per region (ctx.regions holds that one region), so
  * that --concurrency bounds targets × regions; otherwise once per target with all its regions:
@@ -12,6 +11,7 @@ import type { CheckId } from "../findings";
 import type { Check } from "./context";
 import { configRulesCheck } from "./configRules";
 import { IamCheckOptions, iamChecks } from "./iam";
+import { publicBucketsCheck } from "./publicBuckets";
 import { unmanagedInstancesCheck } from "./unmanagedInstances";
 
 export interface RegisteredCheck {
@@ -31,6 +31,8 @@ export function checkRegistry(options: RegistryOptions = {}): CheckRegistry {
         "root-and-users": { run: iam.rootAndUsers, perRegion: false },
         "config-rules": { run: configRulesCheck, perRegion: false },
         "unmanaged-instances": { run: unmanagedInstancesCheck, perRegion: true },
-        // Not wired yet (its module is being written): public-buckets.
+        // Once per target: the account's public access block is read once, and buckets are listed
+        // once and placed in their regions (only the target's regions are checked).
+        "public-buckets": { run: publicBucketsCheck, perRegion: false },
     };
 }

@@ -96,7 +96,7 @@ export const publicBucketsCheck: Check = async (ctx) => {
     let account: Block = NO_BLOCK;
     let accountKnown = true;
     try {
-        const control = ctx.clients.make(S3ControlClient, home);
+        const control = emulatorFriendly(ctx.clients.make(S3ControlClient, home));
         const answer = await control.send(new GetAccountPublicAccessBlockCommand({ AccountId: ctx.accountId }));
         account = blockOf(answer.PublicAccessBlockConfiguration);
     } catch (error) {
@@ -263,4 +263,29 @@ async function policyStatus(s3: S3Client, bucket: string): Promise<boolean | "un
     } catch {
         return "unknown";
     }
+}
+
+const EMULATOR_HOST = /^(?:localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\])$/i;
+
+/**
+ * S3 Control's endpoint rules put the account id in front of the endpoint's host
+ * (`<account>.s3-control.<region>…`). Against an emulator reached by IP address or `localhost`
+ * (AWS_ENDPOINT_URL for moto or LocalStack, as in `npm run audit:demo` and the tests) that is no
+ * valid host at all (`222222222222.127.0.0.1` parses as a bad IPv4 address), so there, and only
+ * there, the client is sent to the endpoint as given; the account still travels in the
+ * `x-amz-account-id` header. Real AWS endpoints are untouched.
+ */
+export function emulatorFriendly(client: S3ControlClient, env: NodeJS.ProcessEnv = process.env): S3ControlClient {
+    const given = env["AWS_ENDPOINT_URL_S3_CONTROL"] ?? env["AWS_ENDPOINT_URL"];
+    if (given === undefined || given === "") return client;
+    let url: URL;
+    try {
+        url = new URL(given);
+    } catch {
+        return client;
+    }
+    if (EMULATOR_HOST.test(url.hostname)) {
+        (client.config as unknown as { endpointProvider: () => { url: URL } }).endpointProvider = () => ({ url: new URL(url.href) });
+    }
+    return client;
 }
