@@ -44,7 +44,7 @@ import type { AuditResult, CheckId } from "./findings";
 import { GROUP_POLICY_NAMES, configWritePolicy, forceMfaPolicy, groupPolicyJson, sourceIpRestrictionPolicy } from "../policies/groupPolicies";
 import { MANAGED_TAG } from "../policies/keyNaming";
 import { AuditFront, startAuditFront } from "../test/support/auditFront";
-import { Moto, VENV_BIN, startMoto } from "../test/support/moto";
+import { Moto, VENV_BIN, inMotoAccount, startMoto } from "../test/support/moto";
 
 export const DEMO_ACCOUNT = "210987654321";
 export const DEMO_REGION = "eu-west-1";
@@ -93,15 +93,7 @@ export function missingFindings(result: AuditResult, expected: readonly Expected
 }
 
 function iamFor(moto: Moto, accountId: string): IAMClient {
-    const client = new IAMClient({ region: DEMO_REGION, endpoint: moto.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" }, maxAttempts: 2 });
-    client.middlewareStack.add(
-        (next) => async (args) => {
-            (args.request as { headers: Record<string, string> }).headers["x-moto-account-id"] = accountId;
-            return next(args);
-        },
-        { step: "build", name: "motoAccount" },
-    );
-    return client;
+    return inMotoAccount(new IAMClient({ region: DEMO_REGION, endpoint: moto.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" }, maxAttempts: 2 }), accountId);
 }
 
 /** Seeds the demo account; S3 and EC2 through the auditor's key (moto maps it to the account). */

@@ -27,7 +27,7 @@ import { publicBucketsCheck, regionOfLocation } from "../audit/checks/publicBuck
 import type { CheckContext, ClientFactory, ClientSettings } from "../audit/checks/context";
 import type { Finding } from "../audit/findings";
 import type { Target } from "../audit/targets";
-import { MOTO_ACCOUNT_ID, Moto, awsClientConfig, startMoto } from "./support/moto";
+import { MOTO_ACCOUNT_ID, Moto, awsClientConfig, inMotoAccount, startMoto } from "./support/moto";
 
 const doc = (...Statement: Record<string, unknown>[]) => ({ Version: "2012-10-17", Statement });
 const allow = (extra: Record<string, unknown>) => ({ Effect: "Allow", Resource: "arn:aws:s3:::b/*", ...extra });
@@ -146,18 +146,7 @@ describe("publicBucketsCheck against moto", () => {
     let moto: Moto;
     const OTHER = "222222222222";
 
-    function withAccount<C>(client: C, accountId: string | undefined): C {
-        if (accountId !== undefined) {
-            (client as unknown as S3Client).middlewareStack.add(
-                (next) => async (args) => {
-                    (args.request as { headers: Record<string, string> }).headers["x-moto-account-id"] = accountId;
-                    return next(args);
-                },
-                { step: "build", name: "motoAccount" },
-            );
-        }
-        return client;
-    }
+    const withAccount = inMotoAccount;
 
     /** S3 Control through moto: see the file's header. */
     function control(accountId?: string): S3ControlClient {

@@ -39,7 +39,7 @@ import { parseTargetsFile } from "../audit/targets";
 import { runAudit } from "../audit/run";
 import { forceMfaPolicy, sourceIpRestrictionPolicy } from "../policies/groupPolicies";
 import { AuditFront, startAuditFront } from "./support/auditFront";
-import { Moto, awsClientConfig, clientEnv, startMoto } from "./support/moto";
+import { Moto, awsClientConfig, clientEnv, inMotoAccount, startMoto } from "./support/moto";
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "audit", "bin.js");
@@ -84,15 +84,7 @@ function htmlText(html: string): string {
 }
 
 function accountClient(moto: Moto, accountId: string): IAMClient {
-    const client = new IAMClient(awsClientConfig(moto));
-    client.middlewareStack.add(
-        (next) => async (args) => {
-            (args.request as { headers: Record<string, string> }).headers["x-moto-account-id"] = accountId;
-            return next(args);
-        },
-        { step: "build", name: "motoAccount" },
-    );
-    return client;
+    return inMotoAccount(new IAMClient(awsClientConfig(moto)), accountId);
 }
 
 const brief = (f: Finding): [string, string, string, string] => [f.check, f.status, f.resource, f.title];

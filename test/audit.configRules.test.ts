@@ -27,7 +27,7 @@ import type { Finding } from "../audit/findings";
 import type { ConfigRuleRule, Target } from "../audit/targets";
 import { inputParameters } from "../components/configRules";
 import { findManagedRule, ruleParameterValues } from "../policies/configRules";
-import { MOTO_ACCOUNT_ID, Moto, awsClientConfig, startMoto } from "./support/moto";
+import { MOTO_ACCOUNT_ID, Moto, awsClientConfig, inMotoAccount, startMoto } from "./support/moto";
 
 const R1 = "eu-west-1";
 const R2 = "us-east-1";
@@ -89,18 +89,7 @@ function fakeCompliance(client: ConfigServiceClient, region: string, data: Compl
     );
 }
 
-function motoAccount<C extends { middlewareStack: { add: (...a: never[]) => unknown } }>(client: C, accountId: string | undefined): C {
-    if (accountId !== undefined) {
-        (client as unknown as ConfigServiceClient).middlewareStack.add(
-            (next) => async (args) => {
-                (args.request as { headers: Record<string, string> }).headers["x-moto-account-id"] = accountId;
-                return next(args);
-            },
-            { step: "build", name: "motoAccount" },
-        );
-    }
-    return client;
-}
+const motoAccount = inMotoAccount;
 
 describe("configRulesCheck against moto (compliance reads faked in the SDK client)", () => {
     let moto: Moto;

@@ -49,7 +49,7 @@ import { checkGroupPolicies, GroupPoliciesTarget } from "../audit/checks/groupPo
 import { checkRootAndUsers } from "../audit/checks/rootAndUsers";
 import { normalizePolicy } from "../audit/policyEquivalence";
 import { configWritePolicy, forceMfaPolicy, sourceIpRestrictionPolicy } from "../policies/groupPolicies";
-import { MOTO_ACCOUNT_ID, Moto, awsClientConfig, startMoto } from "./support/moto";
+import { MOTO_ACCOUNT_ID, Moto, awsClientConfig, inMotoAccount, startMoto } from "./support/moto";
 
 const AWS = { partition: "aws", dnsSuffix: "amazonaws.com" };
 const ACCOUNT = "123456789012";
@@ -886,15 +886,7 @@ describe("against moto: fetchIamInventory + fetchCredentialReport + the checks",
 
     /** A client for another moto account: moto picks the account from the x-moto-account-id header. */
     function accountClient(accountId: string): IAMClient {
-        const client = new IAMClient(awsClientConfig(moto));
-        client.middlewareStack.add(
-            (next) => async (args) => {
-                (args.request as { headers: Record<string, string> }).headers["x-moto-account-id"] = accountId;
-                return next(args);
-            },
-            { step: "build", name: "motoAccount" },
-        );
-        return client;
+        return inMotoAccount(new IAMClient(awsClientConfig(moto)), accountId);
     }
 
     async function createPolicy(client: IAMClient, name: string, versions: unknown[]): Promise<string> {

@@ -30,7 +30,7 @@ import { runAudit } from "../audit/run";
 import { Target, parseTargetsFile } from "../audit/targets";
 import { forceMfaPolicy } from "../policies/groupPolicies";
 import { listenOnLoopback } from "./support/loopback";
-import { MOTO_ACCOUNT_ID, Moto, awsClientConfig, startMoto } from "./support/moto";
+import { MOTO_ACCOUNT_ID, Moto, awsClientConfig, inMotoAccount, startMoto } from "./support/moto";
 
 const ROLE = "OrganizationAccountAccessRole";
 const DENIED_KEY = "AKIAIOSFODNN7NOORGS00";
@@ -120,15 +120,7 @@ async function startOrgFront(upstream: string): Promise<OrgFront> {
 }
 
 function accountClient(moto: Moto, accountId: string): IAMClient {
-    const client = new IAMClient(awsClientConfig(moto));
-    client.middlewareStack.add(
-        (next) => async (args) => {
-            (args.request as { headers: Record<string, string> }).headers["x-moto-account-id"] = accountId;
-            return next(args);
-        },
-        { step: "build", name: "motoAccount" },
-    );
-    return client;
+    return inMotoAccount(new IAMClient(awsClientConfig(moto)), accountId);
 }
 
 /** Force_MFA as Airlock builds it, on group MFA, with `inGroup` in it and `outside` in no group. */

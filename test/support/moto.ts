@@ -495,3 +495,25 @@ function must<T>(value: T | undefined | null, what: string): T {
     }
     return value;
 }
+
+/** Any SDK v3 client: what `inMotoAccount` needs of it. */
+interface WithMiddleware {
+    readonly middlewareStack: { add(middleware: (next: (args: { request: unknown }) => Promise<unknown>) => (args: { request: unknown }) => Promise<unknown>, options: { step: "build"; name: string }): void };
+}
+
+/**
+ * The client talks to moto as another account: moto takes the account from the `x-moto-account-id`
+ * header (STS and IAM then act inside it). `accountId` undefined leaves the client as it is.
+ */
+export function inMotoAccount<C>(client: C, accountId: string | undefined): C {
+    if (accountId !== undefined) {
+        (client as unknown as WithMiddleware).middlewareStack.add(
+            (next) => async (args) => {
+                (args.request as { headers: Record<string, string> }).headers["x-moto-account-id"] = accountId;
+                return next(args);
+            },
+            { step: "build", name: "motoAccount" },
+        );
+    }
+    return client;
+}
