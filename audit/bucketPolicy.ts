@@ -63,21 +63,6 @@ export const RESTRICTING_KEYS: readonly string[] = [
 
 const POSITIVE_OPERATORS = new Set(["stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike", "ipaddress"]);
 
-/** Representative actions of each kind, matched against the statement's (wildcard) actions. */
-const READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAcl", "s3:GetBucketPolicy", "s3:GetBucketAcl", "s3:ListBucket", "s3:ListBucketVersions", "s3:ListMultipartUploadParts"];
-const WRITE_ACTIONS = [
-    "s3:PutObject",
-    "s3:PutObjectAcl",
-    "s3:PutBucketPolicy",
-    "s3:PutBucketAcl",
-    "s3:DeleteObject",
-    "s3:DeleteObjectVersion",
-    "s3:DeleteBucket",
-    "s3:DeleteBucketPolicy",
-    "s3:AbortMultipartUpload",
-    "s3:RestoreObject",
-];
-
 export class BucketPolicyError extends Error {}
 
 type Json = unknown;
@@ -89,7 +74,11 @@ export function publicGrants(policy: string | Json): PublicGrant[] {
         throw new BucketPolicyError("A bucket policy is a JSON object.");
     }
     const raw = (doc as Record<string, Json>)["Statement"];
-    const statements = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+    if (raw === undefined) {
+        // S3 stores no such policy; a document without statements was not read right.
+        throw new BucketPolicyError("The bucket policy has no Statement.");
+    }
+    const statements = Array.isArray(raw) ? raw : [raw];
     const grants: PublicGrant[] = [];
     statements.forEach((s, index) => {
         if (typeof s !== "object" || s === null || Array.isArray(s)) {
@@ -144,18 +133,35 @@ function everyone(s: Record<string, Json>): string | undefined {
     return undefined;
 }
 
-function globToRegExp(glob: string): RegExp {
-    return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+/**
+ * What an action (or action pattern) lets anyone do: reading (`s3:Get*`, `s3:List*`), changing
+ * (`s3:Put*`, `s3:Delete*`, `s3:Abort*`, `s3:Restore*`, `s3:Replicate*`, `s3:Bypass*`, `s3:Create*`,
+ * `s3:Update*`, … — anything else), or both for a pattern that can match either. Classified by the
+ * verb, not against a list of samples: a public `s3:PutLifecycleConfiguration` deletes every object.
+ */
+function accessOfAction(action: string): Access[] {
+    const a = action.toLowerCase();
+    const wild = a.search(/[*?]/);
+    const literal = wild < 0 ? a : a.slice(0, wild);
+    if (wild >= 0 && "s3:".startsWith(literal)) return ["read", "write"]; // "*", "s*", "s3:*"
+    if (!literal.startsWith("s3:")) return []; // another service's action
+    const verb = literal.slice("s3:".length);
+    const READ_VERBS = ["get", "list"];
+    if (wild < 0) return READ_VERBS.some((r) => verb.startsWith(r)) ? ["read"] : ["write"];
+    // A pattern: read if it can match a Get/List action; write unless it can match nothing else
+    // (no S3 action that changes anything starts with G or L).
+    const canRead = READ_VERBS.some((r) => verb.startsWith(r) || r.startsWith(verb));
+    const canWrite = !READ_VERBS.some((r) => verb.startsWith(r) || r.startsWith(verb));
+    return [...(canRead ? (["read"] as Access[]) : []), ...(canWrite ? (["write"] as Access[]) : [])];
 }
 
 function accessOf(actions: readonly string[], notAction: boolean): Access[] {
-    const patterns = actions.map(globToRegExp);
-    const covered = (a: string): boolean => patterns.some((p) => p.test(a));
-    const grants = (a: string): boolean => (notAction ? !covered(a) : covered(a));
-    const out: Access[] = [];
-    if (READ_ACTIONS.some(grants)) out.push("read");
-    if (WRITE_ACTIONS.some(grants)) out.push("write");
-    return out;
+    // An Allow with NotAction grants every action it does not name: S3 has more than any list here,
+    // so it is public read and write whatever it names.
+    if (notAction) return ["read", "write"];
+    const found = new Set<Access>();
+    for (const action of actions) for (const access of accessOfAction(action)) found.add(access);
+    return (["read", "write"] as const).filter((a) => found.has(a));
 }
 
 function conditionKeysOf(condition: Json): string[] {
@@ -179,7 +185,7 @@ export function restrictingCondition(condition: Json): string | undefined {
             if (!RESTRICTING_KEYS.includes(key)) continue;
             const values = list(value);
             if (values.length === 0) continue;
-            const fixed = key === "aws:sourceip" ? op === "ipaddress" && values.every((v) => narrowCidr(v)) : values.every((v) => fixedValue(key, v));
+            const fixed = key === "aws:sourceip" ? op === "ipaddress" && cidrsNarrowTogether(values) : values.every((v) => fixedValue(key, v));
             if (fixed) return `${rawOp} ${rawKey}`;
         }
     }
@@ -193,6 +199,22 @@ function fixedValue(key: string, v: Json): boolean {
 }
 
 /** A CIDR (or bare address) no wider than /8 (IPv4) or /32 (IPv6). */
+/** Addresses in all of a condition's CIDRs together: many narrow ranges can still cover the internet. */
+export function cidrsNarrowTogether(values: readonly Json[]): boolean {
+    if (!values.every((v) => narrowCidr(v))) return false;
+    let v4 = 0;
+    let v6 = 0;
+    for (const v of values) {
+        const [address, prefixText] = String(v).trim().split("/");
+        const six = (address ?? "").includes(":");
+        const prefix = prefixText === undefined ? (six ? 128 : 32) : Number(prefixText);
+        if (six) v6 += 2 ** (128 - prefix);
+        else v4 += 2 ** (32 - prefix);
+    }
+    // At most one /8 of IPv4 and one /32 of IPv6 in all (duplicates only overcount: stricter).
+    return v4 <= 2 ** 24 && v6 <= 2 ** 96;
+}
+
 export function narrowCidr(v: Json): boolean {
     if (typeof v !== "string") return false;
     const [address, prefixText] = v.trim().split("/");

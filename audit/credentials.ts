@@ -180,7 +180,9 @@ export async function resolveTargets(targets: readonly Target[], settings: Crede
         const spec = target.credentials;
         if (spec.kind === "organization") {
             try {
-                out.push(...(await expandOrganization(target as Target & { credentials: OrganizationCredentials }, settings)));
+                const accounts = await expandOrganization(target as Target & { credentials: OrganizationCredentials }, settings);
+                // An organization with no ACTIVE account must not vanish from the report (exit 0 on nothing).
+                out.push(...(accounts.length > 0 ? accounts : [{ target, reason: "the organization lists no ACTIVE account: nothing was audited" }]));
             } catch (error) {
                 out.push({ target, reason: `could not list the organization's accounts: ${reasonOf(error)}` });
             }

@@ -216,7 +216,8 @@ function valueNormalizer(operator: string): (value: string) => string {
         case "NumericLessThanEquals":
         case "NumericGreaterThan":
         case "NumericGreaterThanEquals":
-            return (v) => (v.trim() !== "" && Number.isFinite(Number(v)) ? String(Number(v)) : v);
+            // Plain decimals only: Number() also reads "0xE10" or "1e3", which IAM would not.
+            return (v) => (/^\s*-?\d+(?:\.\d+)?\s*$/.test(v) ? String(Number(v)) : v);
         case "IpAddress":
         case "NotIpAddress":
             return canonicalCidr;

@@ -149,6 +149,12 @@ export async function runAudit(targets: readonly Target[], options: RunOptions =
                 progress(checks.length);
                 return { outcome: { ...base, state: "unaudited", reason: r.reason }, findings: [] };
             }
+            if (checks.length === 0) {
+                // --checks and the target's own checks do not meet: nothing would be looked at, and
+                // "nothing found" must not read as clean.
+                const reason = `no check to run: the target asks for ${r.target.checks.join(", ") || "none"}, --checks for ${(options.checks ?? []).join(", ") || "none"}`;
+                return { outcome: { ...base, state: "unaudited", reason }, findings: [] };
+            }
             const clients = new TargetClients({
                 credentials: r.credentials,
                 ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),

@@ -131,7 +131,7 @@ describe("publicGrants", () => {
         expect(() => publicGrants("{not json")).toThrow(BucketPolicyError);
         expect(() => publicGrants("[]")).toThrow(BucketPolicyError);
         expect(() => publicGrants(doc("x" as never))).toThrow(/Statement #0 is not an object/);
-        expect(publicGrants({ Version: "2012-10-17" })).toEqual([]);
+        expect(() => publicGrants({ Version: "2012-10-17" })).toThrow(/no Statement/);
     });
 
     it("narrowCidr and regionOfLocation", () => {
@@ -349,5 +349,47 @@ describe("emulatorFriendly (S3 Control through an emulator reached by IP or loca
         const before = providerOf(client);
         expect(providerOf(emulatorFriendly(client, env))).toBe(before);
         client.destroy();
+    });
+});
+
+describe("publicGrants, from the audit's review", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { publicGrants: grants, BucketPolicyError: PolicyError } = require("../audit/bucketPolicy") as typeof import("../audit/bucketPolicy");
+    const allow = (action: unknown, extra: Record<string, unknown> = {}) => ({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", Action: action, Resource: "*", ...extra }] });
+    const accessOf = (doc: unknown) => grants(doc).flatMap((g) => g.access).sort();
+
+    it.each<[string, unknown, string[]]>([
+        ["s3:PutLifecycleConfiguration (deletes every object)", "s3:PutLifecycleConfiguration", ["write"]],
+        ["s3:PutBucketWebsite", "s3:PutBucketWebsite", ["write"]],
+        ["s3:PutReplicationConfiguration", "s3:PutReplicationConfiguration", ["write"]],
+        ["s3:DeleteObjectTagging", "s3:DeleteObjectTagging", ["write"]],
+        ["s3:GetObjectTagging", "s3:GetObjectTagging", ["read"]],
+        ["s3:GetObjectAttributes", "s3:GetObjectAttributes", ["read"]],
+        ["s3:ListBucketMultipartUploads", "s3:ListBucketMultipartUploads", ["read"]],
+        ["s3:Get*", "s3:Get*", ["read"]],
+        ["s3:Put*", "s3:Put*", ["write"]],
+        ["s3:*Object", "s3:*Object", ["read", "write"]],
+        ["*", "*", ["read", "write"]],
+        ["s3:G*", "s3:G*", ["read"]],
+        ["another service's action only", "sqs:SendMessage", []],
+    ])("an Allow to everyone of %s is public", (_what, action, expected) => {
+        expect(accessOf(allow(action))).toEqual(expected);
+    });
+
+    it("an Allow to everyone with NotAction is public read and write, whatever it names", () => {
+        expect(accessOf({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", NotAction: ["s3:Get*", "s3:List*", "s3:Put*", "s3:Delete*", "s3:Abort*", "s3:Restore*"], Resource: "*" }] })).toEqual([
+            "read",
+            "write",
+        ]);
+    });
+
+    it("many narrow source ranges that cover the internet together do not restrict", () => {
+        const everyEight = Array.from({ length: 256 }, (_, i) => `${i}.0.0.0/8`);
+        expect(accessOf(allow("s3:GetObject", { Condition: { IpAddress: { "aws:SourceIp": everyEight } } }))).toEqual(["read"]);
+        expect(accessOf(allow("s3:GetObject", { Condition: { IpAddress: { "aws:SourceIp": ["10.0.0.0/8"] } } }))).toEqual([]);
+    });
+
+    it("a policy without Statement is not a policy S3 stores: an error, never a pass", () => {
+        expect(() => grants({ Version: "2012-10-17" })).toThrow(PolicyError);
     });
 });

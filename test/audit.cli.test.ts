@@ -262,6 +262,17 @@ describe("airlock-audit, the command, against moto", () => {
         expect(exitCodeOf(result)).toBe(2);
     }, 60_000);
 
+    it("runAudit in process: a target whose checks --checks leaves out is not audited, with why (exit 2), never clean", async () => {
+        const targets = parseTargetsFile(
+            JSON.stringify({ version: 1, targets: [{ name: "only-iam", credentials: { env: { accessKeyId: "K", secretAccessKey: "S" } }, checks: ["root-and-users"] }] }),
+            { K: "testing", S: "testing" },
+            "inline.json",
+        );
+        const result = await runAudit(targets, { endpoint: front.endpoint, checks: ["public-buckets"] });
+        expect(result.targets.map((t) => [t.target, t.state, t.reason])).toEqual([["only-iam", "unaudited", "no check to run: the target asks for root-and-users, --checks for public-buckets"]]);
+        expect(exitCodeOf(result)).toBe(2);
+    }, 60_000);
+
     describe("bad inputs: the message on stderr, exit 2, nothing audited", () => {
         const cases: Array<[string, () => string[], () => NodeJS.ProcessEnv, RegExp]> = [
             ["an unknown option", () => ["--targets", CLOUDKESTREL, "--formt", "html"], () => env, /Unknown option --formt\. Did you mean "--format"\?/],

@@ -307,10 +307,10 @@ describe("checkGroupPolicies over hand-built inventories", () => {
         const inv = healthy();
         const broken = { ...inv, policies: [{ ...managed("Force_MFA", []), versions: [{ versionId: "v1", isDefault: true, error: "not JSON: Unexpected token" }], defaultVersion: { versionId: "v1", isDefault: true, error: "not JSON: Unexpected token" } }] };
         expect(checkGroupPolicies(broken, { ...TARGET, policies: ["Force_MFA"] })[0]).toEqual(
-            expect.objectContaining({ status: "fail", title: "Policy Force_MFA's default version v1 is not a readable policy document", evidence: { policy: "Force_MFA", defaultVersionId: "v1", error: "not JSON: Unexpected token" } }),
+            expect.objectContaining({ status: "error", title: "Policy Force_MFA's default version v1 is not a readable policy document", evidence: { policy: "Force_MFA", defaultVersionId: "v1", error: "not JSON: Unexpected token" } }),
         );
         const notAPolicy = { ...inv, policies: [managed("Force_MFA", [{ id: "v1", document: { Version: "2012-10-17" }, isDefault: true }])] };
-        expect(checkGroupPolicies(notAPolicy, { ...TARGET, policies: ["Force_MFA"] })[0]).toEqual(expect.objectContaining({ status: "fail", evidence: { policy: "Force_MFA", defaultVersionId: "v1", error: "the document has no Statement" } }));
+        expect(checkGroupPolicies(notAPolicy, { ...TARGET, policies: ["Force_MFA"] })[0]).toEqual(expect.objectContaining({ status: "error", evidence: { policy: "Force_MFA", defaultVersionId: "v1", error: "the document has no Statement" } }));
         const noDefault = { ...inv, policies: [{ ...managed("Force_MFA", [{ id: "v1", document: reference.forceMfa }]), defaultVersionId: "v9" }] };
         expect(checkGroupPolicies(noDefault, { ...TARGET, policies: ["Force_MFA"] })[0]).toEqual(
             expect.objectContaining({ status: "error", title: "Policy Force_MFA's default version is not in the listing", evidence: { policy: "Force_MFA", defaultVersionId: "v9", versions: ["v1"] } }),

@@ -257,3 +257,15 @@ describe("normalizePolicy", () => {
         expect(canonicalCidr("not-an-ip")).toBe("not-an-ip");
     });
 });
+
+describe("numbers, from the audit's review", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { policiesEqual: equal } = require("../audit/policyEquivalence") as typeof import("../audit/policyEquivalence");
+    const withAge = (value: unknown) => ({ Version: "2012-10-17", Statement: [{ Effect: "Deny", Action: "*", Resource: "*", Condition: { NumericGreaterThan: { "aws:MultiFactorAuthAge": value } } }] });
+    it("reads plain decimals alike (3600, \"3600\", \"3600.0\") and nothing else as a number", () => {
+        expect(equal(withAge("3600"), withAge(3600))).toBe(true);
+        expect(equal(withAge("3600"), withAge("3600.0"))).toBe(true);
+        expect(equal(withAge("3600"), withAge("0xE10"))).toBe(false);
+        expect(equal(withAge("1000"), withAge("1e3"))).toBe(false);
+    });
+});

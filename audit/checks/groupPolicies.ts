@@ -235,9 +235,10 @@ function documentFindings(target: GroupPoliciesTarget, policyName: string, polic
             },
         ];
     }
+    // IAM stores only valid JSON: a document the audit cannot read means it could not check it.
     const unreadable = (why: string): Finding => ({
         ...base,
-        status: "fail",
+        status: "error",
         severity: requirement.severity,
         title: `Policy ${policy.name}'s default version ${version.versionId} is not a readable policy document`,
         evidence: { policy: policy.name, defaultVersionId: version.versionId, error: why },
