@@ -12,9 +12,13 @@
  *  5. `pulumi preview` through the real engine (Pulumi's CLI, the test provider plugins over moto)
  *     for 1 and 100 instances: wall time and the share the program's own evaluation takes
  *     (bench/enginePreview.ts).
+ *  6. The audit at scale (issue 10): 5,000 users, 2,000 roles, 1,000 customer policies and 200
+ *     buckets in moto; Airlock's runAudit and Prowler (throwaway venv) through one call-counting
+ *     proxy: wall time, calls by operation against the API minimum (bench/audit.ts).
+ *     Goals: calls ≤ 1.2× the minimum; ≥ 5× faster than Prowler.
  *
  *   npm run bench                                  every section
- *   npm run bench -- --only lookups --only policy  some sections (evaluation, policy, promotion, lookups, engine)
+ *   npm run bench -- --only lookups --only policy  some sections (evaluation, policy, promotion, lookups, engine, audit)
  */
 import { execFileSync } from "child_process";
 import * as path from "path";
@@ -42,7 +46,7 @@ function measure(mode: "airlock" | "raw", instances: number, flags: string[] = [
     return JSON.parse(out.trim().split("\n").pop() ?? "{}") as Measurement;
 }
 
-const SECTIONS = ["evaluation", "policy", "promotion", "lookups", "engine"] as const;
+const SECTIONS = ["evaluation", "policy", "promotion", "lookups", "engine", "audit"] as const;
 const { values: options } = parseArgs({ options: { only: { type: "string", multiple: true } } });
 const unknown = (options.only ?? []).filter((s) => !(SECTIONS as readonly string[]).includes(s));
 if (unknown.length > 0) {
@@ -123,9 +127,14 @@ function engine(): void {
     execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join("bench", "enginePreview.ts"), "3"], { cwd: root, stdio: "inherit" });
 }
 
+function audit(): void {
+    execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join("bench", "audit.ts")], { cwd: root, stdio: "inherit" });
+}
+
 console.log(`Node ${process.version}; each measurement is a fresh process; times exclude module loading.`);
 if (runs("evaluation")) evaluation();
 if (runs("policy")) policy();
 if (runs("promotion")) promotion();
 if (runs("lookups")) lookups();
 if (runs("engine")) engine();
+if (runs("audit")) audit();
