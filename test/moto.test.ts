@@ -8,7 +8,7 @@ import * as path from "path";
 import { CreateTagsCommand, DescribeInstancesCommand, EC2Client, ModifyInstanceAttributeCommand } from "@aws-sdk/client-ec2";
 import { DeleteRolePolicyCommand, GetRoleCommand, GetRolePolicyCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { BatchGetAccountStatusCommand, EnableCommand, Inspector2Client, ListCoverageCommand, ListFindingsCommand } from "@aws-sdk/client-inspector2";
-import { MOTO_ACCOUNT_ID, Moto, SeededInstance, awsClientConfig, clientEnv, seedAirlockInstance, seedInspectorFindings, startMoto } from "./support/moto";
+import { MOTO_ACCOUNT_ID, Moto, SeededInstance, awsClientConfig, clientEnv, recordedObjects, seedAirlockInstance, seedInspectorFindings, startMoto } from "./support/moto";
 
 /** True while the process exists and is not a zombie. */
 function alive(pid: number): boolean {
@@ -169,6 +169,33 @@ describe("moto harness", () => {
         expect((await ec2.send(new DescribeInstancesCommand({}))).Reservations).toEqual([]);
         await expect(iam.send(new GetRoleCommand({ RoleName: seeded.roleName }))).rejects.toMatchObject({ name: "NoSuchEntityException" });
         expect((await moto.requests()).map((r) => r.action)).toEqual(["DescribeInstances", "GetRole"]);
+    });
+});
+
+describe("moto's recording, as concurrent request threads write it", () => {
+    // moto writes an entry, then its newline, as two writes; a second thread's entry can come
+    // between them (seen in CI: a 29 KB entry followed on the same line by the next one).
+    const a = { method: "POST", url: "http://127.0.0.1/", body: 'Action=PutRolePolicy&PolicyDocument={"a":"}{\\"x"}' };
+    const b = { method: "GET", url: "http://127.0.0.1/?x=1", body: null };
+    const c = { method: "PUT", url: "http://127.0.0.1/k", body: "e30=" };
+
+    test("one entry per line reads as it always did", () => {
+        expect(recordedObjects(`${JSON.stringify(a)}\n${JSON.stringify(b)}\n`)).toEqual([a, b]);
+    });
+
+    test("entries sharing a line are each read, in file order, braces and quotes inside strings included", () => {
+        expect(recordedObjects(`${JSON.stringify(a)}${JSON.stringify(b)}\n\n${JSON.stringify(c)}\n`)).toEqual([a, b, c]);
+    });
+
+    test("an entry still being written at the end is left for the next read", () => {
+        const whole = JSON.stringify(c);
+        expect(recordedObjects(`${JSON.stringify(a)}\n${whole.slice(0, 20)}`)).toEqual([a]);
+    });
+
+    test("anything else in the file is an error, not a silently shorter recording", () => {
+        expect(() => recordedObjects(`${JSON.stringify(a)}\nnot json\n`)).toThrow(/between entries/);
+        expect(() => recordedObjects(`}\n`)).toThrow(/unmatched/);
+        expect(() => recordedObjects(`{"a": tru}\n`)).toThrow();
     });
 });
 

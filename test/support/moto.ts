@@ -285,11 +285,48 @@ async function startOnce(port: number, options: StartMotoOptions): Promise<Moto>
     };
 }
 
+/**
+ * The complete JSON objects in moto's recording, in file order. moto's recorder writes each entry
+ * and then its newline as two writes from concurrent request threads, so another entry can land
+ * between them: one line may hold several whole objects ("{…}{…}"). Each entry reaches the file in
+ * one write, so objects are never torn; a fragment still being written at the very end (a request
+ * in flight) is left for the next read.
+ */
+export function recordedObjects(text: string): unknown[] {
+    const out: unknown[] = [];
+    let depth = 0;
+    let inString = false;
+    let escaped = false;
+    let start = -1;
+    for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (inString) {
+            if (escaped) escaped = false;
+            else if (c === "\\") escaped = true;
+            else if (c === '"') inString = false;
+            continue;
+        }
+        if (c === '"') {
+            if (depth === 0) throw new Error(`moto recording: a string outside any entry at offset ${i}`);
+            inString = true;
+        } else if (c === "{") {
+            if (depth === 0) start = i;
+            depth++;
+        } else if (c === "}") {
+            if (depth === 0) throw new Error(`moto recording: an unmatched "}" at offset ${i}`);
+            depth--;
+            if (depth === 0) out.push(JSON.parse(text.slice(start, i + 1)));
+        } else if (depth === 0 && !/\s/.test(c ?? "")) {
+            throw new Error(`moto recording: ${JSON.stringify(c)} between entries at offset ${i}`);
+        }
+    }
+    return out;
+}
+
 function parseRecording(text: string): MotoRequest[] {
     const out: MotoRequest[] = [];
-    for (const line of text.split("\n")) {
-        if (line.trim() === "") continue;
-        const entry = JSON.parse(line) as { method: string; url: string; headers: Record<string, string>; body?: string | null; body_encoded?: boolean };
+    for (const recorded of recordedObjects(text)) {
+        const entry = recorded as { method: string; url: string; headers: Record<string, string>; body?: string | null; body_encoded?: boolean };
         const url = new URL(entry.url);
         if (url.pathname.startsWith("/moto-api/")) continue;
         const body = entry.body == null ? "" : entry.body_encoded ? Buffer.from(entry.body, "base64").toString("utf8") : entry.body;
