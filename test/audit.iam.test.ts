@@ -47,6 +47,7 @@ import {
 } from "../audit/iamInventory";
 import { checkGroupPolicies, GroupPoliciesTarget } from "../audit/checks/groupPolicies";
 import { checkRootAndUsers } from "../audit/checks/rootAndUsers";
+import { findingUid } from "../audit/report/ocsf";
 import { normalizePolicy } from "../audit/policyEquivalence";
 import { configWritePolicy, forceMfaPolicy, sourceIpRestrictionPolicy } from "../policies/groupPolicies";
 import { MOTO_ACCOUNT_ID, Moto, awsClientConfig, inMotoAccount, startMoto } from "./support/moto";
@@ -152,7 +153,7 @@ describe("checkGroupPolicies over hand-built inventories", () => {
                 resource: policyArn("Force_MFA"),
                 status: "pass",
                 severity: "informational",
-                title: "Force_MFA applies to every user (2 users, 1 ignored)",
+                title: "Force_MFA applies to every user",
                 evidence: { policy: "Force_MFA", policyArn: policyArn("Force_MFA"), users: 2, ignoredUsers: ["SecurityReader"], groupsWithPolicy: ["DevOps"] },
             },
             {
@@ -168,7 +169,7 @@ describe("checkGroupPolicies over hand-built inventories", () => {
                 resource: policyArn("User_Source_IP_Restrictions"),
                 status: "pass",
                 severity: "informational",
-                title: "User_Source_IP_Restrictions applies to every user (3 users)",
+                title: "User_Source_IP_Restrictions applies to every user",
                 evidence: { policy: "User_Source_IP_Restrictions", policyArn: policyArn("User_Source_IP_Restrictions"), users: 3, ignoredUsers: [], groupsWithPolicy: ["DevOps", "SecurityAudit"] },
             },
             { ...gp, resource: policyArn("Config_Write"), status: "pass", severity: "informational", title: "Policy Config_Write (default version v1) matches Airlock's reference", evidence: { policy: "Config_Write", defaultVersionId: "v1" } },
@@ -259,7 +260,7 @@ describe("checkGroupPolicies over hand-built inventories", () => {
         const inv = inventory({ ...healthy(), users: [user("dave", [], ["Force_MFA"])] });
         expect(checkGroupPolicies(inv, { ...TARGET, policies: ["Force_MFA"] }).map((f) => [f.status, f.title])).toEqual([
             ["pass", "Policy Force_MFA (default version v2) matches Airlock's reference"],
-            ["pass", "Force_MFA applies to every user (1 users)"],
+            ["pass", "Force_MFA applies to every user"],
         ]);
     });
 
@@ -440,7 +441,7 @@ describe("checkRootAndUsers over AWS-shaped credential reports", () => {
                 resource: userArn("bob"),
                 status: "fail",
                 severity: "medium",
-                title: "User bob's password has not been used for 50 days",
+                title: "User bob's password has not been used for 45 days or more",
                 evidence: { user: "bob", credential: "password", lastUsed: new Date(daysAgo(50)).toISOString(), since: new Date(daysAgo(50)).toISOString(), days: 50, unusedDays: 45 },
             },
             {
@@ -448,7 +449,7 @@ describe("checkRootAndUsers over AWS-shaped credential reports", () => {
                 resource: userArn("carol"),
                 status: "fail",
                 severity: "medium",
-                title: "User carol's password has never been used (set 46 days ago)",
+                title: "User carol's password has never been used, and was set 45 days or more ago",
                 evidence: { user: "carol", credential: "password", lastUsed: null, since: new Date(daysAgo(46)).toISOString(), days: 46, unusedDays: 45 },
             },
             {
@@ -456,7 +457,7 @@ describe("checkRootAndUsers over AWS-shaped credential reports", () => {
                 resource: userArn("svc"),
                 status: "fail",
                 severity: "medium",
-                title: "User svc's access key 1 has not been used for 60 days",
+                title: "User svc's access key 1 has not been used for 45 days or more",
                 evidence: { user: "svc", credential: "access_key_1", lastUsed: new Date(daysAgo(60)).toISOString(), since: new Date(daysAgo(60)).toISOString(), days: 60, unusedDays: 45 },
             },
             {
@@ -464,7 +465,7 @@ describe("checkRootAndUsers over AWS-shaped credential reports", () => {
                 resource: userArn("svc"),
                 status: "fail",
                 severity: "medium",
-                title: "User svc's access key 2 has never been used (created 50 days ago)",
+                title: "User svc's access key 2 has never been used, and was created 45 days or more ago",
                 evidence: { user: "svc", credential: "access_key_2", lastUsed: null, since: new Date(daysAgo(50)).toISOString(), days: 50, unusedDays: 45 },
             },
         ]);
@@ -475,9 +476,31 @@ describe("checkRootAndUsers over AWS-shaped credential reports", () => {
         expect(checkRootAndUsers(report, inv(["alice", "SecurityReader"]), { target: "target1", accountId: ACCOUNT, unusedDays: 45, now: NOW, mfaIgnoreUsers: ["securityreader"] })).toEqual<Finding[]>([
             { ...ru, resource: `arn:aws:iam::${ACCOUNT}:root`, status: "pass", severity: "informational", title: "Root has no access keys", evidence: { accessKeys: [] } },
             { ...ru, resource: `arn:aws:iam::${ACCOUNT}:root`, status: "pass", severity: "informational", title: "Root has MFA", evidence: { mfaActive: true, passwordLastUsed: new Date(daysAgo(400)).toISOString() } },
-            { ...ru, resource: "users", status: "pass", severity: "informational", title: "Every console user has MFA (2 console users, 1 ignored)", evidence: { consoleUsers: 2, ignoredUsers: ["SecurityReader"] } },
-            { ...ru, resource: "users", status: "pass", severity: "informational", title: "No password or access key unused for 45 days or more (2 users)", evidence: { users: 2, unusedDays: 45 } },
+            { ...ru, resource: "users", status: "pass", severity: "informational", title: "Every console user has MFA", evidence: { consoleUsers: 2, ignoredUsers: ["SecurityReader"] } },
+            { ...ru, resource: "users", status: "pass", severity: "informational", title: "No password or access key unused for 45 days or more", evidence: { users: 2, unusedDays: 45 } },
         ]);
+    });
+
+    it("the same account a week later gives the same findings, by title and OCSF uid: ages move only in the evidence", () => {
+        const report = parseCredentialReport(
+            awsReport([
+                ROOT_BAD,
+                userRow("bob", { password: true, passwordUsed: 50, mfa: false }),
+                userRow("carol", { password: true, passwordChanged: 46, mfa: true }),
+                userRow("svc", { key1: [true, 100, 60], key2: [true, 50] }),
+            ]),
+        );
+        const at = (now: Date) => checkRootAndUsers(report, inv(["bob", "carol", "svc"]), { target: "target1", accountId: ACCOUNT, unusedDays: 45, now });
+        const today = at(NOW);
+        const nextWeek = at(new Date(NOW.getTime() + 7 * 24 * 3_600_000));
+        expect(nextWeek.map(findingUid)).toEqual(today.map(findingUid));
+        expect(today.filter((f) => f.evidence["days"] !== undefined).map((f) => [f.title, f.evidence["days"]])).toEqual([
+            ["User bob's password has not been used for 45 days or more", 50],
+            ["User carol's password has never been used, and was set 45 days or more ago", 46],
+            ["User svc's access key 1 has not been used for 45 days or more", 60],
+            ["User svc's access key 2 has never been used, and was created 45 days or more ago", 50],
+        ]);
+        expect(nextWeek.filter((f) => f.evidence["days"] !== undefined).map((f) => f.evidence["days"])).toEqual([57, 53, 67, 57]);
     });
 
     it("root with only an inactive key: a medium failure (delete it)", () => {
@@ -513,12 +536,12 @@ describe("checkRootAndUsers over AWS-shaped credential reports", () => {
                 title: "User newbie is not in the credential report: MFA and credential age not checked",
                 evidence: { user: "newbie", userCreated: new Date(NOW.getTime() - 60_000).toISOString(), reportGeneratedAt: generated.toISOString() },
             },
-            { ...ru, resource: "users", status: "pass", severity: "informational", title: "Every console user has MFA (1 console users)", evidence: { consoleUsers: 1, ignoredUsers: [] } },
-            { ...ru, resource: "users", status: "pass", severity: "informational", title: "No password or access key unused for 45 days or more (1 users)", evidence: { users: 1, unusedDays: 45, notInIamAnyMore: ["gone"] } },
+            { ...ru, resource: "users", status: "pass", severity: "informational", title: "Every console user has MFA", evidence: { consoleUsers: 1, ignoredUsers: [] } },
+            { ...ru, resource: "users", status: "pass", severity: "informational", title: "No password or access key unused for 45 days or more", evidence: { users: 1, unusedDays: 45, notInIamAnyMore: ["gone"] } },
         ]);
         // An inventory that did not list users skips nothing and misses nothing.
         const unlisted = checkRootAndUsers(report, inventory({ entities: ["LocalManagedPolicy"] }), { target: "target1", accountId: ACCOUNT, unusedDays: 45, now: NOW });
-        expect(unlisted.map((f) => f.title)).toContain("User gone's password has not been used for 100 days");
+        expect(unlisted.map((f) => f.title)).toContain("User gone's password has not been used for 45 days or more");
     });
 });
 
@@ -1033,7 +1056,7 @@ describe("against moto: fetchIamInventory + fetchCredentialReport + the checks",
                 resource: policyArn("Force_MFA", OTHER_ACCOUNT),
                 status: "pass",
                 severity: "informational",
-                title: "Force_MFA applies to every user (1 users)",
+                title: "Force_MFA applies to every user",
                 evidence: { policy: "Force_MFA", policyArn: policyArn("Force_MFA", OTHER_ACCOUNT), users: 1, ignoredUsers: [], groupsWithPolicy: ["DevOps"] },
             },
             {
@@ -1059,7 +1082,7 @@ describe("against moto: fetchIamInventory + fetchCredentialReport + the checks",
         expect(today.map((f) => [f.status, f.resource, f.title])).toEqual([
             ["error", "root", "The credential report has no root row: root's access keys and MFA were not checked"],
             ["fail", userArn("bob", MOTO_ACCOUNT_ID), "User bob has a console password and no MFA"],
-            ["pass", "users", "No password or access key unused for 45 days or more (4 users)"],
+            ["pass", "users", "No password or access key unused for 45 days or more"],
         ]);
 
         const later = new Date(now.getTime() + 100 * DAY);
@@ -1067,10 +1090,10 @@ describe("against moto: fetchIamInventory + fetchCredentialReport + the checks",
         expect(findings.filter((f) => f.status === "fail").map((f) => f.title)).toEqual([
             "User bob has a console password and no MFA",
             // moto: a password never used is "no_information", set when the user was created.
-            "User alice's password has never been used (set 100 days ago)",
-            "User bob's password has never been used (set 100 days ago)",
-            "User carol's access key 1 has never been used (created 100 days ago)",
-            "User SecurityReader's access key 1 has not been used for 100 days",
+            "User alice's password has never been used, and was set 45 days or more ago",
+            "User bob's password has never been used, and was set 45 days or more ago",
+            "User carol's access key 1 has never been used, and was created 45 days or more ago",
+            "User SecurityReader's access key 1 has not been used for 45 days or more",
         ]);
         expect(findings.find((f) => f.title.startsWith("User SecurityReader's"))!.evidence).toEqual(
             expect.objectContaining({ credential: "access_key_1", lastUsed: expect.stringMatching(/^\d{4}-/), days: 100 }),

@@ -198,7 +198,7 @@ export function checkGroupPolicies(inv: IamInventory, target: GroupPoliciesTarge
                     resource: policy.arn,
                     status: "pass",
                     severity: "informational",
-                    title: `${policy.name} applies to every user (${usersToCover.length} users${ignoredPresent.length > 0 ? `, ${ignoredPresent.length} ignored` : ""})`,
+                    title: `${policy.name} applies to every user`,
                     evidence: { policy: policy.name, policyArn: policy.arn, users: usersToCover.length, ignoredUsers: ignoredPresent, groupsWithPolicy },
                 });
             }

@@ -22,6 +22,8 @@ import type { CredentialReportKey, CredentialReportRow, IamInventory } from "../
  *   was not checked: an error finding. A report row for a user no longer in IAM is skipped (only
  *   when the inventory listed users at all).
  * What is fine gives pass findings: root's two, and one per user check for all users together.
+ * Titles name the threshold, never a count of days or users (those are in the evidence): the OCSF
+ * uid is derived from the title, so the same finding keeps its uid from one day's run to the next.
  */
 
 export interface RootAndUsersOptions {
@@ -128,7 +130,7 @@ export function checkRootAndUsers(report: readonly CredentialReportRow[], inv: I
             resource: "users",
             status: "pass",
             severity: "informational",
-            title: `Every console user has MFA (${consoleUsers.length} console users${ignoredPresent.length > 0 ? `, ${ignoredPresent.length} ignored` : ""})`,
+            title: "Every console user has MFA",
             evidence: { consoleUsers: consoleUsers.length, ignoredUsers: ignoredPresent },
         });
     }
@@ -148,8 +150,8 @@ export function checkRootAndUsers(report: readonly CredentialReportRow[], inv: I
                     severity: "medium",
                     title:
                         r.passwordLastUsed !== undefined
-                            ? `User ${r.user}'s password has not been used for ${days(since)} days`
-                            : `User ${r.user}'s password has never been used (set ${days(since)} days ago)`,
+                            ? `User ${r.user}'s password has not been used for ${options.unusedDays} days or more`
+                            : `User ${r.user}'s password has never been used, and was set ${options.unusedDays} days or more ago`,
                     evidence: {
                         user: r.user,
                         credential: "password",
@@ -171,8 +173,8 @@ export function checkRootAndUsers(report: readonly CredentialReportRow[], inv: I
                     severity: "medium",
                     title:
                         key.lastUsed !== undefined
-                            ? `User ${r.user}'s access key ${key.slot} has not been used for ${days(since)} days`
-                            : `User ${r.user}'s access key ${key.slot} has never been used (created ${days(since)} days ago)`,
+                            ? `User ${r.user}'s access key ${key.slot} has not been used for ${options.unusedDays} days or more`
+                            : `User ${r.user}'s access key ${key.slot} has never been used, and was created ${options.unusedDays} days or more ago`,
                     evidence: {
                         user: r.user,
                         credential: `access_key_${key.slot}`,
@@ -190,7 +192,7 @@ export function checkRootAndUsers(report: readonly CredentialReportRow[], inv: I
             resource: "users",
             status: "pass",
             severity: "informational",
-            title: `No password or access key unused for ${options.unusedDays} days or more (${users.length} users)`,
+            title: `No password or access key unused for ${options.unusedDays} days or more`,
             evidence: { users: users.length, unusedDays: options.unusedDays, ...(gone.length > 0 ? { notInIamAnyMore: gone } : {}) },
         });
     }

@@ -8,7 +8,8 @@
  *   `finding_info.uid` is stable across runs so that a SIEM de-duplicates and tracks the same finding;
  * - `finding_info.uid` = "airlock:" + SHA-256 of (target, region, check, resource, title): the same thing
  *   found again in a later run gets the same uid; the region is part of it so that the same resource name
- *   checked in two regions (a Config rule, an account-level setting) gives two findings, not one;
+ *   checked in two regions (a Config rule, an account-level setting) gives two findings, not one; titles
+ *   therefore name thresholds, never counts or ages that move from run to run (those are in the evidence);
  * - `compliance.status_id`/`status`/`status_code`: pass → 1 "Pass", fail → 3 "Fail", error → 99 "Error"
  *   (OCSF's "Other", named by the source: the check could not run; never a pass);
  * - `severity_id`: informational 1, low 2, medium 3, high 4, critical 5;
