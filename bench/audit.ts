@@ -328,7 +328,7 @@ export async function auditBench(): Promise<void> {
         }
         console.log(
             `Minimum: GetAccountAuthorizationDetails ceil((${SIZE.users}+${SIZE.groups}+${SIZE.roles}+${SIZE.policies})/1000) = ${gaadPages} pages (moto answers in 1); ` +
-                `credential report 2 (Generate + Get; 1 when a fresh report exists, 3 when Get must wait); S3: account block 1, ListBuckets 1 page (BucketRegion given), ` +
+                `credential report 2 (Generate + Get; Airlock makes 1 when a fresh report exists, 4 when none does: Get finds none, Generate, Generate polled to COMPLETE, Get); S3: account block 1, ListBuckets 1 page (BucketRegion given), ` +
                 `then 3 per bucket (GetPublicAccessBlock, GetBucketPolicy, GetBucketAcl; no GetBucketLocation when ListBuckets gives BucketRegion), plus GetBucketPolicyStatus for the ${Math.ceil(SIZE.buckets / PUBLIC_POLICY_EVERY)} buckets with a policy.`,
         );
     } finally {
