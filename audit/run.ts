@@ -16,10 +16,11 @@
  */
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { DEFAULT_CONCURRENCY } from "./args";
-import type { Check, CheckContext, ClientFactory, ClientSettings } from "./checks/context";
+import type { Check, CheckContext, ClientFactory, ClientSettings, CollectedBucket, CollectedInstance, Collector } from "./checks/context";
 import { CheckRegistry, checkRegistry } from "./checks/index";
 import { CredentialSettings, ResolvedTarget, UnresolvedTarget, reasonOf, resolveTargets } from "./credentials";
 import { AuditResult, CHECK_IDS, CheckId, Finding, TargetOutcome } from "./findings";
+import type { CredentialReportRow, IamInventory } from "./iamInventory";
 import type { Target } from "./targets";
 
 /** CIS AWS Foundations Benchmark 1.12: credentials unused for 45 days or more. */
@@ -49,6 +50,47 @@ export interface RunOptions {
     readonly now?: () => Date;
     /** After each target × check is finished (or skipped with its target). */
     readonly onProgress?: (done: number, total: number) => void;
+    /**
+     * After each audited target's checks, with what they fetched (the records database writes it
+     * here). Awaited before the target counts as done; what it throws is the caller's to report.
+     */
+    readonly onTargetAudited?: (audited: AuditedTarget) => Promise<void>;
+}
+
+/** What the checks of one audited target fetched, each part complete (see Collector). */
+export interface CollectedData {
+    iam?: IamInventory;
+    credentialReport?: readonly CredentialReportRow[];
+    buckets?: { readonly buckets: readonly CollectedBucket[]; readonly regions: readonly string[] };
+    /** Per region listed in full. */
+    readonly instances: Map<string, readonly CollectedInstance[]>;
+}
+
+export interface AuditedTarget {
+    readonly target: Target;
+    readonly accountId: string;
+    readonly partition: string;
+    readonly regions: readonly string[];
+    readonly findings: readonly Finding[];
+    readonly collected: CollectedData;
+}
+
+/** A Collector that keeps what the checks report in `data`. */
+export function collectorInto(data: CollectedData): Collector {
+    return {
+        iam: (inventory) => {
+            data.iam = inventory;
+        },
+        credentialReport: (rows) => {
+            data.credentialReport = rows;
+        },
+        buckets: (buckets, regions) => {
+            data.buckets = { buckets, regions };
+        },
+        instances: (instances, region) => {
+            data.instances.set(region, instances);
+        },
+    };
 }
 
 /** A counting semaphore: at most `limit` holders. */
@@ -187,6 +229,8 @@ export async function runAudit(targets: readonly Target[], options: RunOptions =
             };
         }
         const { accountId, partition } = identity;
+        const collected: CollectedData = { instances: new Map() };
+        const collect = options.onTargetAudited === undefined ? undefined : collectorInto(collected);
         const context = (checkRegions: readonly string[]): CheckContext => ({
             target: r.target,
             accountId,
@@ -198,6 +242,7 @@ export async function runAudit(targets: readonly Target[], options: RunOptions =
             managedInstanceIds: options.managedInstanceIds?.(r.target) ?? new Set<string>(),
             unusedDays: options.unusedDays ?? DEFAULT_UNUSED_DAYS,
             now,
+            ...(collect === undefined ? {} : { collect }),
         });
         const stamp = (f: Finding): Finding => ({ ...f, target: name, accountId });
         const runOne = async (check: CheckId, run: Check, checkRegions: readonly string[], region: string): Promise<Finding[]> => {
@@ -227,7 +272,9 @@ export async function runAudit(targets: readonly Target[], options: RunOptions =
                 return findings;
             }),
         );
-        return { outcome: { ...base, accountId, state: "audited" }, findings: byCheck.flat() };
+        const findings = byCheck.flat();
+        await options.onTargetAudited?.({ target: r.target, accountId, partition, regions, findings, collected });
+        return { outcome: { ...base, accountId, state: "audited" }, findings };
     }
 
     return {

@@ -24,7 +24,7 @@ import {
 import { PutPublicAccessBlockCommand as PutAccountPublicAccessBlockCommand, S3ControlClient } from "@aws-sdk/client-s3-control";
 import { BucketPolicyError, narrowCidr, publicGrants } from "../audit/bucketPolicy";
 import { publicBucketsCheck, regionOfLocation } from "../audit/checks/publicBuckets";
-import type { CheckContext, ClientFactory, ClientSettings } from "../audit/checks/context";
+import type { CheckContext, ClientFactory, ClientSettings, CollectedBucket } from "../audit/checks/context";
 import type { Finding } from "../audit/findings";
 import type { Target } from "../audit/targets";
 import { MOTO_ACCOUNT_ID, Moto, awsClientConfig, inMotoAccount, startMoto } from "./support/moto";
@@ -298,6 +298,25 @@ describe("publicBucketsCheck against moto", () => {
         });
         expect(by("Bucket acme-private public access block").evidence).toEqual({ bucket: ALL_ON, account: off4, effective: ALL_ON });
         expect(findings.some((f) => f.resource === arn("acme-elsewhere"))).toBe(false);
+    });
+
+    it("what it saw is collected for the records database: every bucket of the regions, public only where S3 does not neutralise it", async () => {
+        const collected: { buckets: readonly CollectedBucket[]; regions: readonly string[] }[] = [];
+        const ignore = (): void => undefined;
+        const ctx = { ...context(MOTO_ACCOUNT_ID, [R1]), collect: { iam: ignore, credentialReport: ignore, instances: ignore, buckets: (buckets: readonly CollectedBucket[], regions: readonly string[]) => collected.push({ buckets, regions }) } };
+        await publicBucketsCheck(ctx);
+        expect(collected).toHaveLength(1);
+        expect(collected[0]?.regions).toEqual([R1]);
+        const row = (b: CollectedBucket) => [b.name, b.region, b.policyPublic, b.aclPublic, b.bucketBlock?.RestrictPublicBuckets ?? null, b.accountBlock?.BlockPublicAcls ?? null];
+        expect(collected[0]?.buckets.map(row)).toEqual([
+            ["acme-block-public-policy", R1, true, false, false, false],
+            ["acme-private", R1, false, false, true, false],
+            ["acme-public-acl", R1, false, true, false, false],
+            ["acme-public-policy", R1, true, false, false, false],
+            ["acme-restrict-public", R1, false, false, true, false],
+            ["acme-vpce-only", R1, false, false, false, false],
+        ]);
+        expect(collected[0]?.buckets.find((b) => b.name === "acme-private")?.bucketBlock).toEqual(ALL_ON);
     });
 
     it("with us-east-1 among the regions, the bucket there is checked too (its region from GetBucketLocation)", async () => {

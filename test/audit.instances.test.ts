@@ -18,7 +18,7 @@ import {
     StopInstancesCommand,
     TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import type { CheckContext, ClientFactory, ClientSettings } from "../audit/checks/context";
+import type { CheckContext, CollectedInstance, ClientFactory, ClientSettings } from "../audit/checks/context";
 import {
     LISTED_STATES,
     PREVIOUS_GROUPS_TAG,
@@ -283,6 +283,26 @@ describe("unmanaged-instances check against moto", () => {
         expect(fails).toEqual([ids.unmanaged!, ids.stopped!, ids.twoEnis!, ids.drifted!].map(arn).sort());
         expect(findings.find((f) => f.status === "pass")!.evidence).toMatchObject({ managed: [ids.managed1!, ids.managed2!, ids.spoofed!].sort(), count: 3, matchedBy: "tag airlock:managed=true" });
         expect(findings).toHaveLength(5);
+    });
+
+    it("what it listed is collected for the records database: each instance with its addresses, management and phase", async () => {
+        const collected: { instances: readonly CollectedInstance[]; region: string }[] = [];
+        const ignore = (): void => undefined;
+        const collect = { iam: ignore, credentialReport: ignore, buckets: ignore, instances: (instances: readonly CollectedInstance[], region: string) => collected.push({ instances, region }) };
+        await unmanagedInstancesCheck({ ...contextFor(moto, made, { managedInstanceIds: listed() }), collect });
+        expect(collected.map((c) => c.region)).toEqual([MOTO_REGION]);
+        const byInstance = new Map(collected[0]!.instances.map((i) => [i.instanceId, i]));
+        // Listed states only (not the terminated one); managed = in the stack outputs given.
+        expect([...byInstance.keys()].sort()).toEqual([ids.managed1!, ids.managed2!, ids.spoofed!, ids.unmanaged!, ids.stopped!, ids.twoEnis!, ids.drifted!].sort());
+        expect([ids.managed1!, ids.managed2!, ids.spoofed!, ids.drifted!].map((id) => [byInstance.get(id)?.managed, byInstance.get(id)?.phase])).toEqual([
+            [true, "remediation"],
+            [true, "production"],
+            [false, undefined], // tagged, but no stack output lists it
+            [true, "remediation"], // listed, its tag lost
+        ]);
+        const described = await byId(ids.managed1!);
+        expect(byInstance.get(ids.managed1!)).toMatchObject({ region: MOTO_REGION, state: "running", vpcId: seeded.vpcId, subnetId: seeded.subnetId, privateIps: [described.PrivateIpAddress] });
+        expect(byInstance.get(ids.stopped!)?.state).toBe("stopped");
     });
 
     it("--quarantine without --yes changes nothing and says what it would do", async () => {

@@ -7,6 +7,7 @@
  */
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import type { Finding } from "../findings";
+import type { CredentialReportRow, IamInventory } from "../iamInventory";
 import type { Target } from "../targets";
 
 /** Builds SDK clients for one target: same credentials, the given region, SDK retries with backoff. */
@@ -41,6 +42,56 @@ export interface CheckContext {
     /** Days after which an unused password or access key is a finding. */
     readonly unusedDays: number;
     readonly now: () => Date;
+    /** Where checks leave what they fetched, for the records database (--db). @default none */
+    readonly collect?: Collector;
+}
+
+/** Four public access block settings, each on or off. */
+export type BlockSettings = Readonly<Record<"BlockPublicAcls" | "IgnorePublicAcls" | "BlockPublicPolicy" | "RestrictPublicBuckets", boolean>>;
+
+/** A bucket as the public-buckets check saw it (null: that part could not be read). */
+export interface CollectedBucket {
+    readonly name: string;
+    readonly region: string;
+    readonly accountBlock: BlockSettings | null;
+    readonly bucketBlock: BlockSettings | null;
+    /** A public grant in its policy that S3 does not neutralise (null: unreadable). */
+    readonly policyPublic: boolean | null;
+    /** A public ACL grant that S3 does not ignore (null: unreadable). */
+    readonly aclPublic: boolean | null;
+    /** S3's own verdict on the policy, where it gave one. */
+    readonly policyStatusIsPublic: boolean | null;
+}
+
+/** An instance as the unmanaged-instances check saw it. */
+export interface CollectedInstance {
+    readonly instanceId: string;
+    readonly region: string;
+    readonly state: string;
+    readonly vpcId?: string;
+    readonly subnetId?: string;
+    readonly privateIps: readonly string[];
+    readonly publicIps: readonly string[];
+    /** Tagged airlock:managed=true (and listed by the stack outputs given, when given). */
+    readonly managed: boolean;
+    /** The Airlock phase its security groups say (production, remediation), when it is Airlock's. */
+    readonly phase?: string;
+    readonly instanceProfileArn?: string;
+    readonly tags: Readonly<Record<string, string>>;
+}
+
+/**
+ * What a check fetched, complete for what it names: a kind reported here was listed in full (for
+ * those regions), so that what is missing from it is gone from the account. A check that could not
+ * list something completely reports nothing for it.
+ */
+export interface Collector {
+    iam(inventory: IamInventory): void;
+    credentialReport(rows: readonly CredentialReportRow[]): void;
+    /** Every bucket of these regions. */
+    buckets(buckets: readonly CollectedBucket[], regions: readonly string[]): void;
+    /** Every listed instance of this region (pending, running, stopping, stopped). */
+    instances(instances: readonly CollectedInstance[], region: string): void;
 }
 
 export type Check = (ctx: CheckContext) => Promise<Finding[]>;

@@ -40,6 +40,9 @@ export function iamChecks(options: IamCheckOptions = {}): { readonly groupPolici
         if (held === undefined) {
             held = fetchIamInventory(iamClient(ctx));
             inventories.set(ctx.clients, held);
+            // For the records database, once per target; a failed listing collects nothing (the
+            // checks report the failure).
+            held.then((inv) => ctx.collect?.iam(inv), () => undefined);
         }
         return held;
     };
@@ -53,6 +56,7 @@ export function iamChecks(options: IamCheckOptions = {}): { readonly groupPolici
                 now: ctx.now,
             });
             reports.set(ctx.clients, held);
+            held.then((report) => ctx.collect?.credentialReport(report.rows), () => undefined);
         }
         return held;
     };

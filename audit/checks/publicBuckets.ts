@@ -12,7 +12,7 @@ import {
 import { GetPublicAccessBlockCommand as GetAccountPublicAccessBlockCommand, S3ControlClient } from "@aws-sdk/client-s3-control";
 import { BucketPolicyError, PublicGrant, publicGrants } from "../bucketPolicy";
 import type { Finding, Severity } from "../findings";
-import type { Check, CheckContext } from "./context";
+import type { Check, CheckContext, CollectedBucket } from "./context";
 import { byName } from "./rootAndUsers";
 
 /**
@@ -131,7 +131,7 @@ export const publicBucketsCheck: Check = async (ctx) => {
     buckets.sort((a, b) => (a.region === b.region ? byName(a.name, b.name) : a.region < b.region ? -1 : 1));
 
     // 3. Each bucket.
-    const perBucket: Finding[][] = new Array(buckets.length);
+    const perBucket: { findings: Finding[]; record: CollectedBucket }[] = new Array(buckets.length);
     let next = 0;
     const worker = async (): Promise<void> => {
         while (next < buckets.length) {
@@ -140,11 +140,15 @@ export const publicBucketsCheck: Check = async (ctx) => {
         }
     };
     await Promise.all(Array.from({ length: Math.min(BUCKET_CONCURRENCY, buckets.length) }, worker));
-    for (const f of perBucket) findings.push(...f);
+    for (const b of perBucket) findings.push(...b.findings);
+    ctx.collect?.buckets(
+        perBucket.map((b) => b.record),
+        ctx.regions,
+    );
     return findings;
 };
 
-async function checkBucket(ctx: CheckContext, bucket: { name: string; region: string }, account: Block, accountKnown: boolean): Promise<Finding[]> {
+async function checkBucket(ctx: CheckContext, bucket: { name: string; region: string }, account: Block, accountKnown: boolean): Promise<{ findings: Finding[]; record: CollectedBucket }> {
     const s3 = ctx.clients.make(S3Client, bucket.region);
     const resource = `arn:${ctx.partition}:s3:::${bucket.name}`;
     const base = { target: ctx.target.name, accountId: ctx.accountId, region: bucket.region, check: CHECK, resource };
@@ -163,6 +167,10 @@ async function checkBucket(ctx: CheckContext, bucket: { name: string; region: st
         }
     }
     const bucketBlock = own ?? NO_BLOCK;
+    // What the records database keeps (null: could not be read).
+    let policyPublic: boolean | null = null;
+    let policyStatusIsPublic: boolean | null = null;
+    let aclPublic: boolean | null = null;
     const effective = Object.fromEntries(BLOCK_SETTINGS.map((k) => [k, account[k] || bucketBlock[k]])) as Block;
     const from = (k: BlockSetting): string => (account[k] ? "account" : "bucket");
     if (own !== undefined) {
@@ -185,6 +193,7 @@ async function checkBucket(ctx: CheckContext, bucket: { name: string; region: st
             if (!isNamed(error, "NoSuchBucketPolicy")) throw error;
         }
         if (text === undefined || text === "") {
+            policyPublic = false;
             findings.push({ ...base, status: "pass", severity: "informational", title: titles.policy, evidence: { policy: null, publicGrants: [] } });
         } else {
             let grants: PublicGrant[];
@@ -198,6 +207,8 @@ async function checkBucket(ctx: CheckContext, bucket: { name: string; region: st
             }
             if (text !== undefined) {
                 const s3Says = await policyStatus(s3, bucket.name);
+                policyStatusIsPublic = s3Says === "unknown" ? null : s3Says;
+                policyPublic = grants.length > 0 && !effective.RestrictPublicBuckets;
                 const write = grants.some((g) => g.access.includes("write"));
                 const evidence: Record<string, unknown> = { publicGrants: grants, s3PolicyStatusIsPublic: s3Says };
                 if (grants.length === 0) {
@@ -236,6 +247,7 @@ async function checkBucket(ctx: CheckContext, bucket: { name: string; region: st
         const grants = publicAclGrants(acl.Grants ?? []);
         const write = grants.some((g) => WRITE_PERMISSIONS.has(g.permission));
         const severity: Severity = grants.length === 0 ? "informational" : write ? "critical" : "high";
+        aclPublic = grants.length > 0 && !effective.IgnorePublicAcls;
         if (grants.length === 0) {
             findings.push({ ...base, status: "pass", severity, title: titles.acl, evidence: { publicGrants: [] } });
         } else if (effective.IgnorePublicAcls) {
@@ -252,7 +264,16 @@ async function checkBucket(ctx: CheckContext, bucket: { name: string; region: st
     } catch (error) {
         findings.push({ ...base, status: "error", severity: "high", title: titles.acl, evidence: { error: errorText(error) } });
     }
-    return findings;
+    const record: CollectedBucket = {
+        name: bucket.name,
+        region: bucket.region,
+        accountBlock: accountKnown ? account : null,
+        bucketBlock: own ?? null,
+        policyPublic,
+        aclPublic,
+        policyStatusIsPublic,
+    };
+    return { findings, record };
 }
 
 /** S3's own verdict, or "unknown" when it gives none (or the call is refused): corroboration only. */

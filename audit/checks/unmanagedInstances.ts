@@ -56,7 +56,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { MANAGED_TAG } from "../../policies/keyNaming";
 import type { Finding } from "../findings";
-import type { Check, CheckContext } from "./context";
+import type { Check, CheckContext, CollectedInstance } from "./context";
 
 /** The instance states listed (see the header). */
 export const LISTED_STATES: readonly InstanceStateName[] = ["pending", "running", "stopping", "stopped"];
@@ -126,6 +126,39 @@ function instanceEvidence(instance: Instance, tags: Record<string, string>): Rec
         vpcId: instance.VpcId ?? null,
         subnetId: instance.SubnetId ?? null,
         iamInstanceProfile: instance.IamInstanceProfile?.Arn ?? null,
+    };
+}
+
+/**
+ * The instance for the records database. Its phase is read from its security groups' names, as
+ * Airlock's zones name them (`<zones>-production…`, `<zones>-remediation…`): only for managed ones
+ * (listed by the stack outputs given, with or without the tag; without outputs, tagged).
+ */
+function collectedInstance(instance: Instance, region: string, tags: Record<string, string>, listed: ReadonlySet<string>): CollectedInstance {
+    const id = instance.InstanceId ?? "";
+    // Managed by a stack: listed by the stack outputs given (tag or not), else tagged.
+    const managed = listed.size > 0 ? listed.has(id) : tags[MANAGED_TAG] === "true";
+    const names = [...(instance.SecurityGroups ?? []), ...(instance.NetworkInterfaces ?? []).flatMap((n) => n.Groups ?? [])].map((g) => g.GroupName ?? "");
+    const phase = !managed ? undefined : names.some((n) => /-remediation(?:-|$)/.test(n)) ? "remediation" : names.some((n) => /-production(?:-|$)/.test(n)) ? "production" : undefined;
+    const interfaces = instance.NetworkInterfaces ?? [];
+    const privateIps = [...new Set([instance.PrivateIpAddress, ...interfaces.flatMap((n) => (n.PrivateIpAddresses ?? []).map((a) => a.PrivateIpAddress))].filter((a): a is string => a !== undefined))].sort();
+    const publicIps = [
+        ...new Set([instance.PublicIpAddress, ...interfaces.flatMap((n) => [n.Association?.PublicIp, ...(n.PrivateIpAddresses ?? []).map((a) => a.Association?.PublicIp)])].filter((a): a is string => a !== undefined)),
+    ].sort();
+    const ipv6 = interfaces.flatMap((n) => (n.Ipv6Addresses ?? []).map((a) => a.Ipv6Address)).filter((a): a is string => a !== undefined);
+    return {
+        instanceId: id,
+        region,
+        state: instance.State?.Name ?? "unknown",
+        ...(instance.VpcId === undefined ? {} : { vpcId: instance.VpcId }),
+        ...(instance.SubnetId === undefined ? {} : { subnetId: instance.SubnetId }),
+        privateIps,
+        // IPv6 addresses are public (globally routable) ones.
+        publicIps: [...publicIps, ...[...new Set(ipv6)].sort()],
+        managed,
+        ...(phase === undefined ? {} : { phase }),
+        ...(instance.IamInstanceProfile?.Arn === undefined ? {} : { instanceProfileArn: instance.IamInstanceProfile.Arn }),
+        tags,
     };
 }
 
@@ -204,6 +237,10 @@ async function checkRegion(ctx: CheckContext, region: string, pageSize: number):
         return findings;
     }
     instances.sort((a, b) => (a.InstanceId ?? "").localeCompare(b.InstanceId ?? ""));
+    ctx.collect?.instances(
+        instances.map((i) => collectedInstance(i, region, tagsOf(i), ctx.managedInstanceIds)),
+        region,
+    );
 
     const managed: string[] = [];
     const unmanaged: { instance: Instance; tags: Record<string, string> }[] = [];
