@@ -24,7 +24,7 @@
  */
 import * as fs from "fs";
 import { Kysely, PostgresDialect } from "kysely";
-import { Pool } from "pg";
+import { Client, ClientBase, ClientConfig, Pool } from "pg";
 import { DatabaseKind, RecordsMigrationProvider } from "./migrations";
 import type { RecordsSchema } from "./schema";
 import { nodeSqliteDialect } from "./sqlite";
@@ -163,7 +163,7 @@ export async function openRecords(spec: DbSpec, options: OpenOptions = {}): Prom
         checkedUrl(spec.connectionString);
         const pool = new Pool({
             connectionString: spec.connectionString,
-            ...(spec.password === undefined ? {} : { password: spec.password }),
+            ...(spec.password === undefined ? {} : { Client: clientWithPassword(spec.password) }),
             max: options.poolSize ?? 10,
             application_name: "airlock-audit",
         });
@@ -186,6 +186,21 @@ export async function openRecords(spec: DbSpec, options: OpenOptions = {}): Prom
         await close().catch(() => undefined);
         throw new Error(`cannot open the records database ${describeDbSpec(spec)}: ${scrub((error as Error).message ?? String(error), password)}`);
     }
+}
+
+/**
+ * node-postgres' Client with a fixed password. pg lets the connection string's password, empty when
+ * the URL has none, override a `password` given beside it (and then falls back to PGPASSWORD of the
+ * process): so the password is set on each client after pg has read the URL.
+ */
+function clientWithPassword(password: string): new () => ClientBase {
+    class PasswordClient extends Client {
+        constructor(config?: ClientConfig) {
+            super(config);
+            this.password = password;
+        }
+    }
+    return PasswordClient as unknown as new () => ClientBase;
 }
 
 function scrub(text: string, secret: string | undefined): string {
