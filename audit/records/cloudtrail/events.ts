@@ -21,7 +21,7 @@
  *   TrailLogError naming the object: nothing in it can be trusted to be complete, and ingest.ts
  *   leaves it un-ingested (reported, retried on the next run) instead of recording it as done.
  * - One record that is not an object or lacks what identifies it (eventID, eventTime, eventSource,
- *   eventName; eventTime must be an ISO-8601 UTC time) is skipped and counted with its index and
+ *   eventName, awsRegion; eventTime must be an ISO-8601 UTC time) is skipped and counted with its index and
  *   why (ParsedTrailLog.skipped), and the file's other records are kept. CloudTrail does not write
  *   such records, so one means a damaged or foreign file; failing the whole file over it would hide
  *   thousands of good events from detection, which is worse for the audit than one record the
@@ -41,7 +41,8 @@ export interface TrailEventRow {
     readonly event_source: string;
     /** e.g. "AuthorizeSecurityGroupIngress". */
     readonly event_name: string;
-    readonly aws_region: string | null;
+    /** awsRegion (the region the call was made to; us-east-1 for most global services). */
+    readonly aws_region: string;
     readonly recipient_account_id: string | null;
     /** AwsApiCall, AwsServiceEvent, AwsConsoleSignIn, AwsConsoleAction, … */
     readonly event_type: string | null;
@@ -230,7 +231,7 @@ export function trailRowOf(record: unknown, from: TrailObjectRef): TrailEventRow
     if (eventTime === undefined) {
         throw new TrailRecordError(`(eventID ${eventId}) has ${record.eventTime === undefined ? "no eventTime" : `an eventTime that is not an ISO-8601 UTC time: ${JSON.stringify(record.eventTime)}`}`);
     }
-    for (const field of ["eventSource", "eventName"] as const) {
+    for (const field of ["eventSource", "eventName", "awsRegion"] as const) {
         if (typeof record[field] !== "string" || record[field] === "") {
             throw new TrailRecordError(`(eventID ${eventId}) has no ${field}`);
         }
@@ -246,7 +247,7 @@ export function trailRowOf(record: unknown, from: TrailObjectRef): TrailEventRow
         event_time: eventTime,
         event_source: record.eventSource as string,
         event_name: record.eventName as string,
-        aws_region: text(record.awsRegion),
+        aws_region: record.awsRegion as string,
         recipient_account_id: text(record.recipientAccountId),
         event_type: text(record.eventType),
         read_only: text(record.readOnly),
