@@ -5,8 +5,14 @@
  */
 
 /** The checks the audit runs, by the id the command line and the reports use. */
-export const CHECK_IDS = ["group-policies", "config-rules", "root-and-users", "public-buckets", "unmanaged-instances"] as const;
+export const CHECK_IDS = ["group-policies", "config-rules", "root-and-users", "public-buckets", "unmanaged-instances", "cloudtrail-activity"] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
+
+/**
+ * What a target runs when it names no checks: every check but cloudtrail-activity, which needs a
+ * trail bucket to read (an Airlock target's `cloudTrail`) and the records database to keep it in.
+ */
+export const DEFAULT_CHECK_IDS: readonly CheckId[] = CHECK_IDS.filter((c) => c !== "cloudtrail-activity");
 
 /** pass: checked and fine; fail: checked and found wanting; error: could not be checked (never a pass). */
 export type Status = "pass" | "fail" | "error";

@@ -30,7 +30,7 @@ import { didYouMean } from "../config/suggest";
 import { checkCidr } from "../config/cidr";
 import { MANAGED_RULES, ManagedRuleSpec } from "../policies/configRules";
 import { GROUP_POLICY_NAMES } from "../policies/groupPolicies";
-import { CHECK_IDS, CheckId } from "./findings";
+import { CHECK_IDS, CheckId, DEFAULT_CHECK_IDS } from "./findings";
 
 // ---------------------------------------------------------------------------------------------
 // The model
@@ -121,7 +121,30 @@ export interface Target {
     readonly ignoreUsers: readonly string[];
     /** Paths of `pulumi stack output --json` files (relative ones resolved against the targets file's folder). */
     readonly stackOutputs: readonly string[];
+    /** Where the cloudtrail-activity check reads the account's trail (Airlock's format only). */
+    readonly cloudTrail?: CloudTrailSpec;
 }
+
+/** An Airlock target's `cloudTrail`: the trail's bucket and what the activity findings need to know. */
+export interface CloudTrailSpec {
+    /** The bucket the trail writes to (the guardrails stack's `guardrails.trailBucketName`). */
+    readonly bucket: string;
+    /** The trail's key prefix (before `AWSLogs/`), if it has one. @default none */
+    readonly prefix?: string;
+    /** The bucket's region. @default the target's first region */
+    readonly region?: string;
+    /** Findings look at events of this many days before the audit. @default DEFAULT_LOOKBACK_DAYS */
+    readonly lookbackDays: number;
+    /** Who may change the vault through `pulumi up` (airlock:deployers, the promotion role): role or user ARNs. */
+    readonly deployers: readonly string[];
+    /** The security-group healer's role ARNs: its revocations are expected. */
+    readonly healerRoleArns: readonly string[];
+}
+
+/** cloudTrail.lookbackDays when not given. */
+export const DEFAULT_LOOKBACK_DAYS = 7;
+/** CloudTrail keeps 90 days of management events in its own history; a trail bucket keeps more, but reading years back is a mistake. */
+export const MAX_LOOKBACK_DAYS = 400;
 
 export interface StaticCredentialValues {
     readonly accessKeyId: string;
@@ -724,6 +747,7 @@ function freezeTarget(t: Target): Target {
         configRules: Object.freeze(t.configRules.map((r) => Object.freeze({ ...r, ignoreUsers: Object.freeze([...r.ignoreUsers]) }))),
         ignoreUsers: Object.freeze([...t.ignoreUsers]),
         stackOutputs: Object.freeze([...t.stackOutputs]),
+        ...(t.cloudTrail === undefined ? {} : { cloudTrail: Object.freeze({ ...t.cloudTrail, deployers: Object.freeze([...t.cloudTrail.deployers]), healerRoleArns: Object.freeze([...t.cloudTrail.healerRoleArns]) }) }),
     });
 }
 
@@ -885,7 +909,7 @@ function parseCloudKestrelTarget(t: TargetReader, at: readonly Segment[], body: 
     if (credentials === undefined || t.problems.list.length > before) {
         return undefined;
     }
-    const checks = CHECK_IDS.filter((c) => (c === "group-policies" ? policies.length > 0 : c === "config-rules" ? configRules.length > 0 : true));
+    const checks = DEFAULT_CHECK_IDS.filter((c) => (c === "group-policies" ? policies.length > 0 : c === "config-rules" ? configRules.length > 0 : true));
     return freezeTarget({
         name,
         format: "cloudkestrel",
@@ -960,7 +984,12 @@ function cloudKestrelSourceIps(t: TargetReader, entryAt: readonly Segment[], ent
 // ---------------------------------------------------------------------------------------------
 // Airlock's format
 
-const AIRLOCK_TARGET_FIELDS = ["name", "credentials", "regions", "checks", "policies", "sourceCidrs", "configRules", "addIfMissing", "ignoreUsers", "stackOutputs"] as const;
+const AIRLOCK_TARGET_FIELDS = ["name", "credentials", "regions", "checks", "policies", "sourceCidrs", "configRules", "addIfMissing", "ignoreUsers", "stackOutputs", "cloudTrail"] as const;
+const CLOUDTRAIL_FIELDS = ["bucket", "prefix", "region", "lookbackDays", "deployers", "healerRoleArns"] as const;
+/** S3 bucket names (general purpose): 3-63 of a-z, 0-9, '.', '-', starting and ending with a letter or digit. */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** An IAM role or user ARN, any partition and path. */
+const PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(?:role|user)\/[\w+=,.@/-]+$/;
 const CREDENTIAL_KINDS = ["profile", "env", "assumeRole", "organization"] as const;
 
 function targetNameProblem(name: string): string | undefined {
@@ -1133,15 +1162,16 @@ function parseCredentials(t: TargetReader, at: readonly Segment[], value: Json |
  * One target of Airlock's format. Defaults: regions as `defaultRegions`; checks: all of CHECK_IDS;
  * policies (with group-policies): all three, User_Source_IP_Restrictions then needing sourceCidrs;
  * configRules (with config-rules): all of MANAGED_RULES; addIfMissing: false (true = every rule, or a
- * list of rules); ignoreUsers, stackOutputs: none. A field for a check the target leaves out is an
- * error (it would be silently unused).
+ * list of rules); ignoreUsers, stackOutputs: none; cloudTrail: none, and without it the default
+ * checks leave cloudtrail-activity out (DEFAULT_CHECK_IDS), with it they include it. A field for a
+ * check the target leaves out is an error (it would be silently unused).
  */
 function parseAirlockTarget(t: TargetReader, at: readonly Segment[], body: JsonObject): Target | undefined {
     t.keys(at, body, AIRLOCK_TARGET_FIELDS, "of an Airlock target");
     const credentials = parseCredentials(t, [...at, "credentials"], body.credentials, false) as CredentialSpec | undefined;
     const regions = t.regions([...at, "regions"], body.regions);
 
-    let checks: CheckId[] = [...CHECK_IDS];
+    let checks: CheckId[] = body.cloudTrail === undefined ? [...DEFAULT_CHECK_IDS] : [...CHECK_IDS];
     let checksRead = true;
     if (body.checks !== undefined) {
         const before = t.problems.list.length;
@@ -1239,8 +1269,19 @@ function parseAirlockTarget(t: TargetReader, at: readonly Segment[], body: JsonO
         }
     }
 
+    let cloudTrail: CloudTrailSpec | undefined;
+    if (!unused("cloudTrail", "cloudtrail-activity") && checks.includes("cloudtrail-activity")) {
+        cloudTrail = parseCloudTrail(t, [...at, "cloudTrail"], body.cloudTrail);
+    }
+
     let stackOutputs: string[] = [];
-    if (!unused("stackOutputs", "unmanaged-instances")) {
+    // Stack outputs name the managed instances (unmanaged-instances) and the vault, groups and instances (cloudtrail-activity).
+    const outputsUsed = checks.includes("unmanaged-instances") || checks.includes("cloudtrail-activity");
+    if (body.stackOutputs !== undefined && !outputsUsed) {
+        if (checksRead) {
+            t.fail([...at, "stackOutputs"], `only applies to the unmanaged-instances and cloudtrail-activity checks, which \`${pathOf([...at, "checks"])}\` leaves out. Remove it, or add one of them to checks.`);
+        }
+    } else {
         const base = path.dirname(t.fileName);
         stackOutputs = (t.list([...at, "stackOutputs"], body.stackOutputs, "paths of `pulumi stack output --json` files", '["stacks/web.json"]', (s) => (s.trim() === "" ? "is empty; give the path of a file." : undefined)) ?? []).map((p) =>
             path.isAbsolute(p) ? p : path.join(base, p),
@@ -1249,7 +1290,56 @@ function parseAirlockTarget(t: TargetReader, at: readonly Segment[], body: JsonO
     if (credentials === undefined || t.name === undefined) {
         return undefined;
     }
-    return freezeTarget({ name: t.name, format: "airlock", credentials, regions, checks, policies, configRules, ignoreUsers, stackOutputs });
+    return freezeTarget({ name: t.name, format: "airlock", credentials, regions, checks, policies, configRules, ignoreUsers, stackOutputs, ...(cloudTrail === undefined ? {} : { cloudTrail }) });
+}
+
+/** An Airlock target's `cloudTrail` (required by the cloudtrail-activity check). */
+function parseCloudTrail(t: TargetReader, at: readonly Segment[], value: Json | undefined): CloudTrailSpec | undefined {
+    const example = '{"bucket": "acme-trail-logs"}';
+    if (value === undefined) {
+        t.fail(at, `is required by the cloudtrail-activity check: the bucket the account's trail writes to, e.g. ${example} (the guardrails stack's output guardrails.trailBucketName). Or leave "cloudtrail-activity" out of checks.`);
+        return undefined;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        t.fail(at, `must be an object naming the trail's bucket, e.g. ${example}; it is ${shown(value)}.`);
+        return undefined;
+    }
+    const body = value as JsonObject;
+    t.keys(at, body, CLOUDTRAIL_FIELDS, "of cloudTrail");
+    const before = t.problems.list.length;
+    const bucket = t.string([...at, "bucket"], body.bucket, 'the name of the bucket the trail writes to, e.g. "acme-trail-logs"');
+    if (bucket !== undefined && !BUCKET_NAME.test(bucket)) {
+        t.fail([...at, "bucket"], `is ${JSON.stringify(bucket)}, not an S3 bucket name (3-63 of a-z, 0-9, '.' and '-'); give the name, not an ARN or URL.`);
+    }
+    let prefix: string | undefined;
+    if (body.prefix !== undefined) {
+        prefix = t.string([...at, "prefix"], body.prefix, 'the trail\'s S3 key prefix, e.g. "org-trail"');
+        if (prefix !== undefined && (prefix.startsWith("/") || prefix.includes("AWSLogs"))) {
+            t.fail([...at, "prefix"], `is ${JSON.stringify(prefix)}: give the trail's own prefix (the part before AWSLogs/), without a leading "/".`);
+        }
+    }
+    let region: string | undefined;
+    if (body.region !== undefined) {
+        region = t.string([...at, "region"], body.region, 'the bucket\'s region, e.g. "eu-west-1"');
+        const problem = region === undefined ? undefined : regionProblem(region);
+        if (problem !== undefined) t.fail([...at, "region"], `is ${JSON.stringify(region)}, which ${problem}.`);
+    }
+    let lookbackDays = DEFAULT_LOOKBACK_DAYS;
+    if (body.lookbackDays !== undefined) {
+        const n = body.lookbackDays;
+        if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_LOOKBACK_DAYS) {
+            t.fail([...at, "lookbackDays"], `must be a whole number of days from 1 to ${MAX_LOOKBACK_DAYS}; it is ${shown(n)}.`);
+        } else {
+            lookbackDays = n;
+        }
+    }
+    const arnItem = (s: string): string | undefined => (PRINCIPAL_ARN.test(s) ? undefined : `is ${JSON.stringify(s)}, not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>).`);
+    const deployers = t.list([...at, "deployers"], body.deployers, "role or user ARNs", '["arn:aws:iam::111122223333:role/deployer"]', arnItem) ?? [];
+    const healerRoleArns = t.list([...at, "healerRoleArns"], body.healerRoleArns, "role ARNs", '["arn:aws:iam::111122223333:role/airlock-healer"]', arnItem) ?? [];
+    if (bucket === undefined || t.problems.list.length > before) {
+        return undefined;
+    }
+    return { bucket, ...(prefix === undefined ? {} : { prefix }), ...(region === undefined ? {} : { region }), lookbackDays, deployers, healerRoleArns };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ describe("parseArgs", () => {
         expect(problems(["--targets", "t.json", "--format", "html,pdf", "--format", "jsn", "--checks", "public-bucket", "--regions", "us-east-1,eu-west-1a,Ireland"])).toEqual([
             '--format "pdf" is not a report format (html, json, ocsf).',
             '--format "jsn" is not a report format (html, json, ocsf). Did you mean "json"?',
-            '--checks "public-bucket" is not a check (group-policies, config-rules, root-and-users, public-buckets, unmanaged-instances). Did you mean "public-buckets"?',
+            '--checks "public-bucket" is not a check (group-policies, config-rules, root-and-users, public-buckets, unmanaged-instances, cloudtrail-activity). Did you mean "public-buckets"?',
             '--regions "eu-west-1a" is an availability zone; its region is "eu-west-1".',
             '--regions "Ireland" is not an AWS region name such as "us-east-1" or "eu-west-2".',
         ]);

@@ -247,6 +247,7 @@ describe("HTML report", () => {
             "Root and users",
             "Public buckets",
             "Unmanaged instances",
+            "CloudTrail activity",
         ]);
         const rows = elements(summary).filter((n) => n.tagName === "tr" && attr(n, "data-target") !== undefined);
         expect(rows).toHaveLength(2);
@@ -350,13 +351,13 @@ describe("HTML report", () => {
         expect(squash(text(verdict))).toBe("Incomplete: 1 target(s) not audited, 1 check error(s), 3 failed (exit code 2)");
         const total = (name: string) => squash(text(els.find((n) => attr(n, "data-total") === name)!));
         expect(total("targets")).toBe("2");
-        expect(total("cells")).toBe("9");
+        expect(total("cells")).toBe("10"); // prod's 4 checks, legacy's 6
         expect(total("fail")).toBe("3");
         expect(total("error")).toBe("1");
         expect(total("pass")).toBe("5");
         expect(squash(text(byId(doc, "totals")))).toContain("0 critical, 1 high, 1 medium, 1 low, 0 informational");
         expect(squash(text(byId(doc, "totals")))).toContain("1 audited, 1 not audited");
-        expect(squash(text(byId(doc, "totals")))).toContain("7 red, 1 amber, 1 green");
+        expect(squash(text(byId(doc, "totals")))).toContain("8 red, 1 amber, 1 green");
     });
 
     test("a clean run is green with exit code 0", () => {

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as util from "util";
-import { CHECK_IDS } from "../audit/findings";
+import { CHECK_IDS, DEFAULT_CHECK_IDS } from "../audit/findings";
 import { parseTargetsFile, regionProblem, staticCredentialValues, Target, TargetsError } from "../audit/targets";
 import { MANAGED_RULES } from "../policies/configRules";
 
@@ -75,7 +75,8 @@ describe("CloudKestrel's format, unchanged", () => {
 
     it("reads every rule CloudKestrel's README documents, Source_IPs, IgnoreUsers, AddIfMissing, a session token and AWS's rule names", () => {
         const [t1, t2] = parseTargetsFile(fixture("cloudkestrel-all-rules.json"), ENV, "targets.json") as [Target, Target];
-        expect(t1.checks).toEqual([...CHECK_IDS]);
+        // Every check but cloudtrail-activity (a CloudKestrel target names no trail).
+        expect(t1.checks).toEqual([...DEFAULT_CHECK_IDS]);
         expect(t1.policies).toEqual([
             { name: "User_Source_IP_Restrictions", sourceCidrs: ["195.89.85.67/32"], ignoreUsers: [] },
             { name: "Force_MFA", ignoreUsers: ["SecurityReader"] },
@@ -300,7 +301,7 @@ describe("Airlock's format", () => {
             format: "airlock",
             credentials: { kind: "assumeRole", roleArn: "arn:aws:iam::111122223333:role/airlock-audit", externalId: "airlock-7f3c", sessionName: "airlock-audit", via: { kind: "profile", profile: "security-hub" } },
             regions: ["eu-west-1", "us-east-1"],
-            checks: [...CHECK_IDS],
+            checks: [...DEFAULT_CHECK_IDS],
             policies: [
                 { name: "Force_MFA", ignoreUsers: ["SecurityReader"] },
                 { name: "User_Source_IP_Restrictions", sourceCidrs: ["195.89.85.64/28", "2001:db8::/48"], ignoreUsers: ["SecurityReader"] },
@@ -394,9 +395,9 @@ describe("Airlock's format", () => {
             'Target "c": `targets[2].credentials.organization.via.organization` cannot be the caller of a role; an organization expands into many accounts. Use profile, env or assumeRole here.',
             'Target "c": `targets[2].regions[0]` is "us-east-1a", which is an availability zone; its region is "us-east-1".',
             'Target "c": `targets[2].regions[1]` is "EU-WEST-1", which is not a region name as AWS writes it; write "eu-west-1".',
-            'Target "c": `targets[2].checks[0]` is "group-policy", which is not a check. Did you mean "group-policies"? The checks are group-policies, config-rules, root-and-users, public-buckets, unmanaged-instances.',
+            'Target "c": `targets[2].checks[0]` is "group-policy", which is not a check. Did you mean "group-policies"? The checks are group-policies, config-rules, root-and-users, public-buckets, unmanaged-instances, cloudtrail-activity.',
             '`targets[3].name` names a target " d" with leading or trailing spaces; remove them.',
-            '`targets[3].regon` is not a field of an Airlock target (name, credentials, regions, checks, policies, sourceCidrs, configRules, addIfMissing, ignoreUsers, stackOutputs). Did you mean "regions"? Remove it or correct its name.',
+            '`targets[3].regon` is not a field of an Airlock target (name, credentials, regions, checks, policies, sourceCidrs, configRules, addIfMissing, ignoreUsers, stackOutputs, cloudTrail). Did you mean "regions"? Remove it or correct its name.',
             '`targets[3].credentials.sso` is not a kind of credentials (profile, env, assumeRole, organization).',
         ]);
     });
@@ -408,7 +409,7 @@ describe("Airlock's format", () => {
         expect(problems(airlock({ name: "a", credentials: { profile: "x" }, checks: ["root-and-users"], sourceCidrs: ["1.2.3.4/32"], addIfMissing: true, stackOutputs: ["x"] }))).toEqual([
             'Target "a": `targets[0].sourceCidrs` only applies to the group-policies check, which `targets[0].checks` leaves out. Remove it, or add "group-policies" to checks.',
             'Target "a": `targets[0].addIfMissing` only applies to the config-rules check, which `targets[0].checks` leaves out. Remove it, or add "config-rules" to checks.',
-            'Target "a": `targets[0].stackOutputs` only applies to the unmanaged-instances check, which `targets[0].checks` leaves out. Remove it, or add "unmanaged-instances" to checks.',
+            'Target "a": `targets[0].stackOutputs` only applies to the unmanaged-instances and cloudtrail-activity checks, which `targets[0].checks` leaves out. Remove it, or add one of them to checks.',
         ]);
         expect(problems(airlock({ name: "a", credentials: { profile: "x" }, checks: ["group-policies", "config-rules"], policies: ["Force_MFA"], sourceCidrs: ["10.0.0.1/8"], configRules: ["IAM_USER_MFA_ENABLED"], addIfMissing: ["S3_BUCKET_PUBLIC_READ_PROHIBITED"] }))).toEqual([
             'Target "a": `targets[0].sourceCidrs[0]` is "10.0.0.1/8": host bits are set. Did you mean "10.0.0.0/8"?',
@@ -418,6 +419,52 @@ describe("Airlock's format", () => {
         // A bare address is a mistake in Airlock's own format (CloudKestrel's is read as IAM reads it).
         expect(problems(airlock({ name: "a", credentials: { profile: "x" }, checks: ["group-policies"], sourceCidrs: ["195.89.85.67"] }))).toEqual([
             'Target "a": `targets[0].sourceCidrs[0]` is "195.89.85.67": CIDR mask is missing. Did you mean "195.89.85.67/32"?',
+        ]);
+    });
+
+    it("cloudTrail: read with its defaults, and it adds cloudtrail-activity to the default checks", () => {
+        const parse = (body: Record<string, unknown>) => parseTargetsFile(airlock({ name: "a", credentials: { profile: "x" }, checks: ["cloudtrail-activity"], ...body }), ENV, "conf/targets.json")[0] as Target;
+        expect(parse({ cloudTrail: { bucket: "acme-trail" } }).cloudTrail).toEqual({ bucket: "acme-trail", lookbackDays: 7, deployers: [], healerRoleArns: [] });
+        const full = parse({
+            cloudTrail: { bucket: "acme-trail", prefix: "org", region: "eu-west-1", lookbackDays: 30, deployers: ["arn:aws:iam::111122223333:role/ci/deployer"], healerRoleArns: ["arn:aws:iam::111122223333:role/healer"] },
+            stackOutputs: ["stacks/web.json"],
+        });
+        expect(full.cloudTrail).toEqual({ bucket: "acme-trail", prefix: "org", region: "eu-west-1", lookbackDays: 30, deployers: ["arn:aws:iam::111122223333:role/ci/deployer"], healerRoleArns: ["arn:aws:iam::111122223333:role/healer"] });
+        expect(full.stackOutputs).toEqual([path.join("conf", "stacks", "web.json")]);
+        expect(Object.isFrozen(full.cloudTrail?.deployers)).toBe(true);
+        // No checks named: every check, cloudtrail-activity only with a cloudTrail.
+        const noChecks = (body: Record<string, unknown>) => (parseTargetsFile(airlock({ name: "a", credentials: { profile: "x" }, sourceCidrs: ["10.0.0.0/8"], ...body }), ENV, "t.json")[0] as Target).checks;
+        expect(noChecks({})).toEqual([...DEFAULT_CHECK_IDS]);
+        expect(noChecks({ cloudTrail: { bucket: "acme-trail" } })).toEqual([...CHECK_IDS]);
+    });
+
+    it("cloudTrail: each mistake named, with the fix", () => {
+        const base = { name: "a", credentials: { profile: "x" } };
+        expect(problems(airlock({ ...base, checks: ["cloudtrail-activity"] }))).toEqual([
+            'Target "a": `targets[0].cloudTrail` is required by the cloudtrail-activity check: the bucket the account\'s trail writes to, e.g. {"bucket": "acme-trail-logs"} (the guardrails stack\'s output guardrails.trailBucketName). Or leave "cloudtrail-activity" out of checks.',
+        ]);
+        expect(problems(airlock({ ...base, checks: ["root-and-users"], cloudTrail: { bucket: "acme-trail" } }))).toEqual([
+            'Target "a": `targets[0].cloudTrail` only applies to the cloudtrail-activity check, which `targets[0].checks` leaves out. Remove it, or add "cloudtrail-activity" to checks.',
+        ]);
+        expect(
+            problems(
+                airlock({
+                    ...base,
+                    checks: ["cloudtrail-activity"],
+                    cloudTrail: { bucket: "arn:aws:s3:::acme", prefix: "/AWSLogs", region: "mars-1", lookbackDays: 0, deployers: ["deployer"], healerRoleArns: "arn:aws:iam::111122223333:role/h", extra: 1 },
+                }),
+            ),
+        ).toEqual([
+            'Target "a": `targets[0].cloudTrail.extra` is not a field of cloudTrail (bucket, prefix, region, lookbackDays, deployers, healerRoleArns). Remove it or correct its name.',
+            'Target "a": `targets[0].cloudTrail.bucket` is "arn:aws:s3:::acme", not an S3 bucket name (3-63 of a-z, 0-9, \'.\' and \'-\'); give the name, not an ARN or URL.',
+            'Target "a": `targets[0].cloudTrail.prefix` is "/AWSLogs": give the trail\'s own prefix (the part before AWSLogs/), without a leading "/".',
+            expect.stringMatching(/^Target "a": `targets\[0\]\.cloudTrail\.region` is "mars-1", which /),
+            'Target "a": `targets[0].cloudTrail.lookbackDays` must be a whole number of days from 1 to 400; it is a number (0).',
+            'Target "a": `targets[0].cloudTrail.deployers[0]` is "deployer", not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>).',
+            expect.stringMatching(/^Target "a": `targets\[0\]\.cloudTrail\.healerRoleArns` must be a list of role ARNs; it is /),
+        ]);
+        expect(problems(airlock({ ...base, checks: ["cloudtrail-activity"], cloudTrail: "acme-trail" }))).toEqual([
+            'Target "a": `targets[0].cloudTrail` must be an object naming the trail\'s bucket, e.g. {"bucket": "acme-trail-logs"}; it is "acme-trail".',
         ]);
     });
 

@@ -34,6 +34,7 @@ export const CHECK_LABELS: Readonly<Record<string, string>> = {
     "root-and-users": "Root and users",
     "public-buckets": "Public buckets",
     "unmanaged-instances": "Unmanaged instances",
+    "cloudtrail-activity": "CloudTrail activity",
 };
 
 const RAG_LABELS: Readonly<Record<Rag, string>> = { red: "Red", amber: "Amber", green: "Green" };
