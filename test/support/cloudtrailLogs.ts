@@ -56,6 +56,13 @@ export function resetRandom(seed = 20261201): void {
     fallbackRandom = seededRandom(seed);
 }
 
+/** A small string hash (FNV-1a), to seed ids that must stay the same for the same name. */
+function hashOf(text: string): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+    return h;
+}
+
 function principalIdSuffix(random: () => number): string {
     return pick(random, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17);
 }
@@ -65,7 +72,7 @@ function principalIdSuffix(random: () => number): string {
 export function iamUser(accountId: string, userName: string, options: { accessKeyId?: string; mfa?: boolean; path?: string } = {}): TrailRecord {
     return {
         type: "IAMUser",
-        principalId: `AIDA${principalIdSuffix(seededRandom(userName.length * 7919 + Number(accountId.slice(-4))))}`,
+        principalId: `AIDA${principalIdSuffix(seededRandom(hashOf(`${accountId}/${userName}`)))}`,
         arn: `arn:aws:iam::${accountId}:user${options.path ?? "/"}${userName}`,
         accountId,
         ...(options.accessKeyId !== undefined ? { accessKeyId: options.accessKeyId } : {}),
@@ -91,13 +98,13 @@ export interface AssumedRoleOptions {
 }
 
 export function assumedRole(o: AssumedRoleOptions): TrailRecord {
-    const roleId = `AROA${principalIdSuffix(seededRandom(o.roleName.length * 104729 + o.roleName.charCodeAt(0)))}`;
+    const roleId = `AROA${principalIdSuffix(seededRandom(hashOf(`${o.accountId}/${o.roleName}`)))}`;
     return {
         type: "AssumedRole",
         principalId: `${roleId}:${o.sessionName}`,
         arn: `arn:aws:sts::${o.accountId}:assumed-role/${o.roleName}/${o.sessionName}`,
         accountId: o.accountId,
-        accessKeyId: o.accessKeyId ?? `ASIA${pick(fallbackRandom, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)}`,
+        accessKeyId: o.accessKeyId ?? `ASIA${principalIdSuffix(seededRandom(hashOf(`${o.accountId}/${o.roleName}/${o.sessionName}`))).slice(0, 16)}`,
         sessionContext: {
             sessionIssuer: { type: "Role", principalId: roleId, arn: `arn:aws:iam::${o.accountId}:role${o.path ?? "/"}${o.roleName}`, accountId: o.accountId, userName: o.roleName },
             webIdFederationData: {},
