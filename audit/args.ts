@@ -34,10 +34,17 @@ export interface AuditOptions {
     readonly stackOutputs: readonly string[];
     /** --credential-report-max-age MINUTES: reuse an IAM credential report younger than this, 1-1440. @default 240 */
     readonly credentialReportMaxAgeMinutes: number;
+    /**
+     * --db SPEC: the records database (a SQLite file, or postgres://… without a password); --no-db:
+     * none (undefined). @default DEFAULT_DB
+     */
+    readonly db?: string;
 }
 
 export const DEFAULT_FORMATS: readonly ReportFormat[] = ["html", "json"];
 export const DEFAULT_OUT_DIR = "./audit-report";
+/** The records database when --db is not given: a SQLite file in the current directory. */
+export const DEFAULT_DB = "./airlock-records.sqlite";
 export const DEFAULT_CONCURRENCY = 4;
 export const MAX_CONCURRENCY = 32;
 /** IAM generates a new credential report only when the last one is over 4 hours old. */
@@ -46,7 +53,9 @@ export const MAX_CREDENTIAL_REPORT_MAX_AGE_MINUTES = 1440;
 
 export const USAGE = `Usage: airlock-audit --targets FILE [options]
 
-Audits AWS accounts: group policies, Config rules, root and users, public buckets, unmanaged instances.
+Audits AWS accounts: group policies, Config rules, root and users, public buckets, unmanaged instances,
+CloudTrail activity; keeps what it saw in the records database.
+       airlock-audit history --help   reports from the records database, without calling AWS
 
   --targets FILE                 the accounts to audit: CloudKestrel's targets.json or Airlock's format (required)
   --format html|json|ocsf        report files to write; repeat or comma-separate (default: html,json)
@@ -57,6 +66,10 @@ Audits AWS accounts: group policies, Config rules, root and users, public bucket
   --stack-outputs FILE           a \`pulumi stack output --json\` file of an instance stack (repeatable)
   --concurrency N                targets and regions audited at once, 1-${MAX_CONCURRENCY} (default: ${DEFAULT_CONCURRENCY})
   --credential-report-max-age M  reuse an IAM credential report younger than M minutes, 1-${MAX_CREDENTIAL_REPORT_MAX_AGE_MINUTES} (default: ${DEFAULT_CREDENTIAL_REPORT_MAX_AGE_MINUTES})
+  --db FILE|postgres://…         the records database: inventory with history, findings, CloudTrail events
+                                 (default: ${DEFAULT_DB}; a PostgreSQL password from PGPASSWORD or
+                                 AIRLOCK_DB_PASSWORD_FILE, never in the URL)
+  --no-db                        keep no records (the cloudtrail-activity check then cannot run)
   --fix                          add missing Config rules that a target marks addIfMissing
   --quarantine GROUP_ID          move unmanaged instances to this security group (a dry run without --yes)
   --yes                          with --quarantine: really move them
@@ -89,6 +102,8 @@ const OPTIONS: Readonly<Record<string, Kind>> = {
     "--regions": "repeatable",
     "--stack-outputs": "repeatable",
     "--credential-report-max-age": "value",
+    "--db": "value",
+    "--no-db": "flag",
 };
 
 /** What each value-taking option expects, for "--x needs ..." messages. */
@@ -102,6 +117,7 @@ const NEEDS: Readonly<Record<string, string>> = {
     "--regions": "a comma-separated list of regions, e.g. --regions us-east-1,eu-west-1",
     "--stack-outputs": "a file written by `pulumi stack output --json`",
     "--credential-report-max-age": `a number of minutes from 1 to ${MAX_CREDENTIAL_REPORT_MAX_AGE_MINUTES}`,
+    "--db": "a SQLite file or a postgres:// URL, e.g. --db ./airlock-records.sqlite",
 };
 
 const SECURITY_GROUP_ID = /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
@@ -239,8 +255,14 @@ export function parseArgs(argv: readonly string[]): AuditOptions | { help: strin
     if (flags.has("--fix")) {
         requires("--fix", "config-rules", "adds the rules found missing by");
     }
-    if (values.has("--stack-outputs")) {
-        requires("--stack-outputs", "unmanaged-instances", "is read by");
+    if (values.has("--stack-outputs") && checks !== undefined && !checks.includes("unmanaged-instances") && !checks.includes("cloudtrail-activity")) {
+        problems.push("--stack-outputs is read by the unmanaged-instances and cloudtrail-activity checks, which --checks leaves out; add one to --checks or remove --stack-outputs.");
+    }
+    if (values.has("--db") && flags.has("--no-db")) {
+        problems.push("--db and --no-db contradict each other; give one.");
+    }
+    if (flags.has("--no-db") && checks?.includes("cloudtrail-activity") === true) {
+        problems.push("--no-db leaves the cloudtrail-activity check nowhere to keep the trail's events; remove --no-db, or leave cloudtrail-activity out of --checks.");
     }
 
     if (problems.length > 0) {
@@ -258,5 +280,6 @@ export function parseArgs(argv: readonly string[]): AuditOptions | { help: strin
         ...(regions === undefined ? {} : { regions }),
         stackOutputs: values.get("--stack-outputs") ?? [],
         credentialReportMaxAgeMinutes: maxAge,
+        ...(flags.has("--no-db") ? {} : { db: one("--db") ?? DEFAULT_DB }),
     };
 }

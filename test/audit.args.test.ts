@@ -34,6 +34,7 @@ describe("parseArgs", () => {
             concurrency: 4,
             stackOutputs: [],
             credentialReportMaxAgeMinutes: 240,
+            db: "./airlock-records.sqlite",
         });
     });
 
@@ -64,6 +65,7 @@ describe("parseArgs", () => {
                 "--stack-outputs=db.json",
                 "--credential-report-max-age",
                 "30",
+                "--db=postgres://audit@db.internal:5432/airlock",
             ]),
         ).toEqual({
             targetsFile: "conf/targets.json",
@@ -78,6 +80,7 @@ describe("parseArgs", () => {
             regions: ["eu-west-1", "us-east-1"],
             stackOutputs: ["web.json", "db.json"],
             credentialReportMaxAgeMinutes: 30,
+            db: "postgres://audit@db.internal:5432/airlock",
         });
     });
 
@@ -123,8 +126,19 @@ describe("parseArgs", () => {
         expect(problems(["--targets", "t.json", "--quarantine", "sg-0123456789abcdef0", "--checks", "group-policies", "--fix", "--stack-outputs", "x.json"])).toEqual([
             "--quarantine moves the instances found by the unmanaged-instances check, which --checks leaves out; add it to --checks or remove --quarantine.",
             "--fix adds the rules found missing by the config-rules check, which --checks leaves out; add it to --checks or remove --fix.",
-            "--stack-outputs is read by the unmanaged-instances check, which --checks leaves out; add it to --checks or remove --stack-outputs.",
+            "--stack-outputs is read by the unmanaged-instances and cloudtrail-activity checks, which --checks leaves out; add one to --checks or remove --stack-outputs.",
         ]);
+        expect(options(["--targets", "t.json", "--checks", "cloudtrail-activity", "--stack-outputs", "x.json"]).stackOutputs).toEqual(["x.json"]);
+    });
+
+    it("--db names the records database, --no-db keeps none; not both, and not --no-db with cloudtrail-activity", () => {
+        expect(options(["--targets", "t.json", "--db", "records/audit.sqlite"]).db).toBe("records/audit.sqlite");
+        expect(options(["--targets", "t.json", "--no-db"]).db).toBeUndefined();
+        expect(problems(["--targets", "t.json", "--db", "x.sqlite", "--no-db"])).toEqual(["--db and --no-db contradict each other; give one."]);
+        expect(problems(["--targets", "t.json", "--no-db", "--checks", "cloudtrail-activity"])).toEqual([
+            "--no-db leaves the cloudtrail-activity check nowhere to keep the trail's events; remove --no-db, or leave cloudtrail-activity out of --checks.",
+        ]);
+        expect(problems(["--targets", "t.json", "--db"])).toEqual(["--db needs a SQLite file or a postgres:// URL, e.g. --db ./airlock-records.sqlite."]);
     });
 
     it("refuses out-of-range numbers, a value on a flag and a single-valued option given twice, all at once", () => {
