@@ -12,6 +12,7 @@
  *    roles) whose session name is an instance id (EC2 names instance-profile sessions so), calling
  *    - through a VPC endpoint that is not one of the account's: critical (the source address is then
  *      a private address of someone else's network, so it proves nothing even when it matches);
+ *      when the context does not know the account's endpoints (undefined), by the address alone;
  *    - otherwise from an address that is not one of the instance's (private, public, or its VPC's NAT
  *      gateways' public addresses): critical — through the account's own endpoint too, where it
  *      means another host of the VPC holds the instance's credentials;
@@ -73,7 +74,11 @@ export interface ActivityContext {
     readonly accountId?: string;
     /** Instance id → its addresses. An Airlock session for an instance absent here is reported as unknown. */
     readonly instances?: Readonly<Record<string, InstanceAddresses>>;
-    /** The account's own VPC endpoint ids (vpce-…). */
+    /**
+     * The account's own VPC endpoint ids (vpce-…): a call through any other endpoint is critical.
+     * Leave it undefined only when the endpoints are not known: calls through an endpoint are then
+     * judged by their source address alone ([] means "the account has none").
+     */
     readonly vpcEndpointIds?: readonly string[];
     /** The vault buckets' names (KeyVault's `bucketName`). */
     readonly vaultBucketNames?: readonly string[];
@@ -285,6 +290,7 @@ export function detectActivity(events: readonly TrailEventRow[], context: Activi
 // 1. Instance credentials used outside their instance ---------------------------------------------
 
 function instanceCredentialDrafts(events: readonly TrailEventRow[], context: ActivityContext): Draft[] {
+    const endpointsKnown = context.vpcEndpointIds !== undefined;
     const endpoints = new Set(context.vpcEndpointIds ?? []);
     const known = new Map<string, Set<string>>();
     for (const [id, addresses] of Object.entries(context.instances ?? {})) {
@@ -302,7 +308,7 @@ function instanceCredentialDrafts(events: readonly TrailEventRow[], context: Act
         let where = source;
         if (!INSTANCE_ID.test(session)) {
             kind = "not-an-instance";
-        } else if (event.vpc_endpoint_id !== null && event.vpc_endpoint_id !== "" && !endpoints.has(event.vpc_endpoint_id)) {
+        } else if (endpointsKnown && event.vpc_endpoint_id !== null && event.vpc_endpoint_id !== "" && !endpoints.has(event.vpc_endpoint_id)) {
             kind = "foreign-endpoint";
             where = event.vpc_endpoint_id;
         } else {
