@@ -7,6 +7,10 @@
 #                          test/setup/requirements.txt, from PyPI; recreated when that file changes
 #   Debian packages        shellcheck, cryptsetup, QEMU, debootstrap, cloud-localds, … (apt-get,
 #                          as root or through `sudo -n`)
+#   PostgreSQL             Debian's postgresql, for the records tests' own server
+#                          (test/support/postgres.ts). Its initdb and postgres are not on PATH
+#                          (/usr/lib/postgresql/<major>/bin), so they are looked for there, then on
+#                          PATH; the package is installed when neither has them
 #   cloud-init's schema    extracted from Debian's cloud-init package (not installed) into
 #                          $AIRLOCK_TOOLS_CACHE/cloud-init
 #   the Pulumi CLI         built from Go modules by test/engine/build-pulumi.sh into
@@ -97,6 +101,19 @@ for command in "${COMMANDS[@]}"; do
         [[ " ${apt_missing[*]} " == *" $pkg "* ]] || apt_missing+=("$pkg")
     fi
 done
+# PostgreSQL's server programs (test/support/postgres.ts finds them the same way): Debian keeps
+# them off PATH, in /usr/lib/postgresql/<major>/bin (the newest major wins).
+postgres_bin_dir() {
+    local initdb
+    initdb="$(compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -n 1 || true)"
+    if [ -z "$initdb" ]; then initdb="$(command -v initdb || true)"; fi
+    if [ -n "$initdb" ] && [ -x "$(dirname "$initdb")/postgres" ]; then dirname "$initdb"; fi
+    return 0
+}
+read_versions postgresql
+if [ -z "$(postgres_bin_dir)" ]; then
+    apt_missing+=(postgresql)
+fi
 need_schema=""
 [ -f "$schema_dir/$schema_rel" ] || need_schema=1
 
@@ -161,6 +178,7 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
     for command in "${COMMANDS[@]}"; do
         command -v "$command" >/dev/null 2>&1 || fail "${PACKAGE_OF[$command]} is installed but \`$command\` is not on PATH (PATH=$PATH): put /usr/sbin and /sbin on PATH."
     done
+    [ -n "$(postgres_bin_dir)" ] || fail "postgresql is installed but there is no initdb and postgres in /usr/lib/postgresql/*/bin (nor on PATH)."
 fi
 
 if [ -n "$need_schema" ]; then
@@ -220,6 +238,8 @@ say "cloud-init schema  cloud-init $(cat "$schema_dir/VERSION" 2>/dev/null || ec
 for command in "${COMMANDS[@]}"; do
     say "$(printf '%-18s %s %s  %s' "$command" "${PACKAGE_OF[$command]}" "${apt_version[${PACKAGE_OF[$command]}]}" "$(command -v "$command")")"
 done
+postgres_dir="$(postgres_bin_dir)"
+say "$(printf '%-18s %s %s  %s' initdb postgresql "${apt_version[postgresql]:-(not from dpkg)}" "$postgres_dir/initdb ($("$postgres_dir/postgres" --version 2>&1))")"
 pulumi_reports="$("$pulumi_bin" version 2>&1)" || fail "$pulumi_bin does not run: $pulumi_reports" "remove it and rerun to rebuild it."
 say "pulumi             $pulumi_reports  $pulumi_bin"
 if command -v node >/dev/null 2>&1; then
