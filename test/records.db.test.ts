@@ -676,6 +676,28 @@ describe("PostgreSQL credentials", () => {
         }
     });
 
+    it("without a password setting, node-postgres reads the file PGPASSFILE names (libpq's .pgpass)", async () => {
+        const file = path.join(dir, "pgpass");
+        fs.writeFileSync(file, `# host:port:database:user:password\n127.0.0.1:${server.port}:records_credentials:${server.user}:${server.password}\n`, { mode: 0o600 });
+        const saved = { PGPASSFILE: process.env.PGPASSFILE, PGPASSWORD: process.env.PGPASSWORD };
+        process.env.PGPASSFILE = file;
+        delete process.env.PGPASSWORD;
+        try {
+            const spec = parseDbSpec(server.url("records_credentials"), {});
+            expect(spec).toEqual({ kind: "postgres", connectionString: server.url("records_credentials"), password: undefined });
+            const records = await openRecords(spec);
+            await records.close();
+            // The same file with a wrong password: refused by the server, so the file was what was used.
+            fs.writeFileSync(file, `127.0.0.1:${server.port}:records_credentials:${server.user}:not-it\n`, { mode: 0o600 });
+            await expect(openRecords(spec)).rejects.toThrow('password authentication failed for user "airlock"');
+        } finally {
+            for (const [k, v] of Object.entries(saved)) {
+                if (v === undefined) delete process.env[k];
+                else process.env[k] = v;
+            }
+        }
+    });
+
     it("a wrong password fails with PostgreSQL's message, which does not carry the password", async () => {
         const wrong = "Wr0ng-S3cret-value";
         const spec = parseDbSpec(server.url("records_credentials"), { PGPASSWORD: wrong });
