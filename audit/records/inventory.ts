@@ -33,6 +33,7 @@ import type { CredentialReportRow, IamInventory } from "../iamInventory";
 import { canonicalJson } from "../policyEquivalence";
 import { findingUid } from "../report/ocsf";
 import { dbTime, NewInventoryItem, NewInventoryVersion, RecordsSchema } from "./schema";
+import { SQLITE_MAX_VARIABLES } from "./sqlite";
 
 export const ITEM_KINDS = [
     "user",
@@ -329,8 +330,8 @@ export interface WriteHooks {
     readonly afterStatement?: (statements: number) => void | Promise<void>;
 }
 
-/** SQLite's limit on variables per statement (the lower of the two databases' limits). */
-const MAX_PARAMETERS = 32766;
+/** Parameters per statement: SQLite's limit, the lower of the two databases' (PostgreSQL: 65535). */
+const MAX_PARAMETERS = SQLITE_MAX_VARIABLES;
 /** Keys per `IN (…)` list. */
 const KEYS_PER_STATEMENT = 5000;
 
