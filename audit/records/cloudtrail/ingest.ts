@@ -28,6 +28,7 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { sql, type Kysely } from "kysely";
 import type { RecordsSchema } from "../schema";
+import { SQLITE_MAX_VARIABLES } from "../sqlite";
 import { ACCESS_DENIED_CODES, canonicalIp, DETECTION_EVENT_NAMES, type ActivityContext } from "./detect";
 import { classifyTrailKey, parseTrailLog, TRAIL_EVENT_COLUMNS, TrailLogError, type TrailEventRow } from "./events";
 
@@ -42,7 +43,7 @@ export interface IngestOptions {
     readonly regions?: readonly string[];
     /** Only files in day folders on or after this time's UTC day. @default every day */
     readonly since?: Date;
-    /** Rows per INSERT (capped by the parameter limit). @default 1000 */
+    /** Rows per INSERT (capped by the parameter limit). @default 500 (faster on SQLite than 100 or 1,000) */
     readonly batchSize?: number;
     /** How many reasons of skipped records the result lists. @default 20 */
     readonly sampleLimit?: number;
@@ -86,9 +87,8 @@ export interface IngestResult {
     readonly listCalls: number;
 }
 
-/** SQLite's default maximum of bound parameters (3.32+); PostgreSQL allows 65,535. */
-const MAX_PARAMETERS = 32_766;
-const MAX_BATCH = Math.floor(MAX_PARAMETERS / TRAIL_EVENT_COLUMNS.length);
+/** Rows per INSERT within SQLite's limit on bound parameters (PostgreSQL allows 65,535). */
+const MAX_BATCH = Math.floor(SQLITE_MAX_VARIABLES / TRAIL_EVENT_COLUMNS.length);
 
 function normalizedPrefix(prefix: string | undefined): string {
     const trimmed = (prefix ?? "").replace(/^\/+|\/+$/g, "");
@@ -127,7 +127,7 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 export async function ingestTrail(db: Kysely<RecordsSchema>, s3: S3Client, options: IngestOptions, hooks: IngestHooks = {}): Promise<IngestResult> {
     const { bucket } = options;
     const root = `${normalizedPrefix(options.prefix)}AWSLogs/`;
-    const batchSize = Math.max(1, Math.min(options.batchSize ?? 1000, MAX_BATCH));
+    const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, MAX_BATCH));
     const sampleLimit = options.sampleLimit ?? 20;
     const now = options.now ?? (() => new Date());
     const startDay = sinceFolder(options.since);
