@@ -148,6 +148,7 @@ function collected(account: string, v: Variant = {}): CollectedInventory {
         bucketBlock: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: !v.bucketPublic, RestrictPublicBuckets: !v.bucketPublic },
         policyPublic: v.bucketPublic === true,
         aclPublic: false,
+        policyStatusIsPublic: null,
     };
     const instance: InstanceRecord = {
         instanceId: "i-0123456789abcdef0",
@@ -452,6 +453,31 @@ describe.each([
         expect(after.filter((r) => r.kind !== "bucket")).toEqual(before.filter((r) => r.kind !== "bucket"));
         expect(after.find((r) => r.kind === "bucket")).toMatchObject({ last_changed: T2.toISOString(), removed_at: null });
         expect((await versions(account)).filter((v) => v.kind !== "bucket")).toEqual(versionsBefore.filter((v) => v.kind !== "bucket"));
+    });
+
+    it("regional kinds collected in some regions leave the other regions' items as they are", async () => {
+        const account = newAccount();
+        const bucket = (name: string, region: string, policyPublic = false): BucketRecord => ({ name, region, accountBlock: null, bucketBlock: null, policyPublic, aclPublic: false, policyStatusIsPublic: null });
+        await write(account, T1, { buckets: [bucket("eu-logs", "eu-west-1"), bucket("eu-gone", "eu-west-1"), bucket("us-data", "us-east-1")] });
+        const us = (await items(account)).find((r) => r.item_key === "us-data");
+        // Audited in eu-west-1 only: eu-gone is gone, eu-logs changed, us-data untouched.
+        const snapshot: AccountSnapshot = { accountId: account, auditedAt: T2, runId: `run-${T2.toISOString()}`, ...snapshotItems({ buckets: [bucket("eu-logs", "eu-west-1", true)] }), regions: { bucket: ["eu-west-1"] } };
+        if (!runs.has(snapshot.runId)) {
+            runs.add(snapshot.runId);
+            await startRun(records.db, { id: snapshot.runId, startedAt: T2 });
+        }
+        expect(await writeAccountSnapshot(records.db, snapshot)).toMatchObject({ inserted: 0, changed: 1, unchanged: 0, removed: 1, restored: 0 });
+        const after = await items(account);
+        expect(after.find((r) => r.item_key === "us-data")).toEqual(us);
+        expect(after.find((r) => r.item_key === "eu-gone")).toMatchObject({ removed_at: T2.toISOString() });
+        expect(after.find((r) => r.item_key === "eu-logs")).toMatchObject({ last_changed: T2.toISOString(), last_audited: T2.toISOString(), removed_at: null });
+        // An unchanged eu-west-1 re-audit moves only eu-west-1's last_audited.
+        const later = new Date(T2.getTime() + 3_600_000);
+        await startRun(records.db, { id: `run-regional-${account}`, startedAt: later });
+        expect(await writeAccountSnapshot(records.db, { ...snapshot, auditedAt: later, runId: `run-regional-${account}` })).toMatchObject({ unchanged: 1, changed: 0, removed: 0 });
+        const last = await items(account);
+        expect(last.find((r) => r.item_key === "eu-logs")?.last_audited).toBe(later.toISOString());
+        expect(last.find((r) => r.item_key === "us-data")).toEqual(us);
     });
 
     it("writes two accounts concurrently, both complete and correct", async () => {

@@ -26,6 +26,7 @@
  * Every value goes through Kysely's parameters; inserts are batched below both databases' limits on
  * parameters per statement (SQLite 32766, PostgreSQL 65535).
  */
+import type { CollectedBucket, CollectedInstance } from "../checks/context";
 import { createHash } from "crypto";
 import { Kysely, PostgresAdapter, Transaction, sql } from "kysely";
 import type { Finding } from "../findings";
@@ -68,37 +69,19 @@ export interface AccountSnapshot {
     /** The kinds collected this time: items of other kinds are left as they are. */
     readonly kinds: readonly ItemKind[];
     readonly items: readonly InventoryItem[];
+    /**
+     * Regional kinds (bucket, instance) collected in these regions only: recorded items of the kind
+     * whose state's `region` is elsewhere are left as they are (neither removed nor audited). A kind
+     * not named here was collected everywhere.
+     */
+    readonly regions?: Readonly<Partial<Record<ItemKind, readonly string[]>>>;
 }
 
-/** A bucket as the public-buckets check saw it (the audit fills these). */
-export interface BucketRecord {
-    readonly name: string;
-    readonly region: string;
-    /** The account's public access block settings (null: none set). */
-    readonly accountBlock: Readonly<Record<string, boolean>> | null;
-    /** The bucket's own public access block settings (null: none set). */
-    readonly bucketBlock: Readonly<Record<string, boolean>> | null;
-    readonly policyPublic: boolean;
-    readonly aclPublic: boolean;
-    /** S3's own verdict (GetBucketPolicyStatus), when it gave one. */
-    readonly policyStatusIsPublic?: boolean | null;
-}
+/** A bucket as the public-buckets check saw it (audit/checks/context.ts). */
+export type BucketRecord = CollectedBucket;
 
-/** An instance as the unmanaged-instances check saw it (the audit fills these). */
-export interface InstanceRecord {
-    readonly instanceId: string;
-    readonly region: string;
-    readonly state: string;
-    readonly vpcId?: string;
-    readonly subnetId?: string;
-    readonly privateIps: readonly string[];
-    readonly publicIps: readonly string[];
-    /** Managed by an Airlock stack. */
-    readonly managed: boolean;
-    /** Its Airlock phase (quarantine, production, …), when managed. */
-    readonly phase?: string;
-    readonly tags: Readonly<Record<string, string>>;
-}
+/** An instance as the unmanaged-instances check saw it (audit/checks/context.ts). */
+export type InstanceRecord = CollectedInstance;
 
 /** What an audit collected of one account; a source left out was not collected. */
 export interface CollectedInventory {
@@ -287,6 +270,7 @@ export function snapshotItems(collected: CollectedInventory): SnapshotItems {
                     publicIps: [...i.publicIps],
                     managed: i.managed,
                     phase: i.phase ?? null,
+                    instanceProfileArn: i.instanceProfileArn ?? null,
                     tags: { ...i.tags },
                 },
             });
@@ -401,16 +385,32 @@ export async function writeAccountSnapshot(db: Kysely<RecordsSchema>, snapshot: 
         }
 
         const existing: Existing[] = [];
-        if (kinds.length > 0) {
+        const scoped = kinds.filter((k) => snapshot.regions?.[k] !== undefined);
+        const everywhere = kinds.filter((k) => !scoped.includes(k));
+        if (everywhere.length > 0) {
             existing.push(
                 ...(await trx
                     .selectFrom("inventory_items")
                     .select(["kind", "item_key", "name", "state_hash", "removed_at", "last_audited"])
                     .where("account_id", "=", account)
-                    .where("kind", "in", kinds)
+                    .where("kind", "in", everywhere)
                     .execute()),
             );
             await step(0);
+        }
+        if (scoped.length > 0) {
+            // Regional kinds: only the recorded items of the regions collected take part.
+            const rows = await trx
+                .selectFrom("inventory_items")
+                .select(["kind", "item_key", "name", "state_hash", "removed_at", "last_audited", "state"])
+                .where("account_id", "=", account)
+                .where("kind", "in", scoped)
+                .execute();
+            await step(0);
+            for (const { state, ...row } of rows) {
+                const region = (JSON.parse(state) as { region?: unknown } | null)?.region;
+                if (typeof region !== "string" || (snapshot.regions?.[row.kind as ItemKind] ?? []).includes(region)) existing.push(row);
+            }
         }
         const newest = existing.reduce((m, e) => (e.last_audited > m ? e.last_audited : m), "");
         if (newest > at) {
@@ -519,17 +519,33 @@ export async function writeAccountSnapshot(db: Kysely<RecordsSchema>, snapshot: 
             await step(batch.length);
         }
 
-        // Everything still present was audited now: one statement for the account.
-        if (kinds.length > 0) {
+        // Everything still present was audited now: one statement for the account (regional kinds:
+        // by key, as other regions' items were not looked at).
+        if (everywhere.length > 0) {
             const result = await trx
                 .updateTable("inventory_items")
                 .set({ last_audited: at })
                 .where("account_id", "=", account)
-                .where("kind", "in", kinds)
+                .where("kind", "in", everywhere)
                 .where("removed_at", "is", null)
                 .where("last_audited", "<", at)
                 .executeTakeFirst();
             await step(result.numUpdatedRows);
+        }
+        const presentScoped = [...present.values()].filter((p) => scoped.includes(p.kind)).map((p) => ({ kind: p.kind as string, key: p.key }));
+        for (const [kind, keys] of byKind(presentScoped)) {
+            for (const batch of chunks(keys, KEYS_PER_STATEMENT)) {
+                const result = await trx
+                    .updateTable("inventory_items")
+                    .set({ last_audited: at })
+                    .where("account_id", "=", account)
+                    .where("kind", "=", kind)
+                    .where("item_key", "in", batch)
+                    .where("removed_at", "is", null)
+                    .where("last_audited", "<", at)
+                    .executeTakeFirst();
+                await step(result.numUpdatedRows);
+            }
         }
 
         return { inserted: added.length, changed: changed.length, unchanged, removed: removed.length, restored: restored.length, rowsWritten };
