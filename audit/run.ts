@@ -16,11 +16,13 @@
  */
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { DEFAULT_CONCURRENCY } from "./args";
-import type { Check, CheckContext, ClientFactory, ClientSettings, CollectedBucket, CollectedInstance, Collector } from "./checks/context";
+import type { Kysely } from "kysely";
+import type { Check, CheckContext, ClientFactory, ClientSettings, CollectedBucket, CollectedInstance, Collector, VaultFacts } from "./checks/context";
 import { CheckRegistry, checkRegistry } from "./checks/index";
 import { CredentialSettings, ResolvedTarget, UnresolvedTarget, reasonOf, resolveTargets } from "./credentials";
 import { AuditResult, CHECK_IDS, CheckId, Finding, TargetOutcome } from "./findings";
 import type { CredentialReportRow, IamInventory } from "./iamInventory";
+import type { RecordsSchema } from "./records/schema";
 import type { Target } from "./targets";
 
 /** CIS AWS Foundations Benchmark 1.12: credentials unused for 45 days or more. */
@@ -39,6 +41,10 @@ export interface RunOptions {
     readonly quarantine?: { readonly groupId: string; readonly apply: boolean };
     /** The managed instance ids for a target (from --stack-outputs and the target's stackOutputs). @default none */
     readonly managedInstanceIds?: (target: Target) => ReadonlySet<string>;
+    /** The vaults and zones for a target (from its stack outputs). @default none */
+    readonly vaults?: (target: Target) => VaultFacts;
+    /** The records database, for the checks that keep what they read (cloudtrail-activity). @default none */
+    readonly records?: Kysely<RecordsSchema>;
     /** @default DEFAULT_UNUSED_DAYS */
     readonly unusedDays?: number;
     /** @default checkRegistry() (a fresh IAM cache per run) */
@@ -240,6 +246,8 @@ export async function runAudit(targets: readonly Target[], options: RunOptions =
             fix: options.fix ?? false,
             ...(options.quarantine === undefined ? {} : { quarantine: options.quarantine }),
             managedInstanceIds: options.managedInstanceIds?.(r.target) ?? new Set<string>(),
+            ...(options.vaults === undefined ? {} : { vaults: options.vaults(r.target) }),
+            ...(options.records === undefined ? {} : { records: options.records }),
             unusedDays: options.unusedDays ?? DEFAULT_UNUSED_DAYS,
             now,
             ...(collect === undefined ? {} : { collect }),

@@ -80,12 +80,50 @@ export function instanceIdsOf(fileName: string, text: string): string[] {
     return ids;
 }
 
+/** What Airlock's instance stacks say about the account, for the cloudtrail-activity check. */
+export interface StackFacts {
+    /** Instances the stacks manage. */
+    readonly instanceIds: Set<string>;
+    /** The vaults' buckets (`keyBucketName`). */
+    readonly vaultBucketNames: Set<string>;
+    /** The vaults' KMS keys (`kmsKeyArn`). */
+    readonly vaultKeys: Set<string>;
+    /** The zones' security groups (`remediationSecurityGroupId`, `productionSecurityGroupId`). */
+    readonly securityGroupIds: Set<string>;
+}
+
+const FACT_OUTPUTS = {
+    keyBucketName: { to: "vaultBucketNames", pattern: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/ },
+    kmsKeyArn: { to: "vaultKeys", pattern: /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/ },
+    remediationSecurityGroupId: { to: "securityGroupIds", pattern: /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/ },
+    productionSecurityGroupId: { to: "securityGroupIds", pattern: /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/ },
+} as const;
+
 /**
- * The union of the instance ids in `files` (each a `pulumi stack output --json` file). Throws
- * StackOutputsError for the first file that cannot be read or used; files are read in order.
+ * The vault and zone outputs of one file (already accepted by instanceIdsOf). Each is optional (an
+ * older stack may lack one); one that is there but is not what it should be is refused, as a
+ * wrong value would hide changes to the real vault.
  */
-export function managedInstanceIdsFrom(files: readonly string[], read: (file: string, encoding: "utf8") => string = fs.readFileSync): Set<string> {
-    const ids = new Set<string>();
+export function vaultOutputsOf(fileName: string, text: string): Omit<StackFacts, "instanceIds"> {
+    const doc = JSON.parse(text) as Record<string, unknown>;
+    const facts = { vaultBucketNames: new Set<string>(), vaultKeys: new Set<string>(), securityGroupIds: new Set<string>() };
+    for (const [output, { to, pattern }] of Object.entries(FACT_OUTPUTS)) {
+        const value = doc[output];
+        if (value === undefined) continue;
+        if (typeof value !== "string" || !pattern.test(value)) {
+            throw new StackOutputsError(fileName, `"${output}" is ${value === "[secret]" ? 'shown as "[secret]" (run pulumi stack output --json --show-secrets)' : JSON.stringify(value)}, not what an Airlock stack outputs there; ${HINT}.`);
+        }
+        facts[to].add(value);
+    }
+    return facts;
+}
+
+/**
+ * The union of what `files` (each a `pulumi stack output --json` file) say. Throws StackOutputsError
+ * for the first file that cannot be read or used; files are read in order.
+ */
+export function stackFactsFrom(files: readonly string[], read: (file: string, encoding: "utf8") => string = fs.readFileSync): StackFacts {
+    const facts: StackFacts = { instanceIds: new Set(), vaultBucketNames: new Set(), vaultKeys: new Set(), securityGroupIds: new Set() };
     for (const file of files) {
         let text: string;
         try {
@@ -96,8 +134,17 @@ export function managedInstanceIdsFrom(files: readonly string[], read: (file: st
             throw new StackOutputsError(file, `cannot be read (${why}); ${HINT}.`);
         }
         for (const id of instanceIdsOf(file, text)) {
-            ids.add(id);
+            facts.instanceIds.add(id);
+        }
+        const vault = vaultOutputsOf(file, text);
+        for (const key of ["vaultBucketNames", "vaultKeys", "securityGroupIds"] as const) {
+            for (const value of vault[key]) facts[key].add(value);
         }
     }
-    return ids;
+    return facts;
+}
+
+/** The union of the instance ids in `files` (see stackFactsFrom). */
+export function managedInstanceIdsFrom(files: readonly string[], read: (file: string, encoding: "utf8") => string = fs.readFileSync): Set<string> {
+    return stackFactsFrom(files, read).instanceIds;
 }

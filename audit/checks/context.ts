@@ -6,6 +6,8 @@
  * runner bounds it.
  */
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
+import type { Kysely } from "kysely";
+import type { RecordsSchema } from "../records/schema";
 import type { Finding } from "../findings";
 import type { CredentialReportRow, IamInventory } from "../iamInventory";
 import type { Target } from "../targets";
@@ -39,11 +41,22 @@ export interface CheckContext {
     readonly quarantine?: { readonly groupId: string; readonly apply: boolean };
     /** Instance ids that Airlock stacks manage, from `pulumi stack output --json` files. */
     readonly managedInstanceIds: ReadonlySet<string>;
+    /** The vaults and zones those files name (cloudtrail-activity). @default none */
+    readonly vaults?: VaultFacts;
+    /** The records database (--db), for the checks that keep what they read there. @default none */
+    readonly records?: Kysely<RecordsSchema>;
     /** Days after which an unused password or access key is a finding. */
     readonly unusedDays: number;
     readonly now: () => Date;
     /** Where checks leave what they fetched, for the records database (--db). @default none */
     readonly collect?: Collector;
+}
+
+/** Airlock's vaults and zones in the account, from stack outputs (audit/stackOutputs.ts). */
+export interface VaultFacts {
+    readonly vaultBucketNames: ReadonlySet<string>;
+    readonly vaultKeys: ReadonlySet<string>;
+    readonly securityGroupIds: ReadonlySet<string>;
 }
 
 /** Four public access block settings, each on or off. */
