@@ -9,6 +9,7 @@
  */
 import type { CheckId } from "../findings";
 import type { Check } from "./context";
+import { cloudTrailActivityCheck } from "./cloudtrailActivity";
 import { configRulesCheck } from "./configRules";
 import { IamCheckOptions, iamChecks } from "./iam";
 import { publicBucketsCheck } from "./publicBuckets";
@@ -34,5 +35,8 @@ export function checkRegistry(options: RegistryOptions = {}): CheckRegistry {
         // Once per target: the account's public access block is read once, and buckets are listed
         // once and placed in their regions (only the target's regions are checked).
         "public-buckets": { run: publicBucketsCheck, perRegion: false },
+        // Once per target: one trail bucket, one account's folders; every region's instances and
+        // endpoints are read for the findings.
+        "cloudtrail-activity": { run: cloudTrailActivityCheck, perRegion: false },
     };
 }

@@ -52,9 +52,7 @@ import type { CheckId, Finding, Severity } from "../../findings";
 import { isAmong, resolvePrincipal, type ResolvedPrincipal } from "../../../policies/principals";
 import type { TrailEventRow } from "./events";
 
-// TODO(lead): add "cloudtrail-activity" to CHECK_IDS in audit/findings.ts (and the JSON schema's
-// check enum); this cast is the only place the id is typed.
-export const CLOUDTRAIL_ACTIVITY_CHECK = "cloudtrail-activity" as CheckId;
+export const CLOUDTRAIL_ACTIVITY_CHECK: CheckId = "cloudtrail-activity";
 
 /** What Airlock knows of one instance's addresses (from the inventory: DescribeInstances, NAT gateways). */
 export interface InstanceAddresses {
