@@ -8,6 +8,7 @@
  *       "+Ops,Team", which has PowerUserAccess; no credential report row); the role deployer with
  *       the customer policy deploy (s3:*).
  *   T2  bob added to Admins; deploy's default version now allows "*" on "*"; carol gone.
+ * and a second account (the same users) where carol is gone at T2 and back at T3 (restored).
  *
  * The same suite on SQLite (a file, --db relative to the command's cwd) and on a real PostgreSQL
  * (test/support/postgres.ts; the password from PGPASSWORD as a user gives it). The HTML is parsed
@@ -52,15 +53,19 @@ const readDoc = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: 
 
 type User = IamInventory["users"][number];
 
-function customerPolicy(name: string, version: PolicyVersion): ManagedPolicy {
-    return { name, arn: arn(`policy/${name}`), id: `ANPA${name.length}`, path: "/", defaultVersionId: version.versionId, versions: [version], defaultVersion: version, awsManaged: false };
+function customerPolicy(at: (resource: string) => string, name: string, version: PolicyVersion): ManagedPolicy {
+    return { name, arn: at(`policy/${name}`), id: `ANPA${name.length}`, path: "/", defaultVersionId: version.versionId, versions: [version], defaultVersion: version, awsManaged: false };
 }
 
-/** What the audit collected at T1 (`later`: false) or at T2 (true). */
-function collected(later: boolean): CollectedInventory {
+/**
+ * What the audit collected at T1 (`later`: false) or at T2 (true); carol is there at T1 only unless
+ * `carol` says otherwise; `account` another account's (the same users).
+ */
+function collected(later: boolean, carol = !later, account = ACCOUNT): CollectedInventory {
+    const at = (resource: string): string => `arn:aws:iam::${account}:${resource}`;
     const user = (name: string, groups: string[], extra: Partial<User> = {}): User => ({
         name,
-        arn: arn(`user/${name}`),
+        arn: at(`user/${name}`),
         id: `AIDA${name.length}`,
         path: "/",
         createDate: new Date("2025-01-01T00:00:00.000Z"),
@@ -71,45 +76,45 @@ function collected(later: boolean): CollectedInventory {
     });
     const deployVersion: PolicyVersion = later ? { versionId: "v2", isDefault: true, document: adminDoc } : { versionId: "v1", isDefault: true, document: s3Doc };
     const iam: IamInventory = {
-        accountId: ACCOUNT,
+        accountId: account,
         entities: ["User", "Group", "Role", "LocalManagedPolicy"],
         users: [
             user("alice", ["Developers", "Admins"], { inlinePolicies: [{ name: "alice-notes", document: readDoc }] }),
             user("bob", later ? ["Developers", "Admins"] : ["Developers"], { path: "/engineering/", createDate: new Date("2025-03-15T10:20:00.000Z") }),
-            ...(later ? [] : [user("carol", ["Developers"])]),
-            user(FORMULA_USER, [], { path: HOSTILE_PATH, createDate: new Date("2026-06-01T00:00:00.000Z"), attachedPolicies: [{ name: READ_POLICY, arn: arn(`policy/${READ_POLICY}`) }] }),
+            ...(carol ? [user("carol", ["Developers"])] : []),
+            user(FORMULA_USER, [], { path: HOSTILE_PATH, createDate: new Date("2026-06-01T00:00:00.000Z"), attachedPolicies: [{ name: READ_POLICY, arn: at(`policy/${READ_POLICY}`) }] }),
             user(OPS_USER, [OPS_GROUP]),
         ],
         groups: [
-            { name: "Admins", arn: arn("group/Admins"), id: "AGPA1", path: "/", attachedPolicies: [{ name: "AdministratorAccess", arn: ADMIN_ACCESS }], inlinePolicies: [] },
+            { name: "Admins", arn: at("group/Admins"), id: "AGPA1", path: "/", attachedPolicies: [{ name: "AdministratorAccess", arn: ADMIN_ACCESS }], inlinePolicies: [] },
             {
                 name: "Developers",
-                arn: arn("group/Developers"),
+                arn: at("group/Developers"),
                 id: "AGPA2",
                 path: "/",
                 attachedPolicies: [{ name: "ReadOnlyAccess", arn: READ_ONLY }],
                 inlinePolicies: [{ name: "dev-extra", document: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "ec2:Describe*", Resource: "*" }] } }],
             },
-            { name: OPS_GROUP, arn: arn(`group/${OPS_GROUP}`), id: "AGPA3", path: "/", attachedPolicies: [{ name: "PowerUserAccess", arn: POWER_USER }], inlinePolicies: [] },
+            { name: OPS_GROUP, arn: at(`group/${OPS_GROUP}`), id: "AGPA3", path: "/", attachedPolicies: [{ name: "PowerUserAccess", arn: POWER_USER }], inlinePolicies: [] },
         ],
         roles: [
             {
                 name: "deployer",
-                arn: arn("role/deployer"),
+                arn: at("role/deployer"),
                 id: "AROA1",
                 path: "/",
                 trustPolicy: { document: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] } },
-                attachedPolicies: [{ name: "deploy", arn: arn("policy/deploy") }],
+                attachedPolicies: [{ name: "deploy", arn: at("policy/deploy") }],
                 inlinePolicies: [],
                 instanceProfileArns: [],
             },
         ],
-        policies: [customerPolicy("deploy", deployVersion), customerPolicy(READ_POLICY, { versionId: "v1", isDefault: true, document: readDoc })],
+        policies: [customerPolicy(at, "deploy", deployVersion), customerPolicy(at, READ_POLICY, { versionId: "v1", isDefault: true, document: readDoc })],
         pages: 1,
         calls: {},
     };
     const row = (name: string, raw: Record<string, string>, keys: CredentialReportRow["accessKeys"]): CredentialReportRow => {
-        const userArn = name === "<root_account>" ? `arn:aws:iam::${ACCOUNT}:root` : arn(`user/${name}`);
+        const userArn = name === "<root_account>" ? `arn:aws:iam::${account}:root` : at(`user/${name}`);
         return {
             user: name,
             arn: userArn,
@@ -129,7 +134,7 @@ function collected(later: boolean): CollectedInventory {
             { slot: 1, active: true, lastRotated: new Date("2025-06-01T00:00:00.000Z") },
             { slot: 2, active: false, lastRotated: new Date("2025-01-01T00:00:00.000Z") },
         ]),
-        ...(later ? [] : [row("carol", { mfa_active: "false", password_enabled: "true", password_last_used: "no_information" }, [])]),
+        ...(carol ? [row("carol", { mfa_active: "false", password_enabled: "true", password_last_used: "no_information" }, [])] : []),
         row(FORMULA_USER, { mfa_active: "true", password_enabled: "false", password_last_used: "N/A" }, [
             { slot: 1, active: true, lastRotated: new Date("2026-06-01T00:00:00.000Z"), lastUsed: new Date("2026-12-07T12:00:00.000Z"), lastUsedService: "iam", lastUsedRegion: "us-east-1" },
         ]),
@@ -138,14 +143,20 @@ function collected(later: boolean): CollectedInventory {
     return { iam, credentialReport };
 }
 
+/** The other account: carol there at T1, gone at T2, back at T3 (restored). */
+const OTHER = "444455556666";
+const T3 = new Date("2026-12-15T09:00:00.000Z");
+
 async function seed(records: Records): Promise<void> {
     for (const [at, later] of [
         [T1, false],
         [T2, true],
+        [T3, true],
     ] as const) {
         const runId = `run-${at.toISOString()}`;
         await startRun(records.db, { id: runId, startedAt: at, toolVersion: "test" });
-        await writeAccountSnapshot(records.db, { accountId: ACCOUNT, auditedAt: at, runId, ...snapshotItems(collected(later)) });
+        if (at !== T3) await writeAccountSnapshot(records.db, { accountId: ACCOUNT, auditedAt: at, runId, ...snapshotItems(collected(later)) });
+        await writeAccountSnapshot(records.db, { accountId: OTHER, auditedAt: at, runId, ...snapshotItems(collected(false, at !== T2, OTHER)) });
     }
 }
 
@@ -633,6 +644,23 @@ describe.each([
             expect(rows.map((r) => r[12])).toEqual(["Key 1 age (days)", "214", "", "365", "579"]);
         });
 
+        it("a password with no recorded use (the report's no_information) says so; the restored carol is reviewed", async () => {
+            const r = await history(["access-review", "--account", OTHER, "--out", "other", "--as-of", "2026-12-31"]);
+            expect(r.code).toBe(0);
+            const rows = parseCsv(fs.readFileSync(path.join(backend.cwd, "other", `access-review-${OTHER}.csv`), "utf8"));
+            expect(rows.map((row) => [row[0], row[8], row[9], row[10]])).toEqual([
+                ["User", "MFA", "Password enabled", "Password last used"],
+                [`'${FORMULA_USER}`, "yes", "no", ""],
+                [`'${OPS_USER}`, "unknown", "unknown", ""],
+                ["alice", "yes", "yes", "2026-11-30T08:00:00.000Z"],
+                ["bob", "no", "no", ""],
+                ["carol", "no", "yes", "no use recorded"],
+            ]);
+            const doc = parse(fs.readFileSync(path.join(backend.cwd, "other", `access-review-${OTHER}.html`), "utf8")) as unknown as Node;
+            const carol = userRows(doc)[4]!;
+            expect([carol["user"], carol["password"], carol["password-last-used"], carol["last-audited"]]).toEqual([`carol arn:aws:iam::${OTHER}:user/carol`, "enabled", "no use recorded", "2026-12-15 09:00 UTC"]);
+        });
+
         it("refuses an --as-of before the account's last audit", async () => {
             const r = await history(["access-review", "--account", ACCOUNT, "--as-of", "2026-12-05", "--out", "refused"]);
             expect(r).toEqual({
@@ -665,6 +693,29 @@ describe.each([
             expect(list.filter((c) => c.at === T1.toISOString()).map((c) => c.change)).toEqual(Array(list.length - 5).fill("added"));
             expect(list.filter((c) => c.at === T1.toISOString()).map((c) => c.name)).toContain(FORMULA_USER);
             expect(list.slice(-5)).toEqual(CHANGES_JSON.changes);
+        });
+
+        it("a user back after a removal is restored (the other account)", async () => {
+            const other = (resource: string): string => `arn:aws:iam::${OTHER}:${resource}`;
+            expect(await history(["changes", "--account", OTHER, "--since", "2026-12-09"])).toEqual({
+                code: 0,
+                stdout: `Changes in account ${OTHER} since 2026-12-09T00:00:00.000Z: 3
+
+When                      Change    Kind                   Name                 Changed fields  Key
+------------------------  --------  ---------------------  -------------------  --------------  -------------------------------------------------------------------------------
+2026-12-15T09:00:00.000Z  restored  credential_report_row  carol                                ${other("user/carol")}
+2026-12-15T09:00:00.000Z  restored  membership             carol in Developers                  ${other("user/carol")}|${other("group/Developers")}
+2026-12-15T09:00:00.000Z  restored  user                   carol                                ${other("user/carol")}
+`,
+                stderr: "",
+            });
+            const json = JSON.parse((await history(["changes", "--account", OTHER, "--since", "2026-12-09", "--json"])).stdout) as typeof CHANGES_JSON;
+            expect(json.changes.map((c) => [c.change, c.kind, c.before, c.changedFields])).toEqual([
+                ["restored", "credential_report_row", null, null],
+                ["restored", "membership", null, null],
+                ["restored", "user", null, null],
+            ]);
+            expect(json.changes.find((c) => c.kind === "user")?.after).toEqual({ arn: other("user/carol"), createDate: "2025-01-01T00:00:00.000Z", id: "AIDA5", name: "carol", path: "/", permissionsBoundaryArn: null });
         });
 
         it("a time with an offset is the same moment in UTC; after the last audit, none", async () => {
@@ -728,12 +779,12 @@ user  alice  group Admins: attached AdministratorAccess (arn:aws:iam::aws:policy
         expect(await history(["changes", "--account", "999999999999", "--since", "2026-12-01"])).toEqual({
             code: 2,
             stdout: "",
-            stderr: `airlock-audit history changes: no records of account 999999999999 in ${backend.described} (accounts recorded: ${ACCOUNT}). Audit the account with --db to record it.\n`,
+            stderr: `airlock-audit history changes: no records of account 999999999999 in ${backend.described} (accounts recorded: ${ACCOUNT}, ${OTHER}). Audit the account with --db to record it.\n`,
         });
         const typo = await history(["admins", "--account", "111122223334", "--on", "2026-12-01"]);
         expect(typo.code).toBe(2);
         expect(typo.stderr).toBe(
-            `airlock-audit history admins: no records of account 111122223334 in ${backend.described} (accounts recorded: ${ACCOUNT}). Did you mean "${ACCOUNT}"? Audit the account with --db to record it.\n`,
+            `airlock-audit history admins: no records of account 111122223334 in ${backend.described} (accounts recorded: ${ACCOUNT}, ${OTHER}). Did you mean "${ACCOUNT}"? Audit the account with --db to record it.\n`,
         );
     });
 });
