@@ -116,7 +116,7 @@ dl.facts dd { margin: 0; }
 table { border-collapse: collapse; margin: .5rem 0; width: 100%; }
 th, td { border: 1px solid #c8c8c8; padding: .3rem .45rem; text-align: left; vertical-align: top; }
 thead th { background: #f0f0f0; position: sticky; top: 0; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tbody th { min-width: 13rem; }
 ul { margin: 0; padding-left: 1rem; }
 li { margin: 0 0 .15rem; }
 .arn { display: block; color: #555; }
@@ -125,7 +125,7 @@ li { margin: 0 0 .15rem; }
 .warn { color: #b71c1c; font-weight: 700; }
 .ok { color: #2e7d32; font-weight: 600; }
 td.admin li { color: #b71c1c; }
-td.decision { min-width: 8rem; }
+td.decision { min-width: 9rem; }
 .legend { font-size: .85rem; color: #444; max-width: 60rem; }
 .signoff { display: grid; grid-template-columns: max-content minmax(18rem, 30rem); gap: 1.2rem 1rem; margin: 1rem 0 2rem; align-items: end; }
 .signoff dt { font-weight: 600; }
