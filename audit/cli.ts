@@ -18,7 +18,10 @@ import { renderHtml } from "./report/html";
 import { renderJson } from "./report/json";
 import { renderOcsf } from "./report/ocsf";
 import { runAudit } from "./run";
-import { StackOutputsError, managedInstanceIdsFrom } from "./stackOutputs";
+import { historyMain } from "./history";
+import { DbSpecError, Records, describeDbSpec, openRecords, parseDbSpec } from "./records/db";
+import { AuditRecording, startRecording } from "./records/recordAudit";
+import { StackFacts, StackOutputsError, stackFactsFrom } from "./stackOutputs";
 import { Target, TargetsError, parseTargetsFile } from "./targets";
 
 export interface CliIo {
@@ -60,7 +63,11 @@ export function writeReports(result: AuditResult, options: Pick<AuditOptions, "f
 
 /** The command; resolves to its exit code (never throws). */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+    if (argv[0] === "history") {
+        return historyMain(argv.slice(1), io);
+    }
     const cwd = io.cwd ?? process.cwd();
+    let records: Records | undefined;
     try {
         const parsed = parseArgs(argv);
         if ("help" in parsed) {
@@ -80,10 +87,24 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         const targets = parseTargetsFile(text, io.env, options.targetsFile);
 
         // Stack outputs read up front: a file that cannot be used stops the command before any call.
-        const common = managedInstanceIdsFrom(options.stackOutputs.map((f) => path.resolve(cwd, f)));
-        const perTarget = new Map<string, ReadonlySet<string>>();
+        const common = stackFactsFrom(options.stackOutputs.map((f) => path.resolve(cwd, f)));
+        const perTarget = new Map<string, StackFacts>();
         for (const t of targets) {
-            perTarget.set(t.name, t.stackOutputs.length === 0 ? common : new Set([...common, ...managedInstanceIdsFrom(t.stackOutputs.map((f) => path.resolve(cwd, f)))]));
+            perTarget.set(t.name, t.stackOutputs.length === 0 ? common : mergeFacts(common, stackFactsFrom(t.stackOutputs.map((f) => path.resolve(cwd, f)))));
+        }
+
+        // The records database, opened (and migrated) before any AWS call: a database that cannot
+        // be used stops the command here.
+        let recording: AuditRecording | undefined;
+        let dbName: string | undefined;
+        if (options.db !== undefined) {
+            const parsed = parseDbSpec(options.db, io.env);
+            const spec = parsed.kind === "sqlite" ? { ...parsed, file: path.resolve(cwd, parsed.file) } : parsed;
+            dbName = describeDbSpec(spec);
+            records = await openRecords(spec);
+            const startedAt = new Date();
+            const version = productVersion();
+            recording = await startRecording(records.db, { startedAt, now: () => new Date(), ...(version === undefined ? {} : { toolVersion: version }) });
         }
 
         const progress = io.stderr.isTTY === true;
@@ -93,11 +114,15 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
             concurrency: options.concurrency,
             fix: options.fix,
             ...(options.quarantine === undefined ? {} : { quarantine: options.quarantine }),
-            managedInstanceIds: (t: Target) => perTarget.get(t.name) ?? common,
+            managedInstanceIds: (t: Target) => (perTarget.get(t.name) ?? common).instanceIds,
+            vaults: (t: Target) => perTarget.get(t.name) ?? common,
+            ...(records === undefined ? {} : { records: records.db }),
+            ...(recording === undefined ? {} : { onTargetAudited: recording.onTargetAudited }),
             registry: checkRegistry({ credentialReportMaxAgeMinutes: options.credentialReportMaxAgeMinutes }),
             ...(progress ? { onProgress: (done: number, total: number) => io.stderr.write(`\rairlock-audit: ${done}/${total} targets × checks done${done === total ? "\n" : ""}`) } : {}),
         });
 
+        await recording?.finish(new Date());
         const written = writeReports(result, options, cwd);
         if (options.json) {
             io.stdout.write(`${renderJson(result).trimEnd()}\n`);
@@ -109,13 +134,22 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         where.write(
             `airlock-audit: ${result.targets.length} target(s), ${unaudited.length} not audited, ${failed} finding(s), ${errors} check error(s).\n` +
                 unaudited.map((t) => `  ${t.target}: not audited: ${t.reason ?? "unknown reason"}\n`).join("") +
-                written.map((f) => `  report: ${f}\n`).join(""),
+                written.map((f) => `  report: ${f}\n`).join("") +
+                (recording === undefined ? "" : `  records: ${dbName} (${recording.written.length} account(s) written)\n`),
         );
+        if (recording !== undefined && recording.problems.length > 0) {
+            io.stderr.write(recording.problems.map((p) => `airlock-audit: records not written for ${p}\n`).join(""));
+            return EXIT_UNAUDITED;
+        }
         return exitCodeOf(result);
     } catch (error) {
         if (error instanceof ArgsError) {
             io.stderr.write(`airlock-audit: ${error.problems.join("\nairlock-audit: ")}\n`);
             return error.exitCode;
+        }
+        if (error instanceof DbSpecError) {
+            io.stderr.write(`airlock-audit: ${error.message}\n`);
+            return EXIT_UNAUDITED;
         }
         if (error instanceof TargetsError || error instanceof StackOutputsError) {
             io.stderr.write(`airlock-audit: ${error.message}\n`);
@@ -124,7 +158,18 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
         io.stderr.write(`airlock-audit: could not complete the audit: ${message}\n`);
         return EXIT_UNAUDITED;
+    } finally {
+        await records?.close();
     }
+}
+
+function mergeFacts(a: StackFacts, b: StackFacts): StackFacts {
+    return {
+        instanceIds: new Set([...a.instanceIds, ...b.instanceIds]),
+        vaultBucketNames: new Set([...a.vaultBucketNames, ...b.vaultBucketNames]),
+        vaultKeys: new Set([...a.vaultKeys, ...b.vaultKeys]),
+        securityGroupIds: new Set([...a.securityGroupIds, ...b.securityGroupIds]),
+    };
 }
 
 if (require.main === module) {

@@ -246,7 +246,8 @@ export async function demo(argv: readonly string[], io: { stdout: NodeJS.Writabl
         say(`Seeded account ${DEMO_ACCOUNT} (${DEMO_REGION}): a drifted Force_MFA; bob outside the MFA group, mallory in no group; a bucket public by policy and one by ACL; instance ${seeded.unmanagedInstanceId} unmanaged beside managed ${seeded.managedInstanceId}.`);
         if (skipped.length > 0) say(`Not in this build of airlock-audit, so not run: ${skipped.join(", ")}.`);
         say(`Targets file: ${targetsFile}`);
-        say(`Running: node audit/bin.js --targets ${targetsFile} --format html,json,ocsf --out ${outDir}`);
+        const dbFile = path.join(outDir, "airlock-records.sqlite");
+        say(`Running: node audit/bin.js --targets ${targetsFile} --format html,json,ocsf --out ${outDir} --db ${dbFile}`);
 
         const env: NodeJS.ProcessEnv = {};
         for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("AWS_")) env[k] = v;
@@ -258,7 +259,7 @@ export async function demo(argv: readonly string[], io: { stdout: NodeJS.Writabl
             [SECRET_VAR]: seeded.key.secret,
         });
         const code = await new Promise<number | null>((resolve, reject) => {
-            child = childProcess.spawn(process.execPath, [BIN, "--targets", targetsFile, "--format", "html,json,ocsf", "--out", outDir], { env, stdio: ["ignore", "inherit", "inherit"] });
+            child = childProcess.spawn(process.execPath, [BIN, "--targets", targetsFile, "--format", "html,json,ocsf", "--out", outDir, "--db", dbFile], { env, stdio: ["ignore", "inherit", "inherit"] });
             child.on("error", reject);
             child.on("close", (c) => resolve(c));
         });
@@ -269,6 +270,7 @@ export async function demo(argv: readonly string[], io: { stdout: NodeJS.Writabl
         say(`HTML report: ${html}`);
         say(`JSON report: ${json}`);
         say(`OCSF report: ${path.join(outDir, "audit-report.ocsf.json")}`);
+        say(`Records:     ${dbFile} (try: npm run audit -- history access-review --account ${DEMO_ACCOUNT} --db ${dbFile} --out ${outDir})`);
         say(`The audit exited ${code} (0 = every target audited and clean, 1 = findings, 2 = something could not be audited).`);
         if (!fs.existsSync(json)) {
             say("The demo did NOT work as designed: the audit wrote no JSON report.");

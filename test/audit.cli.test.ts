@@ -273,6 +273,47 @@ describe("airlock-audit, the command, against moto", () => {
         expect(exitCodeOf(result)).toBe(2);
     }, 60_000);
 
+    it("keeps records: two audits into one SQLite file (a user added between them), then history reads them back without AWS", async () => {
+        const work = path.join(dir, "records");
+        fs.mkdirSync(work);
+        const ckEnv = { ...env, TARGET1_AWS_ACCESS_KEY_ID: staticKey.id, TARGET1_AWS_SECRET_ACCESS_KEY: staticKey.secret };
+        const audit = () => runCli(["--targets", CLOUDKESTREL, "--checks", "group-policies,root-and-users,public-buckets", "--out", "reports"], ckEnv, work);
+        const first = await audit();
+        expect(first.code).toBe(1);
+        const db = path.join(work, "airlock-records.sqlite"); // the default, in the working directory
+        expect(first.stdout).toContain(`records: sqlite:${db} (1 account(s) written)`);
+        const between = new Date();
+        const b = accountClient(moto, STATIC_ACCOUNT);
+        await b.send(new CreateUserCommand({ UserName: "carol" }));
+        await b.send(new AddUserToGroupCommand({ GroupName: "DevOps", UserName: "carol" }));
+        b.destroy();
+        expect((await audit()).code).toBe(1);
+
+        const changes = await runCli(["history", "changes", "--account", STATIC_ACCOUNT, "--since", between.toISOString(), "--json"], {}, work);
+        expect(changes.code).toBe(0);
+        const listed = (JSON.parse(changes.stdout) as { changes: { change: string; kind: string; name: string | null }[] }).changes;
+        expect(listed.filter((c) => c.change === "added").map((c) => `${c.kind} ${c.name ?? ""}`)).toEqual(expect.arrayContaining(["user carol"]));
+        expect(listed.some((c) => c.kind === "membership" && c.change === "added")).toBe(true);
+        expect(listed.filter((c) => c.change === "removed")).toEqual([]);
+
+        const review = await runCli(["history", "access-review", "--account", STATIC_ACCOUNT, "--out", "review"], {}, work);
+        expect(review.code).toBe(0);
+        const csv = fs.readFileSync(path.join(work, "review", `access-review-${STATIC_ACCOUNT}.csv`), "utf8");
+        for (const user of ["alice", "auditor", "bob", "carol"]) expect(csv).toContain(user);
+        expect(htmlText(fs.readFileSync(path.join(work, "review", `access-review-${STATIC_ACCOUNT}.html`), "utf8"))).toContain("carol");
+        // No secret of the audit's own key anywhere in the database.
+        expect(fs.readFileSync(db).includes(Buffer.from(staticKey.secret))).toBe(false);
+    }, 120_000);
+
+    it("--no-db keeps nothing", async () => {
+        const work = path.join(dir, "no-records");
+        fs.mkdirSync(work);
+        const run = await runCli(["--targets", CLOUDKESTREL, "--checks", "root-and-users", "--no-db", "--out", "reports"], { ...env, TARGET1_AWS_ACCESS_KEY_ID: staticKey.id, TARGET1_AWS_SECRET_ACCESS_KEY: staticKey.secret }, work);
+        expect(run.code).toBe(0);
+        expect(run.stdout).not.toContain("records:");
+        expect(fs.readdirSync(work)).toEqual(["reports"]);
+    }, 60_000);
+
     describe("bad inputs: the message on stderr, exit 2, nothing audited", () => {
         const cases: Array<[string, () => string[], () => NodeJS.ProcessEnv, RegExp]> = [
             ["an unknown option", () => ["--targets", CLOUDKESTREL, "--formt", "html"], () => env, /Unknown option --formt\. Did you mean "--format"\?/],
@@ -289,6 +330,12 @@ describe("airlock-audit, the command, against moto", () => {
                 () => env,
                 /malformed\.json: is not valid JSON: line 1, column 15: a comma before '}'/,
             ],
+            [
+                "a PostgreSQL URL carrying a password (credentials never on the command line)",
+                () => ["--targets", CLOUDKESTREL, "--db", "postgres://audit:hunter2@127.0.0.1:1/airlock"],
+                () => ({ ...env, TARGET1_AWS_ACCESS_KEY_ID: staticKey.id, TARGET1_AWS_SECRET_ACCESS_KEY: staticKey.secret }),
+                /--db.*password/,
+            ],
             ["a missing environment variable (CloudKestrel's example without its variables)", () => ["--targets", CLOUDKESTREL], () => env, /Target "target1": `Targets\[0\]\.target1\.Credentials\.AwsAccessKeyId` names the environment variable TARGET1_AWS_ACCESS_KEY_ID, which is not set/],
             [
                 "a stack output file that does not exist",
@@ -301,6 +348,7 @@ describe("airlock-audit, the command, against moto", () => {
             const before = front.calls.length;
             const run = await runCli(args(), runEnv(), dir);
             expect(run.stderr).toMatch(message);
+            expect(run.stderr).not.toContain("hunter2");
             expect(run.stdout).toBe("");
             expect(run.code).toBe(2);
             expect(front.calls.length).toBe(before); // no AWS call made

@@ -29,7 +29,7 @@ import {
     unmanagedInstancesCheck,
 } from "../audit/checks/unmanagedInstances";
 import type { Finding } from "../audit/findings";
-import { StackOutputsError, managedInstanceIdsFrom } from "../audit/stackOutputs";
+import { StackOutputsError, managedInstanceIdsFrom, stackFactsFrom } from "../audit/stackOutputs";
 import type { Target } from "../audit/targets";
 import { MANAGED_TAG } from "../policies/keyNaming";
 import { MOTO_ACCOUNT_ID, MOTO_REGION, Moto, SeededInstance, awsClientConfig, seedAirlockInstance, startMoto } from "./support/moto";
@@ -41,8 +41,15 @@ const ID_A = "i-0123456789abcdef0";
 const ID_B = "i-0fedcba9876543210";
 const ID_OLD = "i-1234abcd";
 
+const VAULT_OUTPUTS = {
+    remediationSecurityGroupId: "sg-0aaaaaaaaaaaaaaa1",
+    productionSecurityGroupId: "sg-0aaaaaaaaaaaaaaa2",
+    keyBucketName: "web-keys-4f2a1c9",
+    kmsKeyArn: "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+};
+
 function outputs(instances: unknown, extra: Record<string, unknown> = {}): string {
-    return JSON.stringify({ remediationSecurityGroupId: "sg-1", productionSecurityGroupId: "sg-2", keyBucketName: "b", kmsKeyArn: "arn:k", ...extra, instances });
+    return JSON.stringify({ ...VAULT_OUTPUTS, ...extra, instances });
 }
 
 function reader(files: Record<string, string>): (file: string) => string {
@@ -107,6 +114,25 @@ describe("managedInstanceIdsFrom", () => {
         expect((error as StackOutputsError).message.startsWith(message)).toBe(true);
         expect((error as StackOutputsError).fileName).toBe("bad.json");
         expect((error as StackOutputsError).exitCode).toBe(2);
+    });
+
+    it("stackFactsFrom: the vaults' buckets and keys and the zones' groups too; a wrong one refused, a missing one fine", () => {
+        const facts = stackFactsFrom(
+            ["web.json", "db.json", "old.json"],
+            reader({
+                "web.json": outputs({ web: { instanceId: ID_A } }),
+                "db.json": outputs({ db: { instanceId: ID_B } }, { keyBucketName: "db-keys-77aa", productionSecurityGroupId: "sg-0bbbbbbbbbbbbbbb2" }),
+                "old.json": JSON.stringify({ instances: {} }),
+            }),
+        );
+        expect(facts).toEqual({
+            instanceIds: new Set([ID_A, ID_B]),
+            vaultBucketNames: new Set(["web-keys-4f2a1c9", "db-keys-77aa"]),
+            vaultKeys: new Set([VAULT_OUTPUTS.kmsKeyArn]),
+            securityGroupIds: new Set([VAULT_OUTPUTS.remediationSecurityGroupId, VAULT_OUTPUTS.productionSecurityGroupId, "sg-0bbbbbbbbbbbbbbb2"]),
+        });
+        expect(() => stackFactsFrom(["x.json"], reader({ "x.json": outputs({}, { keyBucketName: "[secret]" }) }))).toThrow('x.json: "keyBucketName" is shown as "[secret]"');
+        expect(() => stackFactsFrom(["x.json"], reader({ "x.json": outputs({}, { kmsKeyArn: "alias/airlock" }) }))).toThrow('x.json: "kmsKeyArn" is "alias/airlock", not what an Airlock stack outputs there');
     });
 
     it("refuses a missing file, naming it", () => {

@@ -353,7 +353,7 @@ const itemId = (kind: string, key: string): string => `${kind}\u0000${key}`;
  * did. Throws (and writes nothing) on an item of a kind not in `kinds`, a key given twice, or a
  * snapshot older than what the database holds for the account.
  */
-export async function writeAccountSnapshot(db: Kysely<RecordsSchema>, snapshot: AccountSnapshot, hooks: WriteHooks = {}): Promise<WriteCounts> {
+export async function writeAccountSnapshot(db: Kysely<RecordsSchema>, snapshot: AccountSnapshot, hooks: WriteHooks = {}, also: { readonly findings?: readonly Finding[] } = {}): Promise<WriteCounts> {
     const at = dbTime(snapshot.auditedAt);
     const account = snapshot.accountId;
     const kinds = [...new Set(snapshot.kinds)];
@@ -548,6 +548,12 @@ export async function writeAccountSnapshot(db: Kysely<RecordsSchema>, snapshot: 
             }
         }
 
+        // The account's findings of this run, in the same transaction.
+        if (also.findings !== undefined && also.findings.length > 0) {
+            rowsWritten += await insertFindings(trx, snapshot.runId, also.findings);
+            await step(0);
+        }
+
         return { inserted: added.length, changed: changed.length, unchanged, removed: removed.length, restored: restored.length, rowsWritten };
     });
 }
@@ -579,6 +585,10 @@ export async function finishRun(db: Kysely<RecordsSchema>, id: string, finishedA
 /** Stores a run's findings (one transaction); returns how many. */
 export async function writeFindings(db: Kysely<RecordsSchema>, runId: string, findings: readonly Finding[]): Promise<number> {
     if (findings.length === 0) return 0;
+    return db.transaction().execute((trx) => insertFindings(trx, runId, findings));
+}
+
+async function insertFindings(trx: Transaction<RecordsSchema>, runId: string, findings: readonly Finding[]): Promise<number> {
     const rows = findings.map((f) => ({
         run_id: runId,
         target: f.target,
@@ -592,10 +602,8 @@ export async function writeFindings(db: Kysely<RecordsSchema>, runId: string, fi
         evidence: canonicalState(f.evidence ?? {}),
         uid: findingUid(f),
     }));
-    await db.transaction().execute(async (trx) => {
-        for (const batch of chunks(rows, rowsPerInsert(11))) {
-            await trx.insertInto("findings").values(batch).execute();
-        }
-    });
+    for (const batch of chunks(rows, rowsPerInsert(11))) {
+        await trx.insertInto("findings").values(batch).execute();
+    }
     return rows.length;
 }
