@@ -97,6 +97,8 @@ function initial(kind: DatabaseKind): Migration {
                 .addPrimaryKeyConstraint("cloudtrail_files_pk", ["bucket", "object_key"])
                 .execute();
 
+            // The columns are spelt out here, not taken from events.ts's TRAIL_EVENT_COLUMNS: a
+            // migration is a record of what it created and must not change when that list does.
             let events = db.schema
                 .createTable("cloudtrail_events")
                 .addColumn("event_id", "text", (c) => c.primaryKey())
