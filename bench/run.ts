@@ -16,9 +16,12 @@
  *     buckets in moto; Airlock's runAudit and Prowler (throwaway venv) through one call-counting
  *     proxy: wall time, calls by operation against the API minimum (bench/audit.ts).
  *     Goals: calls ≤ 1.2× the minimum; ≥ 5× faster than Prowler.
+ *  7. The records database (issue 11): the same account's inventory written to SQLite and PostgreSQL
+ *     (first write, unchanged re-audit) and CloudTrail ingestion of 1M events and memory held
+ *     (bench/records.ts; `--events N` scales the CloudTrail part).
  *
  *   npm run bench                                  every section
- *   npm run bench -- --only lookups --only policy  some sections (evaluation, policy, promotion, lookups, engine, audit)
+ *   npm run bench -- --only lookups --only policy  some sections (evaluation, policy, promotion, lookups, engine, audit, records)
  */
 import { execFileSync } from "child_process";
 import * as path from "path";
@@ -46,8 +49,8 @@ function measure(mode: "airlock" | "raw", instances: number, flags: string[] = [
     return JSON.parse(out.trim().split("\n").pop() ?? "{}") as Measurement;
 }
 
-const SECTIONS = ["evaluation", "policy", "promotion", "lookups", "engine", "audit"] as const;
-const { values: options } = parseArgs({ options: { only: { type: "string", multiple: true } } });
+const SECTIONS = ["evaluation", "policy", "promotion", "lookups", "engine", "audit", "records"] as const;
+const { values: options } = parseArgs({ options: { only: { type: "string", multiple: true }, events: { type: "string" } } });
 const unknown = (options.only ?? []).filter((s) => !(SECTIONS as readonly string[]).includes(s));
 if (unknown.length > 0) {
     console.error(`--only ${unknown.join(", ")}: use one of ${SECTIONS.join(", ")} (repeat --only for several).`);
@@ -131,6 +134,10 @@ function audit(): void {
     execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join("bench", "audit.ts")], { cwd: root, stdio: "inherit" });
 }
 
+function records(): void {
+    execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join("bench", "records.ts"), ...(options.events === undefined ? [] : ["--events", options.events])], { cwd: root, stdio: "inherit" });
+}
+
 console.log(`Node ${process.version}; each measurement is a fresh process; times exclude module loading.`);
 if (runs("evaluation")) evaluation();
 if (runs("policy")) policy();
@@ -138,3 +145,4 @@ if (runs("promotion")) promotion();
 if (runs("lookups")) lookups();
 if (runs("engine")) engine();
 if (runs("audit")) audit();
+if (runs("records")) records();
