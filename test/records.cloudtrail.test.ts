@@ -172,7 +172,7 @@ describe("parseTrailLog: malformed files are refused, naming the object", () => 
     });
 
     it("an empty Records array is a valid file with no rows", () => {
-        expect(parseTrailLog(gzip('{"Records": []}'), FROM)).toEqual({ rows: [], records: 0, duplicates: 0, skipped: [] });
+        expect(parseTrailLog(gzip('{"Records": []}'), FROM)).toEqual({ rows: [], records: 0, duplicates: 0, skipped: [], skippedRecords: 0 });
     });
 });
 

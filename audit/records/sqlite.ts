@@ -25,6 +25,7 @@
  * Within one process, Kysely serialises everything on the single connection (a mutex held for the
  * whole of a transaction), so concurrent writers take turns.
  */
+import * as fs from "fs";
 import { DatabaseSync, StatementSync } from "node:sqlite";
 import {
     DatabaseConnection,
@@ -101,6 +102,15 @@ export class NodeSqliteDatabase implements SqliteDatabase {
     private readonly statements = new Map<string, NodeSqliteStatement>();
 
     constructor(file: string, options: NodeSqliteOptions = {}) {
+        if (file !== ":memory:" && !file.startsWith("file:")) {
+            // The file holds the account's IAM inventory: created readable by its owner only (SQLite
+            // would create it, and its -wal and -shm beside it, with the process's umask, often 0644).
+            try {
+                fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600));
+            } catch (error) {
+                if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+            }
+        }
         this.database = new DatabaseSync(file, { enableForeignKeyConstraints: true });
         try {
             this.database.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS)}`);

@@ -118,7 +118,17 @@ export const TRAIL_EVENT_COLUMNS = [
 export interface TrailObjectRef {
     readonly bucket: string;
     readonly key: string;
+    /** The account whose folder holds the object: records for any other account are skipped (parseTrailLog fills it from the key). */
+    readonly accountId?: string;
 }
+
+/**
+ * Longest eventID, eventSource, eventName, awsRegion (CloudTrail's are far shorter) and ARN (IAM's
+ * limit) a record may have: these columns are indexed, and PostgreSQL refuses an index entry over
+ * about 2.7 kB, which would stop every ingest run at the planted record.
+ */
+const MAX_ID_LENGTH = 256;
+const MAX_ARN_LENGTH = 2048;
 
 /** A log file that cannot be read at all; names the object and what is wrong. */
 export class TrailLogError extends Error {
@@ -146,7 +156,9 @@ export interface ParsedTrailLog {
     readonly records: number;
     /** Records repeated in the file (same eventID), kept once. */
     readonly duplicates: number;
+    /** The first skipped records (at most 100), and how many were skipped in all. */
     readonly skipped: readonly SkippedRecord[];
+    readonly skippedRecords: number;
 }
 
 /** What an object key in a trail bucket is. */
@@ -208,7 +220,14 @@ function text(value: unknown): string | null {
 }
 
 function json(value: unknown): string | null {
-    return value === undefined || value === null ? null : JSON.stringify(value);
+    if (value === undefined || value === null) return null;
+    try {
+        return JSON.stringify(value);
+    } catch (e) {
+        // A value nested deeper than the stack (CloudTrail does not write such): the record, not the run.
+        if (e instanceof RangeError) throw new TrailRecordError(`has a value nested too deeply to keep`);
+        throw e;
+    }
 }
 
 const ASSUMED_ROLE_SESSION = /^arn:[^:]+:sts::\d{12}:assumed-role\/[^/]+\/(.+)$/;
@@ -227,6 +246,9 @@ export function trailRowOf(record: unknown, from: TrailObjectRef): TrailEventRow
     if (typeof eventId !== "string" || eventId === "") {
         throw new TrailRecordError("has no eventID");
     }
+    if (eventId.length > MAX_ID_LENGTH) {
+        throw new TrailRecordError(`has an eventID of ${eventId.length} characters (CloudTrail's are 36)`);
+    }
     const eventTime = normalizeEventTime(record.eventTime);
     if (eventTime === undefined) {
         throw new TrailRecordError(`(eventID ${eventId}) has ${record.eventTime === undefined ? "no eventTime" : `an eventTime that is not an ISO-8601 UTC time: ${JSON.stringify(record.eventTime)}`}`);
@@ -235,12 +257,21 @@ export function trailRowOf(record: unknown, from: TrailObjectRef): TrailEventRow
         if (typeof record[field] !== "string" || record[field] === "") {
             throw new TrailRecordError(`(eventID ${eventId}) has no ${field}`);
         }
+        if ((record[field] as string).length > MAX_ID_LENGTH) {
+            throw new TrailRecordError(`(eventID ${eventId}) has a ${field} of ${(record[field] as string).length} characters`);
+        }
+    }
+    if (from.accountId !== undefined && record.recipientAccountId !== undefined && record.recipientAccountId !== from.accountId) {
+        throw new TrailRecordError(`(eventID ${eventId}) is for account ${JSON.stringify(record.recipientAccountId)}, not ${from.accountId} whose folder it is in`);
     }
     const identity = isObject(record.userIdentity) ? record.userIdentity : {};
     const sessionContext = isObject(identity.sessionContext) ? identity.sessionContext : {};
     const issuer = isObject(sessionContext.sessionIssuer) ? sessionContext.sessionIssuer : {};
     const attributes = isObject(sessionContext.attributes) ? sessionContext.attributes : {};
     const principalArn = text(identity.arn);
+    if (principalArn !== null && principalArn.length > MAX_ARN_LENGTH) {
+        throw new TrailRecordError(`(eventID ${eventId}) has a userIdentity.arn of ${principalArn.length} characters`);
+    }
     const session = principalArn === null ? null : ASSUMED_ROLE_SESSION.exec(principalArn);
     return {
         event_id: eventId,
@@ -273,8 +304,14 @@ export function trailRowOf(record: unknown, from: TrailObjectRef): TrailEventRow
     };
 }
 
-/** A log file is a few MB uncompressed; this bounds a hostile or damaged one (a gzip bomb). */
-const MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024;
+/**
+ * A log file is a few MB uncompressed; this bounds a hostile or damaged one (a gzip bomb). Parsed,
+ * a file takes several times its size in memory: 512 MiB of small records exhausted Node's heap
+ * and ended the whole audit, where 128 MiB stays well inside it.
+ */
+export const MAX_UNCOMPRESSED_BYTES = 128 * 1024 * 1024;
+/** How many skipped records' reasons a parsed file keeps (all are counted): junk by the million stays small. */
+const SKIPPED_SAMPLES = 100;
 
 /**
  * The rows of one log file (the object's bytes, gzip as CloudTrail writes it). Throws TrailLogError
@@ -302,11 +339,14 @@ export function parseTrailLog(body: Uint8Array, from: TrailObjectRef): ParsedTra
     const records: unknown[] = doc.Records;
     const rows: TrailEventRow[] = [];
     const skipped: SkippedRecord[] = [];
+    let skippedRecords = 0;
     const seen = new Set<string>();
     let duplicates = 0;
+    const keyInfo = classifyTrailKey(from.key);
+    const folder = from.accountId === undefined && keyInfo.kind !== "other" ? { ...from, accountId: keyInfo.accountId } : from;
     records.forEach((record, index) => {
         try {
-            const row = trailRowOf(record, from);
+            const row = trailRowOf(record, folder);
             if (seen.has(row.event_id)) {
                 duplicates++;
                 return;
@@ -315,8 +355,9 @@ export function parseTrailLog(body: Uint8Array, from: TrailObjectRef): ParsedTra
             rows.push(row);
         } catch (e) {
             if (!(e instanceof TrailRecordError)) throw e;
-            skipped.push({ index, reason: `Record ${index} ${e.message}` });
+            skippedRecords++;
+            if (skipped.length < SKIPPED_SAMPLES) skipped.push({ index, reason: `Record ${index} ${e.message}` });
         }
     });
-    return { rows, records: records.length, duplicates, skipped };
+    return { rows, records: records.length, duplicates, skipped, skippedRecords };
 }

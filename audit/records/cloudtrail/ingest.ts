@@ -30,7 +30,7 @@ import { sql, type Kysely } from "kysely";
 import type { RecordsSchema } from "../schema";
 import { SQLITE_MAX_VARIABLES } from "../sqlite";
 import { ACCESS_DENIED_CODES, canonicalIp, DETECTION_EVENT_NAMES, type ActivityContext } from "./detect";
-import { classifyTrailKey, parseTrailLog, TRAIL_EVENT_COLUMNS, TrailLogError, type TrailEventRow } from "./events";
+import { classifyTrailKey, MAX_UNCOMPRESSED_BYTES, parseTrailLog, TRAIL_EVENT_COLUMNS, TrailLogError, type TrailEventRow } from "./events";
 
 export interface IngestOptions {
     /** The trail's bucket. */
@@ -89,6 +89,9 @@ export interface IngestResult {
 
 /** Rows per INSERT within SQLite's limit on bound parameters (PostgreSQL allows 65,535). */
 const MAX_BATCH = Math.floor(SQLITE_MAX_VARIABLES / TRAIL_EVENT_COLUMNS.length);
+
+/** The largest object read: the uncompressed bound (gzip never grows a log), so a planted huge object is not downloaded. */
+const MAX_OBJECT_BYTES = MAX_UNCOMPRESSED_BYTES;
 
 function normalizedPrefix(prefix: string | undefined): string {
     const trimmed = (prefix ?? "").replace(/^\/+|\/+$/g, "");
@@ -194,6 +197,12 @@ export async function ingestTrail(db: Kysely<RecordsSchema>, s3: S3Client, optio
                     }
                     await hooks.beforeFile?.(key);
                     const body = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+                    if ((body.ContentLength ?? 0) > MAX_OBJECT_BYTES) {
+                        // Not read into memory: a planted object of gigabytes would end the audit.
+                        (body.Body as { destroy?: () => void } | undefined)?.destroy?.();
+                        failed.push({ key, error: `CloudTrail log s3://${bucket}/${key} is too large to be a log file (${body.ContentLength} bytes; the limit is ${MAX_OBJECT_BYTES}).` });
+                        continue;
+                    }
                     const bytes = body.Body === undefined ? new Uint8Array() : await body.Body.transformToByteArray();
                     let parsed;
                     try {
@@ -203,7 +212,7 @@ export async function ingestTrail(db: Kysely<RecordsSchema>, s3: S3Client, optio
                         failed.push({ key, error: e.message });
                         continue;
                     }
-                    result.badRecords += parsed.skipped.length;
+                    result.badRecords += parsed.skippedRecords;
                     for (const s of parsed.skipped) {
                         if (badRecordSamples.length < sampleLimit) badRecordSamples.push(`s3://${bucket}/${key}: ${s.reason}`);
                     }
